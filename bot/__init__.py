@@ -1,0 +1,1 @@
+"""Poradna's entry points: configuration, composition root, CLI and channel adapters."""

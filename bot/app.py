@@ -1,0 +1,64 @@
+"""The composition root: settings in, a wired application out. Used by the CLI and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from faq.loader import Faq, load_faq
+from faq.matcher import Matcher
+from flows.engine import Engine
+from locales import Locales
+from storage.db import create_engine, create_sessionmaker, ensure_schema
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from bot.config import Settings
+
+
+@dataclass
+class Knowledge:
+    """What answering needs: the FAQ, its matcher and the UI strings (no database)."""
+
+    faq: Faq
+    matcher: Matcher
+    locales: Locales
+
+
+@dataclass
+class App:
+    settings: Settings
+    knowledge: Knowledge
+    db: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    engine: Engine
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def build_knowledge(settings: Settings) -> Knowledge:
+    faq = load_faq(settings.faq_dir)
+    return Knowledge(faq=faq, matcher=Matcher(faq), locales=Locales.load())
+
+
+async def build_app(settings: Settings, *, migrate: bool | None = None) -> App:
+    """Wire everything. `migrate` defaults to applying migrations on embedded SQLite only."""
+    knowledge = build_knowledge(settings)
+    db = create_engine(settings.database_url)
+    try:
+        await ensure_schema(db, apply=settings.is_sqlite if migrate is None else migrate)
+    except BaseException:
+        await db.dispose()
+        raise
+    sessions = create_sessionmaker(db)
+    engine = Engine(
+        faq=knowledge.faq,
+        matcher=knowledge.matcher,
+        locales=knowledge.locales,
+        sessions=sessions,
+        retention_days=settings.retention_days,
+        default_lang=settings.default_language,
+    )
+    return App(settings=settings, knowledge=knowledge, db=db, sessions=sessions, engine=engine)

@@ -1,0 +1,37 @@
+"""Settings from the environment or a `.env` file, read once in `main` and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from faq.loader import CONTENT_DIR
+from locales import LANGUAGES
+
+
+class Settings(BaseSettings):
+    """Every variable is documented in the README (Configuration)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///poradna.db"
+    faq_dir: Path = CONTENT_DIR
+    default_language: str = "en"
+    retention_days: int = Field(default=90, ge=1, le=3650)
+    log_level: str = "WARNING"
+    console_user: str = "local"
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base: str | None = None
+
+    @field_validator("default_language")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

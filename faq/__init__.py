@@ -1,0 +1,1 @@
+"""The FAQ: schema, loader, text normaliser, language detector and matcher."""

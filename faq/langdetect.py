@@ -1,0 +1,98 @@
+"""Language detection for short chat messages, using the FAQ's own vocabulary as evidence.
+
+Generic detectors guess poorly on three-word messages typed without diacritics or in the wrong
+alphabet. Here the script decides first (Arabic, Armenian, Cyrillic, Latin), letters that only one
+of our languages uses decide next (ř, ơ, ñ, ї, ө ...), and then every word votes for the languages
+whose FAQ text and stopwords contain it: a word known in one language only counts fully, a word
+shared by three counts a third.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from typing import Final
+
+from faq.normalize import clean, skeleton, words
+
+# Languages that users write in each script (Latin includes transliterated Russian, Ukrainian,
+# Mongolian and Armenian).
+SCRIPT_LANGUAGES: Final = {
+    "arabic": ("ar",),
+    "armenian": ("hy",),
+    "cyrillic": ("ru", "uk", "mn"),
+    "latin": ("en", "cs", "vi", "fr", "es", "ru", "uk", "mn", "hy"),
+}
+_SCRIPT_DEFAULT: Final = {"arabic": "ar", "armenian": "hy", "cyrillic": "ru", "latin": "en"}
+
+_SIGNATURE: Final = (
+    ("vi", set("ăơưđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹĩũõã")),
+    ("uk", set("іїєґ")),
+    ("mn", set("өү")),
+    ("cs", set("ěřůťďňčšž")),
+    ("es", set("ñ¿¡")),
+    ("fr", set("çœèêëîïûùâà")),
+)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A detected language; `confident` is false when the evidence is thin or split."""
+
+    lang: str
+    confident: bool
+
+
+def script_of(text: str) -> str | None:
+    """The dominant script of the letters in `text`."""
+    counts: Counter[str] = Counter()
+    for ch in text:
+        if not ch.isalpha():
+            continue
+        name = unicodedata.name(ch, "")
+        for script in ("ARABIC", "ARMENIAN", "CYRILLIC", "LATIN"):
+            if name.startswith(script):
+                counts[script.lower()] += 1
+                break
+    return counts.most_common(1)[0][0] if counts else None
+
+
+class LanguageDetector:
+    """Detects which of the supported languages a message is written in."""
+
+    def __init__(self, vocabulary: dict[str, set[str]]) -> None:
+        self._vocabulary = vocabulary
+        self._languages_of: dict[str, set[str]] = {}
+        for lang, vocab in vocabulary.items():
+            for token in vocab:
+                self._languages_of.setdefault(token, set()).add(lang)
+
+    def detect(self, text: str, hint: str | None = None) -> Detection:
+        """Detect the language of `text`; `hint` (the user's language) breaks ties."""
+        text = clean(text)
+        script = script_of(text)
+        if script is None:
+            return Detection(hint or "en", confident=False)
+        allowed = [lang for lang in SCRIPT_LANGUAGES[script] if lang in self._vocabulary]
+        if len(allowed) == 1:
+            return Detection(allowed[0], confident=True)
+        lowered = text.casefold()
+        for lang, letters in _SIGNATURE:
+            if lang in allowed and any(ch in letters for ch in lowered):
+                return Detection(lang, confident=True)
+        scores: Counter[str] = Counter()
+        for word in words(text):
+            langs = self._languages_of.get(skeleton(word), set()).intersection(allowed)
+            for lang in langs:
+                scores[lang] += 1 / len(langs)
+        ranked = scores.most_common()
+        if not ranked:
+            fallback = hint if hint in allowed else _SCRIPT_DEFAULT[script]
+            return Detection(fallback, confident=False)
+        best, best_score = ranked[0]
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        if hint in scores and scores[hint] >= best_score:
+            best = hint
+        confident = best_score >= 1 and best_score >= 1.5 * second
+        return Detection(best, confident=confident)

@@ -1,0 +1,1 @@
+"""Transport-agnostic conversation flows: inbound events in, replies (data) out."""

@@ -1,0 +1,582 @@
+"""The conversation engine: one inbound event in, a list of replies out.
+
+Every event is one use case in one database transaction: load the user and where they are in the
+conversation, decide, store the new state (and any request) and commit once. A cancelled or failed
+step therefore stores nothing half-done. Two events of one user never interleave: a per-user lock
+serialises them in this process, and a version check on the stored state catches another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from faq.normalize import clean, fold
+from flows import payloads as pl
+from flows.events import Button, Inbound, Reply
+from flows.phone import parse_phone
+from storage.models import utcnow
+from storage.repositories import (
+    CallbackRepository,
+    StaleStateError,
+    StateRepository,
+    UnansweredRepository,
+    UserRepository,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from faq.loader import Faq
+    from faq.matcher import Matcher
+    from locales import Locales, Translator
+    from storage.dto import StateDto, UserDto
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT: Final = 2000
+STATE_RETRIES: Final = 3
+
+# Conversation steps.
+NEW: Final = "new"
+CHOOSING_LANGUAGE: Final = "lang"
+MENU: Final = "menu"
+CATEGORY: Final = "category"
+ANSWERED: Final = "answered"
+CLARIFYING: Final = "clarify"
+ESCALATED: Final = "escalated"
+CB_PHONE: Final = "cb_phone"
+CB_TIME: Final = "cb_time"
+CB_QUESTION: Final = "cb_question"
+CB_CONSENT: Final = "cb_consent"
+CALLBACK_STEPS: Final = (CB_PHONE, CB_TIME, CB_QUESTION, CB_CONSENT)
+# Keys of the state data that belong to one callback request draft (cleared on cancel or done).
+DRAFT_KEYS: Final = ("phone", "time", "request_question")
+
+
+@dataclass
+class Turn:
+    """Everything one event works on."""
+
+    session: AsyncSession
+    user: UserDto
+    step: str
+    data: dict[str, Any]
+    lang: str
+    t: Translator
+    client_lang: str | None
+    replies: list[Reply] = field(default_factory=list)
+
+    def say(
+        self,
+        key: str,
+        buttons: list[list[Button]] | None = None,
+        *,
+        request_phone: bool = False,
+        t: Translator | None = None,
+        **args: object,
+    ) -> None:
+        t = t or self.t
+        self.replies.append(
+            Reply(
+                key=key,
+                text=t(key, **args),
+                lang=t.lang,
+                rtl=t.rtl,
+                buttons=tuple(tuple(row) for row in buttons or []),
+                request_phone=request_phone,
+            )
+        )
+
+
+class Engine:
+    """Decides what to answer. Holds no per-user state in memory: storage does."""
+
+    def __init__(
+        self,
+        *,
+        faq: Faq,
+        matcher: Matcher,
+        locales: Locales,
+        sessions: async_sessionmaker[AsyncSession],
+        retention_days: int,
+        default_lang: str = "en",
+    ) -> None:
+        self.faq = faq
+        self.matcher = matcher
+        self.locales = locales
+        self._sessions = sessions
+        self._retention_days = retention_days
+        self._default_lang = default_lang
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    async def handle(self, event: Inbound) -> list[Reply]:
+        """Process one event and return what to send back. Never raises."""
+        key = (event.channel, event.user)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            for _ in range(STATE_RETRIES):
+                try:
+                    async with self._sessions() as session, session.begin():
+                        return await self._handle(session, event)
+                except StaleStateError:
+                    continue
+                except SQLAlchemyError as exc:
+                    logger.error(
+                        "storage failed for %s user: %s", event.channel, type(exc).__name__
+                    )
+                    break
+                except Exception:
+                    logger.exception("turn failed for %s user", event.channel)
+                    break
+        t = self.locales.get(event.client_lang or self._default_lang)
+        return [Reply(key="error-busy", text=t("error-busy"), lang=t.lang, rtl=t.rtl)]
+
+    # ----------------------------------------------------------------- dispatch
+
+    async def _handle(self, session: AsyncSession, event: Inbound) -> list[Reply]:
+        users = UserRepository(session)
+        states = StateRepository(session)
+        user = await users.get_or_create(event.channel, event.user)
+        state: StateDto = await states.load(user.id)
+        client_lang = event.client_lang if event.client_lang in self.locales else None
+        lang = user.lang or client_lang or self._default_lang
+        turn = Turn(
+            session=session,
+            user=user,
+            step=state.step,
+            data=dict(state.data),
+            lang=lang,
+            t=self.locales.get(lang),
+            client_lang=client_lang,
+        )
+        await self._dispatch(turn, event)
+        await states.save(user.id, turn.step, turn.data, state.version)
+        return turn.replies
+
+    async def _dispatch(self, turn: Turn, event: Inbound) -> None:
+        if event.kind == "button":
+            await self._on_button(turn, event.payload)
+        elif event.kind == "contact" and turn.step == CB_PHONE:
+            await self._on_phone(turn, event.phone or "")
+        elif event.kind == "open":
+            await self._reopen(turn)
+        elif event.kind != "text":
+            turn.say("input-not-text")
+            await self._reopen(turn)
+        else:
+            text = clean(event.text or "")[:MAX_TEXT]
+            if not text:
+                turn.say("input-empty")
+            elif text.startswith("/"):
+                await self._on_command(turn, text)
+            elif turn.step == NEW:
+                await self._on_first_text(turn, text)
+            else:
+                await self._on_text(turn, text)
+
+    async def _on_command(self, turn: Turn, text: str) -> None:
+        command, _, argument = text[1:].partition(" ")
+        command = command.split("@", 1)[0].casefold()
+        if command == "start":
+            await self._start(turn, argument.strip())
+        elif command == "menu":
+            self._clear_draft(turn)
+            self._show_menu(turn)
+        elif command == "help":
+            turn.say("help-text", [[self._menu_button(turn)]])
+        elif command in ("language", "lang"):
+            self._offer_languages(turn, "language-choose")
+        elif command == "cancel":
+            if turn.step in CALLBACK_STEPS:
+                self._clear_draft(turn)
+                turn.say("cancel-done")
+            else:
+                turn.say("cancel-nothing")
+            self._show_menu(turn)
+        else:
+            turn.say("command-unknown", [[self._menu_button(turn)]])
+
+    async def _on_button(self, turn: Turn, raw: str | None) -> None:
+        try:
+            payload = pl.parse(raw)
+            await self._press(turn, payload)
+        except pl.ForgedPayloadError:
+            logger.warning("refused a button payload that is not ours")
+            self._clear_draft(turn)
+            turn.say("button-invalid")
+            self._show_menu(turn)
+
+    async def _press(self, turn: Turn, p: pl.Payload) -> None:  # noqa: PLR0912
+        action, value = p.action, p.value
+        if action == pl.LANG and value in self.locales:
+            await self._set_language(turn, value)
+            turn.say("language-set", language=turn.t.name)
+            self._show_menu(turn)
+        elif action == pl.SWITCH and value in self.locales:
+            await self._set_language(turn, value)
+            turn.say("language-set", language=turn.t.name)
+            topic = turn.data.get("topic")
+            if turn.step == ANSWERED and topic in self.faq.topics:
+                self._show_answer(turn, topic)
+        elif action == pl.KEEP_LANGUAGE and value is None:
+            turn.say("language-kept", language=turn.t.name)
+        elif action == pl.MENU and value is None:
+            self._clear_draft(turn)
+            self._show_menu(turn)
+        elif action == pl.CATEGORY and value in self.faq.categories:
+            self._clear_draft(turn)
+            self._show_category(turn, value)
+        elif action == pl.TOPIC and value in self.faq.topics:
+            self._clear_draft(turn)
+            self._show_answer(turn, value)
+        elif action in (pl.PERSON, pl.NONE_OF_THESE) and value is None:
+            if action == pl.NONE_OF_THESE and turn.data.get("question"):
+                await self._log_unanswered(turn, turn.data["question"], "none-fits")
+            self._start_callback(turn)
+        elif action == pl.HELPED and value in ("yes", "no"):
+            await self._feedback(turn, helped=value == "yes")
+        elif action == pl.TIME and value in pl.TIMES and turn.step == CB_TIME:
+            turn.data["time"] = value
+            self._ask_request_question(turn)
+        elif action == pl.KEEP_QUESTION and turn.step == CB_QUESTION and turn.data.get("question"):
+            turn.data["request_question"] = turn.data["question"]
+            self._ask_consent(turn)
+        elif action == pl.CONSENT and value in ("yes", "no") and turn.step == CB_CONSENT:
+            await self._consent(turn, agreed=value == "yes")
+        elif action == pl.CANCEL and value is None:
+            if turn.step in CALLBACK_STEPS:
+                self._clear_draft(turn)
+                turn.say("cancel-done")
+            else:
+                turn.say("cancel-nothing")
+            self._show_menu(turn)
+        else:
+            raise pl.ForgedPayloadError(p.encode())
+
+    # ----------------------------------------------------------------- start and language
+
+    async def _start(self, turn: Turn, argument: str) -> None:
+        """Greet; a deep-link argument (``vi`` or ``ru__topic-id``) picks a language and topic."""
+        turn.data = {}
+        lang, _, topic = argument.partition("__")
+        if lang in self.locales:
+            await self._set_language(turn, lang)
+        turn.say("start-greeting")
+        if topic in self.faq.topics:
+            self._show_answer(turn, topic)
+        elif turn.user.lang or lang in self.locales:
+            self._show_menu(turn)
+        else:
+            self._offer_languages(turn, "start-choose-language")
+
+    async def _reopen(self, turn: Turn) -> None:
+        """Show the prompt of the step the user is at (after a restart, or after a sticker)."""
+        if turn.step == NEW:
+            await self._start(turn, "")
+        elif turn.step == CHOOSING_LANGUAGE:
+            self._offer_languages(turn, "language-choose")
+        elif turn.step == CB_PHONE:
+            self._start_callback(turn)
+        elif turn.step == CB_TIME:
+            self._ask_time(turn)
+        elif turn.step == CB_QUESTION:
+            self._ask_request_question(turn)
+        elif turn.step == CB_CONSENT:
+            self._ask_consent(turn)
+        else:
+            self._show_menu(turn)
+
+    def _offer_languages(self, turn: Turn, key: str) -> None:
+        preferred = turn.user.lang or turn.client_lang
+        order = sorted(self.locales.languages, key=lambda code: code != preferred)
+        buttons = [
+            Button(
+                ("✓ " if code == preferred else "") + self.locales.get(code).name,
+                pl.make(pl.LANG, code),
+            )
+            for code in order
+        ]
+        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+        turn.step = CHOOSING_LANGUAGE
+        turn.say(key, rows)
+
+    async def _set_language(self, turn: Turn, lang: str) -> None:
+        await UserRepository(turn.session).set_lang(turn.user.id, lang)
+        turn.lang = lang
+        turn.t = self.locales.get(lang)
+        turn.user = _with_lang(turn.user, lang)
+
+    async def _on_first_text(self, turn: Turn, text: str) -> None:
+        """A first message that is already a question: answer it in the language it is in."""
+        turn.say("start-greeting")
+        await self._question(turn, text)
+
+    # ----------------------------------------------------------------- free text
+
+    async def _on_text(self, turn: Turn, text: str) -> None:
+        if turn.step == CHOOSING_LANGUAGE:
+            chosen = self._language_named(text)
+            if chosen:
+                await self._set_language(turn, chosen)
+                turn.say("language-set", language=turn.t.name)
+                self._show_menu(turn)
+                return
+            await self._question(turn, text)
+        elif turn.step == CB_PHONE:
+            await self._on_phone(turn, text)
+        elif turn.step == CB_TIME:
+            chosen_time = self._time_named(turn, text)
+            if chosen_time:
+                turn.data["time"] = chosen_time
+                self._ask_request_question(turn)
+            else:
+                self._ask_time(turn)
+        elif turn.step == CB_QUESTION:
+            turn.data["request_question"] = text
+            self._ask_consent(turn)
+        elif turn.step == CB_CONSENT:
+            self._ask_consent(turn)
+        else:
+            await self._question(turn, text)
+
+    def _language_named(self, text: str) -> str | None:
+        wanted = fold(text).strip(" ✓")
+        for code in self.locales.languages:
+            if wanted in (code, fold(self.locales.get(code).name)):
+                return code
+        return None
+
+    def _time_named(self, turn: Turn, text: str) -> str | None:
+        wanted = fold(text)
+        for time in pl.TIMES:
+            label = fold(turn.t(f"callback-time-{time}"))
+            if wanted and (wanted == label or label.startswith(wanted)):
+                return time
+        return None
+
+    async def _question(self, turn: Turn, text: str) -> None:
+        match = self.matcher.match(text, hint=turn.user.lang)
+        if turn.user.lang is None:
+            # No language chosen yet: the one the question is written in, unless that is a guess
+            # and the person's phone tells us better.
+            trust = match.lang_confident or not turn.client_lang
+            await self._set_language(turn, match.lang if trust else turn.lang)
+        turn.data = {"disclaimer": turn.data.get("disclaimer", False), "question": text}
+        if match.decision == "answer" and match.topic:
+            self._show_answer(turn, match.topic)
+        elif match.decision == "clarify":
+            turn.step = CLARIFYING
+            rows = [
+                [Button(self.faq.topics[c.topic].title(turn.lang), pl.make(pl.TOPIC, c.topic))]
+                for c in match.candidates
+            ]
+            rows.append([Button(turn.t("buttons-none-of-these"), pl.make(pl.NONE_OF_THESE))])
+            turn.say("clarify-intro", rows)
+        else:
+            turn.step = ESCALATED
+            best = match.candidates[0] if match.candidates else None
+            await self._log_unanswered(
+                turn, text, "no-match", best.topic if best else None, best.score if best else 0
+            )
+            turn.say("escalate-intro", [[self._person_button(turn)], [self._menu_button(turn)]])
+        await self._maybe_offer_switch(turn, match.lang, match.lang_confident)
+
+    async def _maybe_offer_switch(self, turn: Turn, detected: str, confident: bool) -> None:
+        """Offer once to continue in the language the user writes in."""
+        if not confident or detected == turn.lang or detected not in self.locales:
+            return
+        if turn.user.switch_offered:
+            return
+        other = self.locales.get(detected)
+        await UserRepository(turn.session).mark_switch_offered(turn.user.id)
+        turn.replies.append(
+            Reply(
+                key="language-switch-offer",
+                text=other("language-switch-offer", language=other.name),
+                lang=other.lang,
+                rtl=other.rtl,
+                buttons=(
+                    (
+                        Button(other("buttons-switch-yes"), pl.make(pl.SWITCH, detected)),
+                        Button(other("buttons-switch-no"), pl.make(pl.KEEP_LANGUAGE)),
+                    ),
+                ),
+            )
+        )
+
+    # ----------------------------------------------------------------- browsing and answers
+
+    def _show_menu(self, turn: Turn) -> None:
+        turn.step = MENU
+        rows = [
+            [Button(turn.t(f"category-{c}"), pl.make(pl.CATEGORY, c))] for c in self.faq.categories
+        ]
+        rows.append([self._person_button(turn)])
+        turn.say("menu-title", rows)
+
+    def _show_category(self, turn: Turn, category: str) -> None:
+        turn.step = CATEGORY
+        turn.data["category"] = category
+        rows = [
+            [Button(topic.title(turn.lang), pl.make(pl.TOPIC, topic.id))]
+            for topic in self.faq.in_category(category)
+        ]
+        rows.append([Button(turn.t("buttons-back"), pl.make(pl.MENU))])
+        turn.say("menu-category", rows, category=turn.t(f"category-{category}"))
+
+    def _show_answer(self, turn: Turn, topic_id: str) -> None:
+        topic = self.faq.topics[topic_id]
+        tr = topic.translation(turn.lang)
+        if not turn.data.get("disclaimer"):
+            turn.say("disclaimer")
+            turn.data["disclaimer"] = True
+        text = turn.t.text(tr.answer)
+        if topic.links:
+            text = f"{text}\n\n{turn.t('answer-links', links=' '.join(topic.links))}"
+        text = f"{text}\n\n{turn.t('answer-feedback')}"
+        rows = [
+            [
+                Button(turn.t("buttons-helped-yes"), pl.make(pl.HELPED, "yes")),
+                Button(turn.t("buttons-helped-no"), pl.make(pl.HELPED, "no")),
+            ],
+            [
+                Button(turn.t("buttons-back"), pl.make(pl.CATEGORY, topic.category)),
+                self._menu_button(turn),
+            ],
+        ]
+        turn.replies.append(
+            Reply(
+                key="faq-answer",
+                text=text,
+                lang=turn.t.lang,
+                rtl=turn.t.rtl,
+                title=turn.t.text(tr.question),
+                buttons=tuple(tuple(r) for r in rows),
+            )
+        )
+        turn.step = ANSWERED
+        turn.data["topic"] = topic_id
+
+    async def _feedback(self, turn: Turn, *, helped: bool) -> None:
+        topic = turn.data.get("topic")
+        if turn.step != ANSWERED or topic is None:
+            raise pl.ForgedPayloadError("feedback without an answer")
+        if helped:
+            turn.step = MENU
+            turn.say("feedback-thanks", [[self._menu_button(turn)]])
+            return
+        await self._log_unanswered(
+            turn, turn.data.get("question") or topic, "not-helpful", topic, 0
+        )
+        turn.say("feedback-sorry", [[self._person_button(turn)], [self._menu_button(turn)]])
+
+    async def _log_unanswered(
+        self, turn: Turn, text: str, reason: str, topic: str | None = None, score: int = 0
+    ) -> None:
+        await UnansweredRepository(turn.session).add(
+            user_id=turn.user.id,
+            text=text,
+            lang=turn.lang,
+            reason=reason,
+            best_topic=topic,
+            best_score=score,
+        )
+
+    # ----------------------------------------------------------------- callback request
+
+    def _start_callback(self, turn: Turn) -> None:
+        turn.step = CB_PHONE
+        turn.say("callback-phone", [[self._cancel_button(turn)]], request_phone=True)
+
+    async def _on_phone(self, turn: Turn, text: str) -> None:
+        phone = parse_phone(text)
+        if phone is None:
+            turn.say("callback-phone-invalid", [[self._cancel_button(turn)]], request_phone=True)
+            return
+        turn.data["phone"] = phone
+        self._ask_time(turn)
+
+    def _ask_time(self, turn: Turn) -> None:
+        turn.step = CB_TIME
+        rows = [
+            [Button(turn.t(f"callback-time-{time}"), pl.make(pl.TIME, time))] for time in pl.TIMES
+        ]
+        rows.append([self._cancel_button(turn)])
+        turn.say("callback-time", rows)
+
+    def _ask_request_question(self, turn: Turn) -> None:
+        turn.step = CB_QUESTION
+        question = turn.data.get("question")
+        if question:
+            rows = [
+                [Button(turn.t("buttons-keep-question"), pl.make(pl.KEEP_QUESTION))],
+                [self._cancel_button(turn)],
+            ]
+            turn.say("callback-question-prefilled", rows, question=question)
+        else:
+            turn.say("callback-question", [[self._cancel_button(turn)]])
+
+    def _ask_consent(self, turn: Turn) -> None:
+        turn.step = CB_CONSENT
+        rows = [
+            [Button(turn.t("buttons-consent-yes"), pl.make(pl.CONSENT, "yes"))],
+            [Button(turn.t("buttons-consent-no"), pl.make(pl.CONSENT, "no"))],
+        ]
+        turn.say("callback-consent", rows, days=self._retention_days)
+
+    async def _consent(self, turn: Turn, *, agreed: bool) -> None:
+        if not agreed:
+            self._clear_draft(turn)
+            turn.say("callback-declined")
+            self._show_menu(turn)
+            return
+        request = await CallbackRepository(turn.session).create(
+            user_id=turn.user.id,
+            lang=turn.lang,
+            topic_id=turn.data.get("topic"),
+            phone=turn.data["phone"],
+            preferred_time=turn.data["time"],
+            question=turn.data.get("request_question"),
+            consent_at=utcnow(),
+        )
+        logger.info("callback request %s stored (%s)", request.reference, request.lang)
+        time_label = turn.t(f"callback-time-{turn.data['time']}")
+        self._clear_draft(turn)
+        turn.step = MENU
+        turn.say(
+            "callback-done",
+            [[self._menu_button(turn)]],
+            reference=request.reference,
+            time=time_label,
+        )
+
+    # ----------------------------------------------------------------- helpers
+
+    def _clear_draft(self, turn: Turn) -> None:
+        for key in DRAFT_KEYS:
+            turn.data.pop(key, None)
+        if turn.step in CALLBACK_STEPS:
+            turn.step = MENU
+
+    def _menu_button(self, turn: Turn) -> Button:
+        return Button(turn.t("buttons-menu"), pl.make(pl.MENU))
+
+    def _person_button(self, turn: Turn) -> Button:
+        return Button(turn.t("buttons-person"), pl.make(pl.PERSON))
+
+    def _cancel_button(self, turn: Turn) -> Button:
+        return Button(turn.t("buttons-cancel"), pl.make(pl.CANCEL))
+
+
+def _with_lang(user: UserDto, lang: str) -> UserDto:
+    return replace(user, lang=lang)

@@ -1,0 +1,71 @@
+"""What a channel adapter hands to the engine, and what it gets back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# "open": the chat was (re)opened, e.g. the console started: show where the user is.
+InputKind = Literal[
+    "open",
+    "text",
+    "button",
+    "contact",
+    "sticker",
+    "photo",
+    "voice",
+    "video",
+    "document",
+    "location",
+    "other",
+]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a user did: wrote text, pressed a button, shared a contact, sent a sticker."""
+
+    channel: str
+    user: str
+    kind: InputKind = "text"
+    text: str | None = None
+    payload: str | None = None
+    phone: str | None = None
+    client_lang: str | None = None
+
+    @classmethod
+    def message(
+        cls, channel: str, user: str, text: str, client_lang: str | None = None
+    ) -> Inbound:
+        return cls(channel=channel, user=user, kind="text", text=text, client_lang=client_lang)
+
+    @classmethod
+    def press(
+        cls, channel: str, user: str, payload: str, client_lang: str | None = None
+    ) -> Inbound:
+        return cls(
+            channel=channel, user=user, kind="button", payload=payload, client_lang=client_lang
+        )
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message to show. `key` names the UI string it came from (``faq-answer`` for answers)."""
+
+    key: str
+    text: str
+    lang: str
+    rtl: bool = False
+    title: str | None = None
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    request_phone: bool = False
+
+    @property
+    def flat_buttons(self) -> list[Button]:
+        return [b for row in self.buttons for b in row]

@@ -1,0 +1,23 @@
+"""Phone numbers as people type them, validated with phonenumbers (Czech numbers need no +420)."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+_ALLOWED = re.compile(r"^[0-9+()\-./\s]{6,32}$")
+
+
+def parse_phone(text: str, region: str = "CZ") -> str | None:
+    """The number in E.164 form, or None when `text` is not a valid phone number."""
+    text = text.strip()
+    if not _ALLOWED.match(text):
+        return None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

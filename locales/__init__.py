@@ -1,0 +1,116 @@
+"""UI strings: one YAML file per language in this folder, loaded once and looked up by key.
+
+`en.yaml` is the reference: every other locale must have the same keys and the same
+``{placeholders}`` (a test checks it). Right-to-left languages get their lines marked RTL and
+every inserted value isolated, so numbers, links and reference codes keep their order.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import yaml
+
+LANGUAGES: Final = ("cs", "en", "ru", "uk", "vi", "ar", "mn", "fr", "es", "hy")
+REFERENCE_LANGUAGE: Final = "en"
+LOCALES_DIR: Final = Path(__file__).parent
+
+RLM: Final = "\u200f"
+LRI: Final = "\u2066"
+FSI: Final = "\u2068"
+PDI: Final = "\u2069"
+
+# A left-to-right run inside right-to-left text: Latin words, digits, links, phone numbers,
+# reference codes. Spaces are kept inside the run, so "777 123 456" is not shown reversed.
+_LTR_RUN = re.compile(r"[A-Za-z0-9+(][A-Za-z0-9.,\-/:@+_%?=&#() ]*[A-Za-z0-9)/]|[A-Za-z0-9]")
+
+
+def isolate_ltr(text: str) -> str:
+    """Mark every line of right-to-left text as RTL and isolate the left-to-right runs in it."""
+    lines = []
+    for line in text.split("\n"):
+        if not line.strip():
+            lines.append(line)
+            continue
+        body = _LTR_RUN.sub(lambda m: f"{LRI}{m.group(0)}{PDI}", line)
+        lines.append(f"{RLM}{body}")
+    return "\n".join(lines)
+
+
+def placeholders(template: str) -> set[str]:
+    """The named ``{placeholders}`` of a template."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+class LocaleError(ValueError):
+    """A locale file is missing, malformed, or disagrees with the reference language."""
+
+
+@dataclass(frozen=True)
+class Translator:
+    """The strings of one language."""
+
+    lang: str
+    strings: dict[str, str]
+    rtl: bool
+
+    def __call__(self, key: str, **args: object) -> str:
+        template = self.strings[key]
+        if self.rtl:
+            values = {name: f"{FSI}{value}{PDI}" for name, value in args.items()}
+            return isolate_ltr(template.format(**values)) if values else isolate_ltr(template)
+        return template.format(**args) if args else template
+
+    def text(self, text: str) -> str:
+        """Lay out content text (an FAQ answer) for this language's direction."""
+        return isolate_ltr(text) if self.rtl else text
+
+    @property
+    def name(self) -> str:
+        return self.strings["language-name"]
+
+
+class Locales:
+    """All UI languages, loaded from ``<lang>.yaml`` files."""
+
+    def __init__(self, translators: dict[str, Translator]) -> None:
+        self._translators = translators
+
+    @classmethod
+    def load(
+        cls, directory: Path = LOCALES_DIR, languages: tuple[str, ...] = LANGUAGES
+    ) -> Locales:
+        translators = {}
+        for lang in languages:
+            path = directory / f"{lang}.yaml"
+            try:
+                raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError) as exc:
+                raise LocaleError(f"{path}: cannot read locale: {exc}") from exc
+            if not isinstance(raw, dict):
+                raise LocaleError(f"{path}: a locale file must be a mapping of key: text")
+            meta = raw.pop("_meta", {}) or {}
+            strings = {str(k): str(v) for k, v in raw.items()}
+            translators[lang] = Translator(
+                lang=lang, strings=strings, rtl=meta.get("direction") == "rtl"
+            )
+        return cls(translators)
+
+    def get(self, lang: str | None) -> Translator:
+        """The translator for `lang`, or the reference language when it is not supported."""
+        return self._translators.get(lang or "", self._translators[REFERENCE_LANGUAGE])
+
+    def __contains__(self, lang: object) -> bool:
+        return lang in self._translators
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self._translators)
+
+    def names(self) -> dict[str, str]:
+        """Each language's name in its own script."""
+        return {lang: t.name for lang, t in self._translators.items()}

@@ -1,0 +1,121 @@
+"""The matcher answers when it is sure, asks when it is not, and hands over when nothing fits."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import Knowledge
+from faq.loader import Faq
+from faq.matcher import Matcher
+from faq.schema import Topic, Translation
+from locales import LANGUAGES
+
+REQUIRED_TOPICS = [
+    "residence-extension-documents",
+    "residence-extension-deadline",
+    "appointment-oamp",
+    "permanent-residence",
+    "employee-card",
+    "health-insurance",
+    "general-practitioner",
+    "school-kindergarten",
+    "official-letter",
+    "change-of-address",
+    "lost-documents",
+    "czech-language-course",
+]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_question_as_written_is_answered_with_its_topic(
+    knowledge: Knowledge, lang: str
+) -> None:
+    wrong = []
+    for topic in knowledge.faq.topics.values():
+        question = topic.translations[lang].question
+        match = knowledge.matcher.match(question)
+        if (match.decision, match.topic) != ("answer", topic.id):
+            wrong.append((topic.id, match.decision, match.topic))
+    assert not wrong
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("jak si vybrat zdravotni pojistovnu", "health-insurance"),
+        ("zdravotni pojisteni pro cizince", "health-insurance"),
+        ("strakhovka dlya inostrantsev", "health-insurance"),
+        ("how to get termin at OAMP", "appointment-oamp"),
+        ("ztratil jsem pas co mam delat", "lost-documents"),
+        ("ukrali pasport", "lost-documents"),
+        ("prestehoval jsem se, musim hlasit novou adresu?", "change-of-address"),
+        ("zapis do skolky", "school-kindergarten"),
+        ("kurz cestiny zdarma", "czech-language-course"),
+        ("prisel mi dopis z uradu a nerozumim mu", "official-letter"),
+        ("trvaly pobyt podminky", "permanent-residence"),
+        ("zmena zamestnavatele na zamestnaneckou kartu", "employee-card"),
+    ],
+)
+def test_everyday_phrasings_are_answered(knowledge: Knowledge, text: str, topic: str) -> None:
+    match = knowledge.matcher.match(text)
+    assert (match.decision, match.topic) == ("answer", topic), match
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hi", "Dobrý den", "спасибо большое", "xin chào", "مرحبا", "👍", "???", "ok"],
+)
+def test_greetings_and_noise_are_not_answered(knowledge: Knowledge, text: str) -> None:
+    match = knowledge.matcher.match(text)
+    assert match.decision == "escalate"
+    assert match.topic is None
+
+
+def test_one_vague_word_asks_which_topic(knowledge: Knowledge) -> None:
+    match = knowledge.matcher.match("visa")
+    assert match.decision == "clarify"
+    assert match.topic is None
+    assert 2 <= len(match.candidates) <= 3
+    assert [c.score for c in match.candidates] == sorted(
+        (c.score for c in match.candidates), reverse=True
+    )
+
+
+def test_typos_still_match(knowledge: Knowledge) -> None:
+    match = knowledge.matcher.match("zdravotni pojistenni")
+    assert match.topic == "health-insurance"
+
+
+def test_forced_language_is_reported(knowledge: Knowledge) -> None:
+    match = knowledge.matcher.match("pojisteni", lang="cs")
+    assert match.as_dict()["lang"] == "cs"
+
+
+def test_json_shape(knowledge: Knowledge) -> None:
+    data = knowledge.matcher.match("zapis do skolky").as_dict()
+    assert set(data) == {"text", "lang", "decision", "topic", "score", "candidates"}
+    assert 0 <= data["score"] <= 100
+    assert data["candidates"][0] == {"topic": data["topic"], "score": data["score"]}
+
+
+def test_shipped_faq_has_every_required_topic(knowledge: Knowledge) -> None:
+    assert sorted(knowledge.faq.topics) == sorted(REQUIRED_TOPICS)
+
+
+def test_matcher_works_on_any_faq() -> None:
+    def topic(topic_id: str, question: str, variants: list[str]) -> Topic:
+        tr = Translation(question=question, variants=variants, answer="An answer.")
+        return Topic(id=topic_id, category="health", translations={"en": tr})
+
+    faq = Faq(
+        topics={
+            "dentist": topic("dentist", "Where do I find a dentist?", ["tooth ache doctor"]),
+            "pharmacy": topic(
+                "pharmacy", "Where is a pharmacy open at night?", ["night drugstore"]
+            ),
+        },
+        languages=("en",),
+    )
+    matcher = Matcher(faq)
+    assert matcher.match("my tooth hurts, need a dentist").topic == "dentist"
+    assert matcher.match("pharmacy open at night").topic == "pharmacy"

@@ -1,0 +1,162 @@
+"""Storage on a real SQLite file and the real local PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import inspect
+
+from storage.db import (
+    SchemaOutdatedError,
+    create_engine,
+    create_sessionmaker,
+    current_revision,
+    downgrade,
+    ensure_schema,
+    head_revision,
+    upgrade,
+)
+from storage.models import Base, utcnow
+from storage.repositories import (
+    CallbackRepository,
+    StaleStateError,
+    StateRepository,
+    UnansweredRepository,
+    UserRepository,
+    reference_for,
+)
+
+
+async def test_migrations_up_down_up_match_the_models(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        assert await current_revision(engine) == head_revision()
+        await downgrade(engine, "base")
+        assert await current_revision(engine) is None
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert set(Base.metadata.tables) <= tables
+    finally:
+        await engine.dispose()
+
+
+async def test_outdated_schema_is_refused_with_a_clear_message(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with pytest.raises(SchemaOutdatedError, match="poradna db upgrade"):
+            await ensure_schema(engine, apply=False)
+        await ensure_schema(engine, apply=True)
+        await ensure_schema(engine, apply=False)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def sessions(database_url: str):
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def test_user_is_created_once(sessions) -> None:
+    async with sessions() as session, session.begin():
+        first = await UserRepository(session).get_or_create("telegram", "42")
+    async with sessions() as session, session.begin():
+        again = await UserRepository(session).get_or_create("telegram", "42")
+        other = await UserRepository(session).get_or_create("console", "42")
+    assert first.id == again.id != other.id
+    assert first.lang is None
+
+
+async def test_concurrent_first_contact_makes_one_user(sessions) -> None:
+    async def create() -> int:
+        async with sessions() as session, session.begin():
+            return (await UserRepository(session).get_or_create("telegram", "7")).id
+
+    ids = await asyncio.gather(*(create() for _ in range(5)))
+    assert len(set(ids)) == 1
+
+
+async def test_state_round_trip_and_stale_write_is_refused(sessions) -> None:
+    async with sessions() as session, session.begin():
+        user = await UserRepository(session).get_or_create("t", "1")
+        states = StateRepository(session)
+        assert (await states.load(user.id)).step == "new"
+        await states.save(user.id, "menu", {"question": "Як?"}, 0)
+    async with sessions() as session, session.begin():
+        state = await StateRepository(session).load(user.id)
+        assert (state.step, state.data, state.version) == ("menu", {"question": "Як?"}, 1)
+        await StateRepository(session).save(user.id, "cb_phone", {}, 1)
+    with pytest.raises(StaleStateError):
+        async with sessions() as session, session.begin():
+            await StateRepository(session).save(user.id, "menu", {}, 1)
+    async with sessions() as session:
+        assert (await StateRepository(session).load(user.id)).step == "cb_phone"
+
+
+async def test_callback_requests_get_sequential_references(sessions) -> None:
+    async with sessions() as session, session.begin():
+        user = await UserRepository(session).get_or_create("t", "1")
+        repo = CallbackRepository(session)
+        for n in range(3):
+            await repo.create(
+                user_id=user.id,
+                lang="vi",
+                topic_id=None,
+                phone="+420777123456",
+                preferred_time="morning",
+                question=f"q{n}",
+                consent_at=utcnow(),
+            )
+    async with sessions() as session:
+        requests = await CallbackRepository(session).list_requests()
+        assert [r.reference for r in requests] == ["R-0001", "R-0002", "R-0003"]
+        assert requests[0].created_at.tzinfo is not None
+        assert [r.reference for r in await CallbackRepository(session).list_requests("new")] == [
+            "R-0001",
+            "R-0002",
+            "R-0003",
+        ]
+        assert await CallbackRepository(session).list_requests("closed") == []
+
+
+async def test_rolled_back_use_case_stores_nothing(sessions) -> None:
+    with pytest.raises(RuntimeError):
+        async with sessions() as session, session.begin():
+            user = await UserRepository(session).get_or_create("t", "9")
+            await CallbackRepository(session).create(
+                user_id=user.id,
+                lang="en",
+                topic_id=None,
+                phone="+420777123456",
+                preferred_time="morning",
+                question="q",
+                consent_at=utcnow(),
+            )
+            raise RuntimeError("cancelled half-way")
+    async with sessions() as session:
+        assert await CallbackRepository(session).list_requests() == []
+
+
+async def test_unanswered_questions_are_kept_for_coordinators(sessions) -> None:
+    async with sessions() as session, session.begin():
+        await UnansweredRepository(session).add(
+            user_id=None,
+            text="kde koupit auto",
+            lang="cs",
+            reason="no-match",
+            best_topic=None,
+            best_score=12,
+        )
+    async with sessions() as session:
+        [row] = await UnansweredRepository(session).list_questions()
+    assert (row["text"], row["lang"], row["reason"]) == ("kde koupit auto", "cs", "no-match")
+
+
+def test_reference_format() -> None:
+    assert reference_for(42) == "R-0042"
+    assert reference_for(12345) == "R-12345"
