@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from faq.loader import Faq, load_faq
 from faq.matcher import Matcher
+from faq.urgent import UrgentDetector
+from flows.desk import Desk
 from flows.engine import Engine
 from locales import Locales
 from storage.db import create_engine, create_sessionmaker, ensure_schema
@@ -33,6 +35,7 @@ class App:
     db: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     engine: Engine
+    desk: Desk
 
     async def close(self) -> None:
         await self.db.dispose()
@@ -40,7 +43,8 @@ class App:
 
 def build_knowledge(settings: Settings) -> Knowledge:
     faq = load_faq(settings.faq_dir)
-    return Knowledge(faq=faq, matcher=Matcher(faq), locales=Locales.load())
+    urgent = UrgentDetector.load(settings.urgent_file)
+    return Knowledge(faq=faq, matcher=Matcher(faq, urgent=urgent), locales=Locales.load())
 
 
 async def build_app(settings: Settings, *, migrate: bool | None = None) -> App:
@@ -59,6 +63,11 @@ async def build_app(settings: Settings, *, migrate: bool | None = None) -> App:
         locales=knowledge.locales,
         sessions=sessions,
         retention_days=settings.retention_days,
+        crisis_contacts=settings.crisis_contacts,
         default_lang=settings.default_language,
+        staff_lang=settings.staff_language,
     )
-    return App(settings=settings, knowledge=knowledge, db=db, sessions=sessions, engine=engine)
+    desk = Desk(sessions=sessions, locales=knowledge.locales, staff_lang=settings.staff_language)
+    return App(
+        settings=settings, knowledge=knowledge, db=db, sessions=sessions, engine=engine, desk=desk
+    )

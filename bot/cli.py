@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from bot.app import build_app, build_knowledge
 from bot.config import Settings
 from faq.loader import FaqError, check_faq
+from faq.urgent import check_urgent
 from locales import LANGUAGES
 from storage.db import SchemaOutdatedError, create_engine, upgrade
 
@@ -26,9 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
 
-    sub.add_parser(
+    run = sub.add_parser(
         "run", help="run the bot (Telegram when TELEGRAM_BOT_TOKEN is set, else console)"
     )
+    run.add_argument("--webhook", action="store_true", help="Telegram: serve a webhook on PORT")
 
     ask = sub.add_parser("ask", help="show how a question is answered")
     ask.add_argument("text", nargs="?", help="the question (omit with --batch)")
@@ -40,12 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
     faq_sub = faq.add_subparsers(dest="faq_command", required=True)
     check = faq_sub.add_parser("check", help="validate the FAQ content")
     check.add_argument("--dir", type=Path, help="content folder (default: FAQ_DIR)")
+    check.add_argument(
+        "--urgent", type=Path, help="urgent-situation phrases file (default: URGENT_FILE)"
+    )
 
     queue = sub.add_parser("queue", help="the caseworker queue")
     queue_sub = queue.add_subparsers(dest="queue_command", required=True)
     qlist = queue_sub.add_parser("list", help="list callback requests")
     qlist.add_argument("--status", help="only requests with this status (e.g. new)")
     qlist.add_argument("--json", action="store_true", help="a JSON array")
+
+    staff = sub.add_parser("staff", help="caseworker accounts (Telegram)")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    sadd = staff_sub.add_parser("add", help="add or update a caseworker")
+    sadd.add_argument("telegram_id", help="the caseworker's Telegram user id")
+    sadd.add_argument("--name", required=True, help="name shown to colleagues")
+    sadd.add_argument("--lang", default="", help="languages spoken, comma-separated (cs,ru)")
+    staff_sub.add_parser("list", help="list caseworkers")
+    sremove = staff_sub.add_parser("remove", help="remove a caseworker")
+    sremove.add_argument("telegram_id")
+
+    leaflet = sub.add_parser("leaflet-link", help="a deep link and QR code for posters")
+    leaflet.add_argument("--lang", choices=LANGUAGES, help="language to pre-select")
+    leaflet.add_argument("--topic", help="topic id to open")
+    leaflet.add_argument("--bot", help="bot username (default: TELEGRAM_BOT_USERNAME)")
+    leaflet.add_argument("--out", type=Path, help="QR code PNG file (default: leaflet-<...>.png)")
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -68,11 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "run"
     try:
         if command == "run":
-            return asyncio.run(_run(settings))
+            return asyncio.run(_run(settings, webhook=bool(getattr(args, "webhook", False))))
+        if command == "staff":
+            return asyncio.run(_staff(settings, args))
+        if command == "leaflet-link":
+            return _leaflet(settings, args)
         if command == "ask":
             return _ask(settings, args)
         if command == "faq":
-            return _faq_check(args.dir or settings.faq_dir)
+            return _faq_check(args.dir or settings.faq_dir, args.urgent or settings.urgent_file)
         if command == "queue":
             return asyncio.run(_queue_list(settings, args))
         if command == "db":
@@ -88,23 +113,75 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-async def _run(settings: Settings) -> int:
-    if settings.telegram_bot_token is not None:
-        print(
-            "poradna: the Telegram adapter is not part of this version yet; unset "
-            "TELEGRAM_BOT_TOKEN to chat in the console",
-            file=sys.stderr,
-        )
-        return 2
-    from bot.console import client_language, run_console
-
+async def _run(settings: Settings, *, webhook: bool) -> int:
     app = await build_app(settings)
     try:
+        if settings.telegram_bot_token is not None:
+            from bot.telegram.factory import run_polling, run_webhook
+
+            await (run_webhook(app) if webhook else run_polling(app))
+            return 0
+        if webhook:
+            print("poradna: --webhook needs TELEGRAM_BOT_TOKEN", file=sys.stderr)
+            return 2
+        from bot.console import client_language, run_console
+
         return await run_console(
             app.engine, user=settings.console_user, client_lang=client_language()
         )
     finally:
         await app.close()
+
+
+async def _staff(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.telegram import CHANNEL
+    from storage.db import create_sessionmaker, ensure_schema
+    from storage.repositories import StaffRepository
+
+    db = create_engine(settings.database_url)
+    try:
+        await ensure_schema(db, apply=settings.is_sqlite)
+        async with create_sessionmaker(db)() as session, session.begin():
+            repo = StaffRepository(session)
+            if args.staff_command == "add":
+                languages = tuple(x.strip() for x in args.lang.split(",") if x.strip())
+                unknown = [x for x in languages if x not in LANGUAGES]
+                if unknown:
+                    print(f"poradna staff: unknown language {', '.join(unknown)}", file=sys.stderr)
+                    return 2
+                member = await repo.add(CHANNEL, args.telegram_id, args.name, languages)
+                print(f"Caseworker {member.external_id} ({member.name}) can use the desk.")
+            elif args.staff_command == "remove":
+                if not await repo.remove(CHANNEL, args.telegram_id):
+                    print(f"poradna staff: no caseworker {args.telegram_id}", file=sys.stderr)
+                    return 1
+                print(f"Caseworker {args.telegram_id} removed.")
+            else:
+                for member in await repo.list_staff():
+                    print(
+                        f"{member.external_id:<14} {member.name:<24} {','.join(member.languages)}"
+                    )
+    finally:
+        await db.dispose()
+    return 0
+
+
+def _leaflet(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.leaflet import LeafletError, leaflet_link, write_qr
+
+    try:
+        knowledge = build_knowledge(settings)
+        link = leaflet_link(
+            args.bot or settings.telegram_bot_username, args.lang, args.topic, knowledge.faq
+        )
+    except LeafletError as exc:
+        print(f"poradna leaflet-link: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or Path(f"leaflet-{args.lang or 'any'}-{args.topic or 'menu'}.png")
+    write_qr(link, out)
+    print(link)
+    print(f"QR code: {out}")
+    return 0
 
 
 def _ask(settings: Settings, args: argparse.Namespace) -> int:
@@ -128,8 +205,9 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _faq_check(directory: Path) -> int:
+def _faq_check(directory: Path, urgent_file: Path) -> int:
     topics, problems = check_faq(directory)
+    problems += check_urgent(urgent_file)[1]
     for problem in problems:
         print(problem)
     if problems:
@@ -156,10 +234,11 @@ async def _queue_list(settings: Settings, args: argparse.Namespace) -> int:
     if not requests:
         print("The queue is empty.")
         return 0
-    print(f"{'reference':<10} {'status':<10} {'lang':<5} {'topic':<30} created")
+    print(f"{'reference':<10} {'status':<10} {'urgent':<7} {'lang':<5} {'topic':<30} created")
     for r in requests:
+        urgent = "URGENT" if r.urgent else ""
         print(
-            f"{r.reference:<10} {r.status:<10} {r.lang:<5} {(r.topic_id or '-'):<30} "
+            f"{r.reference:<10} {r.status:<10} {urgent:<7} {r.lang:<5} {(r.topic_id or '-'):<30} "
             f"{r.created_at:%Y-%m-%d %H:%M}"
         )
     return 0

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faq.loader import CONTENT_DIR
+from faq.urgent import URGENT_FILE
 from locales import LANGUAGES
 
 
@@ -18,14 +19,27 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///poradna.db"
     faq_dir: Path = CONTENT_DIR
+    urgent_file: Path = URGENT_FILE
+    crisis_contacts: str | None = None
     default_language: str = "en"
     retention_days: int = Field(default=90, ge=1, le=3650)
     log_level: str = "WARNING"
     console_user: str = "local"
+    staff_language: str = "cs"
     telegram_bot_token: SecretStr | None = None
     telegram_api_base: str | None = None
+    telegram_bot_username: str | None = None
+    staff_chat_id: int | None = None
+    admin_telegram_ids: str = ""
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    port: int = 8080
 
-    @field_validator("default_language")
+    @property
+    def admin_ids(self) -> list[str]:
+        return [part.strip() for part in self.admin_telegram_ids.split(",") if part.strip()]
+
+    @field_validator("default_language", "staff_language")
     @classmethod
     def _supported(cls, value: str) -> str:
         if value not in LANGUAGES:

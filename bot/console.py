@@ -95,11 +95,8 @@ async def run_console(
             stdout.write(text + "\n\n")
         stdout.flush()
 
-    show(
-        await engine.handle(
-            Inbound(channel=CHANNEL, user=user, kind="open", client_lang=client_lang)
-        )
-    )
+    opened = Inbound(channel=CHANNEL, user=user, kind="open", client_lang=client_lang)
+    show(await engine.collect(CHANNEL, user) + await engine.handle(opened))
     while True:
         if interactive:
             stdout.write("> ")
@@ -111,4 +108,5 @@ async def run_console(
             continue
         if not interactive:
             stdout.write(f"> {line.rstrip()}\n")
-        show(await engine.handle(to_event(line, buttons, user, client_lang)))
+        replies = await engine.handle(to_event(line, buttons, user, client_lang))
+        show(replies + await engine.collect(CHANNEL, user))

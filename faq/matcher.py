@@ -29,8 +29,9 @@ from faq.normalize import skeleton, words
 
 if TYPE_CHECKING:
     from faq.loader import Faq
+    from faq.urgent import UrgentDetector
 
-Decision = Literal["answer", "clarify", "escalate"]
+Decision = Literal["answer", "clarify", "escalate", "urgent"]
 
 STOPWORDS_FILE: Final = Path(__file__).parent / "stopwords.yaml"
 
@@ -74,6 +75,7 @@ class Match:
     score: int
     candidates: tuple[Candidate, ...]
     informative: tuple[str, ...] = field(default=())
+    urgent_category: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The `poradna ask --json` shape."""
@@ -126,8 +128,14 @@ def token_similarity(a: str, b: str, ratio: float) -> float:
 class Matcher:
     """Matches questions against a loaded FAQ."""
 
-    def __init__(self, faq: Faq, stopwords: dict[str, set[str]] | None = None) -> None:
+    def __init__(
+        self,
+        faq: Faq,
+        stopwords: dict[str, set[str]] | None = None,
+        urgent: UrgentDetector | None = None,
+    ) -> None:
         self.faq = faq
+        self.urgent = urgent
         self._stopwords = stopwords if stopwords is not None else load_stopwords()
         self._all_stopwords = set().union(*self._stopwords.values()) if self._stopwords else set()
         self._docs: list[_Doc] = []
@@ -167,6 +175,18 @@ class Matcher:
     def match(self, text: str, lang: str | None = None, hint: str | None = None) -> Match:
         """Match `text`; `lang` forces the language, `hint` is the user's language for ties."""
         detection = Detection(lang, True) if lang else self.detector.detect(text, hint)
+        hit = self.urgent.detect(text) if self.urgent else None
+        if hit:
+            return Match(
+                text,
+                detection.lang,
+                detection.confident,
+                "urgent",
+                None,
+                100,
+                (),
+                urgent_category=hit.category,
+            )
         query = self._informative(text, detection.lang, detection.confident)
         if not query:
             return Match(text, detection.lang, detection.confident, "escalate", None, 0, ())

@@ -23,6 +23,7 @@ from flows.phone import parse_phone
 from storage.models import utcnow
 from storage.repositories import (
     CallbackRepository,
+    OutboxRepository,
     StaleStateError,
     StateRepository,
     UnansweredRepository,
@@ -35,12 +36,17 @@ if TYPE_CHECKING:
     from faq.loader import Faq
     from faq.matcher import Matcher
     from locales import Locales, Translator
-    from storage.dto import StateDto, UserDto
+    from storage.dto import CallbackDto, StateDto, UserDto
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT: Final = 2000
 STATE_RETRIES: Final = 3
+
+# The caseworkers' desk, as the outbox knows it; a channel adapter delivers it (Telegram: the
+# staff group set by STAFF_CHAT_ID).
+STAFF_CHANNEL: Final = "staff"
+STAFF_RECIPIENT: Final = "desk"
 
 # Conversation steps.
 NEW: Final = "new"
@@ -56,7 +62,8 @@ CB_QUESTION: Final = "cb_question"
 CB_CONSENT: Final = "cb_consent"
 CALLBACK_STEPS: Final = (CB_PHONE, CB_TIME, CB_QUESTION, CB_CONSENT)
 # Keys of the state data that belong to one callback request draft (cleared on cancel or done).
-DRAFT_KEYS: Final = ("phone", "time", "request_question")
+DRAFT_KEYS: Final = ("phone", "time", "request_question", "urgent")
+URGENT_TIME: Final = "asap"
 
 
 @dataclass
@@ -90,6 +97,7 @@ class Turn:
                 rtl=t.rtl,
                 buttons=tuple(tuple(row) for row in buttons or []),
                 request_phone=request_phone,
+                phone_label=t("buttons-share-phone") if request_phone else None,
             )
         )
 
@@ -106,6 +114,8 @@ class Engine:
         sessions: async_sessionmaker[AsyncSession],
         retention_days: int,
         default_lang: str = "en",
+        crisis_contacts: str | None = None,
+        staff_lang: str = "cs",
     ) -> None:
         self.faq = faq
         self.matcher = matcher
@@ -113,12 +123,18 @@ class Engine:
         self._sessions = sessions
         self._retention_days = retention_days
         self._default_lang = default_lang
+        self._crisis_contacts = crisis_contacts
+        self.staff_t = locales.get(staff_lang)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
 
-    async def handle(self, event: Inbound) -> list[Reply]:
-        """Process one event and return what to send back. Never raises."""
+    async def handle(self, event: Inbound, *, via_outbox: bool = False) -> list[Reply]:
+        """Process one event and return what to send back. Never raises.
+
+        With `via_outbox` the replies are also stored in the outbox in the same transaction as
+        the conversation state, for a channel whose delivery can fail and must be retried.
+        """
         key = (event.channel, event.user)
         lock = self._locks.get(key)
         if lock is None:
@@ -127,7 +143,12 @@ class Engine:
             for _ in range(STATE_RETRIES):
                 try:
                     async with self._sessions() as session, session.begin():
-                        return await self._handle(session, event)
+                        replies = await self._handle(session, event)
+                        if via_outbox:
+                            outbox = OutboxRepository(session)
+                            for reply in replies:
+                                await outbox.add(event.channel, event.user, reply.to_body())
+                        return replies
                 except StaleStateError:
                     continue
                 except SQLAlchemyError as exc:
@@ -140,6 +161,13 @@ class Engine:
                     break
         t = self.locales.get(event.client_lang or self._default_lang)
         return [Reply(key="error-busy", text=t("error-busy"), lang=t.lang, rtl=t.rtl)]
+
+    async def collect(self, channel: str, user: str) -> list[Reply]:
+        """Messages queued for this user by others (a caseworker's answer), for channels that
+        show them when the user is there (the console)."""
+        async with self._sessions() as session, session.begin():
+            messages = await OutboxRepository(session).take(channel, user)
+        return [Reply.from_body(m.body) for m in messages]
 
     # ----------------------------------------------------------------- dispatch
 
@@ -253,6 +281,16 @@ class Engine:
             self._ask_consent(turn)
         elif action == pl.CONSENT and value in ("yes", "no") and turn.step == CB_CONSENT:
             await self._consent(turn, agreed=value == "yes")
+        elif action == pl.RATE and value:
+            reference, _, stars = value.rpartition(":")
+            if not (stars.isdigit() and 1 <= int(stars) <= 5):
+                raise pl.ForgedPayloadError(p.encode())
+            rated = await CallbackRepository(turn.session).rate(
+                reference, turn.user.id, int(stars)
+            )
+            if not rated:
+                raise pl.ForgedPayloadError(p.encode())
+            turn.say("rating-thanks", [[self._menu_button(turn)]])
         elif action == pl.CANCEL and value is None:
             if turn.step in CALLBACK_STEPS:
                 self._clear_draft(turn)
@@ -285,6 +323,8 @@ class Engine:
             await self._start(turn, "")
         elif turn.step == CHOOSING_LANGUAGE:
             self._offer_languages(turn, "language-choose")
+        elif turn.step == CB_PHONE and turn.data.get("urgent"):
+            turn.say("urgent-offer", [[self._cancel_button(turn)]], request_phone=True)
         elif turn.step == CB_PHONE:
             self._start_callback(turn)
         elif turn.step == CB_TIME:
@@ -324,6 +364,16 @@ class Engine:
     # ----------------------------------------------------------------- free text
 
     async def _on_text(self, turn: Turn, text: str) -> None:
+        if turn.step not in CALLBACK_STEPS:
+            case = await CallbackRepository(turn.session).open_case_of(turn.user.id)
+            if case is not None:
+                await self._relay(turn, case.reference, text)
+                return
+        if self.matcher.urgent and not (turn.step == CB_PHONE and parse_phone(text)):
+            hit = self.matcher.urgent.detect(text)
+            if hit:
+                await self._urgent(turn, text, hit.category)
+                return
         if turn.step == CHOOSING_LANGUAGE:
             chosen = self._language_named(text)
             if chosen:
@@ -371,6 +421,9 @@ class Engine:
             # and the person's phone tells us better.
             trust = match.lang_confident or not turn.client_lang
             await self._set_language(turn, match.lang if trust else turn.lang)
+        if match.decision == "urgent":
+            await self._urgent(turn, text, match.urgent_category)
+            return
         turn.data = {"disclaimer": turn.data.get("disclaimer", False), "question": text}
         if match.decision == "answer" and match.topic:
             self._show_answer(turn, match.topic)
@@ -492,6 +545,85 @@ class Engine:
             best_score=score,
         )
 
+    # ----------------------------------------------------------------- caseworker desk
+
+    async def _relay(self, turn: Turn, reference: str, text: str) -> None:
+        """A person with an open case writes: the message goes to their caseworker."""
+        hit = self.matcher.urgent.detect(text) if self.matcher.urgent else None
+        await self._to_staff(
+            turn.session, "staff-migrant-says", reference, reply_to=True, text=text
+        )
+        if hit:
+            turn.say("urgent-help-now")
+        turn.say("case-relayed")
+
+    async def _to_staff(
+        self,
+        session: AsyncSession,
+        key: str,
+        reference: str,
+        *,
+        buttons: bool = False,
+        reply_to: bool = False,
+        **args: object,
+    ) -> None:
+        """Queue a message for the caseworkers' desk (in the staff language)."""
+        await queue_for_staff(
+            session, self.staff_t, key, reference, buttons=buttons, reply_to=reply_to, **args
+        )
+
+    async def _announce(self, turn: Turn, request: CallbackDto) -> None:
+        t = self.staff_t
+        language = f"{request.lang} ({self.locales.get(request.lang).name})"
+        common = {
+            "language": language,
+            "phone": request.phone or "-",
+            "question": request.question or "-",
+        }
+        if request.urgent:
+            await self._to_staff(
+                turn.session, "staff-urgent-request", request.reference, buttons=True, **common
+            )
+            return
+        topic = request.topic_id
+        await self._to_staff(
+            turn.session,
+            "staff-new-request",
+            request.reference,
+            buttons=True,
+            topic=self.faq.topics[topic].title(t.lang)
+            if topic in self.faq.topics
+            else t("staff-no-topic"),
+            time=t(f"callback-time-{request.preferred_time}"),
+            **common,
+        )
+
+    # ----------------------------------------------------------------- urgent situations
+
+    async def _urgent(self, turn: Turn, text: str, category: str | None) -> None:
+        """Say what to do now, then take a phone number at once: time and question can wait."""
+        logger.warning("urgent situation recognised (%s)", category)
+        if turn.user.lang is None:
+            detection = self.matcher.detect(text, hint=turn.client_lang)
+            await self._set_language(turn, detection.lang if detection.confident else turn.lang)
+        phone = turn.data.get("phone")
+        turn.data = {
+            "disclaimer": turn.data.get("disclaimer", False),
+            "question": text,
+            "request_question": text,
+            "urgent": True,
+            "time": URGENT_TIME,
+        }
+        turn.say("urgent-help-now")
+        if self._crisis_contacts:
+            turn.say("urgent-contacts", contacts=self._crisis_contacts)
+        if phone:
+            turn.data["phone"] = phone
+            self._ask_consent(turn)
+            return
+        turn.step = CB_PHONE
+        turn.say("urgent-offer", [[self._cancel_button(turn)]], request_phone=True)
+
     # ----------------------------------------------------------------- callback request
 
     def _start_callback(self, turn: Turn) -> None:
@@ -504,7 +636,10 @@ class Engine:
             turn.say("callback-phone-invalid", [[self._cancel_button(turn)]], request_phone=True)
             return
         turn.data["phone"] = phone
-        self._ask_time(turn)
+        if turn.data.get("urgent"):
+            self._ask_consent(turn)
+        else:
+            self._ask_time(turn)
 
     def _ask_time(self, turn: Turn) -> None:
         turn.step = CB_TIME
@@ -548,16 +683,21 @@ class Engine:
             preferred_time=turn.data["time"],
             question=turn.data.get("request_question"),
             consent_at=utcnow(),
+            urgent=bool(turn.data.get("urgent")),
         )
         logger.info("callback request %s stored (%s)", request.reference, request.lang)
-        time_label = turn.t(f"callback-time-{turn.data['time']}")
+        await self._announce(turn, request)
+        time = turn.data["time"]
         self._clear_draft(turn)
         turn.step = MENU
+        if request.urgent:
+            turn.say("urgent-done", [[self._menu_button(turn)]], reference=request.reference)
+            return
         turn.say(
             "callback-done",
             [[self._menu_button(turn)]],
             reference=request.reference,
-            time=time_label,
+            time=turn.t(f"callback-time-{time}"),
         )
 
     # ----------------------------------------------------------------- helpers
@@ -580,3 +720,37 @@ class Engine:
 
 def _with_lang(user: UserDto, lang: str) -> UserDto:
     return replace(user, lang=lang)
+
+
+async def queue_for_staff(
+    session: AsyncSession,
+    t: Translator,
+    key: str,
+    reference: str,
+    *,
+    buttons: bool = False,
+    reply_to: bool = False,
+    **args: object,
+) -> None:
+    """Queue a message for the caseworkers' desk, with Claim / Close buttons if asked."""
+    rows = (
+        (
+            (
+                Button(t("buttons-claim"), pl.make(pl.CLAIM, reference)),
+                Button(t("buttons-close"), pl.make(pl.CLOSE, reference)),
+            ),
+        )
+        if buttons
+        else ()
+    )
+    reply = Reply(
+        key=key,
+        text=t(key, reference=reference, **args),
+        lang=t.lang,
+        rtl=t.rtl,
+        buttons=rows,
+        reply_to_reference=reference if reply_to else None,
+    )
+    await OutboxRepository(session).add(
+        STAFF_CHANNEL, STAFF_RECIPIENT, reply.to_body(), reference=reference
+    )

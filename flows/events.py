@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 # "open": the chat was (re)opened, e.g. the console started: show where the user is.
 InputKind = Literal[
@@ -65,7 +65,20 @@ class Reply:
     title: str | None = None
     buttons: tuple[tuple[Button, ...], ...] = ()
     request_phone: bool = False
+    # The label of a "share my phone number" button, for channels that have one.
+    phone_label: str | None = None
+    # Set on messages to a staff chat: thread this message under the announcement of a request.
+    reply_to_reference: str | None = None
 
     @property
     def flat_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]
+
+    def to_body(self) -> dict[str, Any]:
+        """A JSON-able form, for the outbox."""
+        return asdict(self)
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Reply:
+        rows = tuple(tuple(Button(**b) for b in row) for row in body.get("buttons", ()))
+        return cls(**{**body, "buttons": rows})

@@ -24,6 +24,10 @@ CONSENT: Final = "consent"
 SWITCH: Final = "sw"
 KEEP_LANGUAGE: Final = "keeplang"
 CANCEL: Final = "cancel"
+RATE: Final = "rate"
+# Staff desk buttons.
+CLAIM: Final = "claim"
+CLOSE: Final = "close"
 
 ACTIONS: Final = frozenset(
     {
@@ -40,6 +44,7 @@ ACTIONS: Final = frozenset(
         SWITCH,
         KEEP_LANGUAGE,
         CANCEL,
+        RATE,
     }
 )
 TIMES: Final = ("morning", "afternoon", "evening")
@@ -73,3 +78,16 @@ def parse(raw: str | None) -> Payload:
     if action not in ACTIONS:
         raise ForgedPayloadError(raw)
     return Payload(action, value or None)
+
+
+STAFF_ACTIONS: Final = frozenset({CLAIM, CLOSE})
+
+
+def parse_staff(raw: str | None) -> Payload:
+    """A staff desk button: ``claim:R-0042`` or ``close:R-0042``."""
+    if not raw or len(raw.encode()) > MAX_BYTES:
+        raise ForgedPayloadError(raw)
+    action, _, value = raw.partition(":")
+    if action not in STAFF_ACTIONS or not value:
+        raise ForgedPayloadError(raw)
+    return Payload(action, value)

@@ -34,13 +34,43 @@ class CallbackDto:
     preferred_time: str
     question: str | None
     created_at: datetime
+    urgent: bool = False
+    user_id: int | None = None
+    claimed_by: int | None = None
+    claimed_at: datetime | None = None
+    first_response_at: datetime | None = None
+    closed_at: datetime | None = None
+    rating: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "reference": self.reference,
             "status": self.status,
+            "urgent": self.urgent,
             "lang": self.lang,
             "topic": self.topic_id,
             "preferred_time": self.preferred_time,
             "created": self.created_at.isoformat(timespec="seconds"),
         }
+
+
+@dataclass(frozen=True)
+class StaffDto:
+    id: int
+    channel: str
+    external_id: str
+    name: str
+    languages: tuple[str, ...]
+    active: bool
+
+
+@dataclass(frozen=True)
+class OutboxDto:
+    id: int
+    channel: str
+    recipient: str
+    body: dict[str, Any]
+    reference: str | None
+    attempts: int
+    status: str = "pending"
+    external_id: str | None = None

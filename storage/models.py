@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Integer,
@@ -96,12 +97,18 @@ class CallbackRequest(Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     status: Mapped[str] = mapped_column(String(24), default="new", index=True)
+    urgent: Mapped[bool] = mapped_column(default=False, index=True)
     lang: Mapped[str] = mapped_column(String(8))
     topic_id: Mapped[str | None] = mapped_column(String(40))
     phone: Mapped[str | None] = mapped_column(String(32))
     preferred_time: Mapped[str] = mapped_column(String(16))
     question: Mapped[str | None] = mapped_column(Text)
     consent_at: Mapped[datetime]
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    rating: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -121,3 +128,46 @@ class UnansweredQuestion(Base):
     best_topic: Mapped[str | None] = mapped_column(String(40))
     best_score: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Staff(Base):
+    """A caseworker who may claim, answer and close requests."""
+
+    __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    languages: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A message waiting to be delivered (or delivered): retried until the channel takes it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), index=True)
+    recipient: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]]
+    reference: Mapped[str | None] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    external_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class ProcessedUpdate(Base):
+    """A channel update already handled: a redelivered one is skipped."""
+
+    __tablename__ = "processed_updates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow)

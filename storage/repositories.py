@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dto import CallbackDto, StateDto, UserDto
-from storage.models import CallbackRequest, ConversationState, UnansweredQuestion, User, utcnow
+from storage.dto import CallbackDto, OutboxDto, StaffDto, StateDto, UserDto
+from storage.models import (
+    CallbackRequest,
+    ConversationState,
+    OutboxMessage,
+    ProcessedUpdate,
+    Staff,
+    UnansweredQuestion,
+    User,
+    utcnow,
+)
 
 
 class StaleStateError(RuntimeError):
@@ -47,6 +56,10 @@ class UserRepository:
         )
         assert user is not None
         return _user_dto(user)
+
+    async def get(self, user_id: int) -> UserDto | None:
+        user = await self._session.get(User, user_id)
+        return _user_dto(user) if user else None
 
     async def set_lang(self, user_id: int, lang: str) -> None:
         await self._session.execute(
@@ -105,6 +118,7 @@ class CallbackRepository:
         preferred_time: str,
         question: str | None,
         consent_at: datetime,
+        urgent: bool = False,
     ) -> CallbackDto:
         request = CallbackRequest(
             user_id=user_id,
@@ -115,6 +129,7 @@ class CallbackRepository:
             question=question,
             consent_at=consent_at,
             status="new",
+            urgent=urgent,
         )
         self._session.add(request)
         await self._session.flush()
@@ -122,11 +137,266 @@ class CallbackRepository:
         await self._session.flush()
         return _callback_dto(request)
 
+    async def get(self, reference: str) -> CallbackDto | None:
+        row = await self._session.scalar(
+            select(CallbackRequest).where(CallbackRequest.reference == reference)
+        )
+        return _callback_dto(row) if row else None
+
+    async def open_case_of(self, user_id: int) -> CallbackDto | None:
+        """The user's claimed, not yet closed request: their messages go to its caseworker."""
+        row = await self._session.scalar(
+            select(CallbackRequest)
+            .where(CallbackRequest.user_id == user_id, CallbackRequest.status == "claimed")
+            .order_by(CallbackRequest.id.desc())
+            .limit(1)
+        )
+        return _callback_dto(row) if row else None
+
+    async def claim(self, reference: str, staff_id: int) -> bool:
+        """Claim a new request; exactly one of several concurrent claims wins."""
+        result = await self._session.execute(
+            update(CallbackRequest)
+            .where(CallbackRequest.reference == reference, CallbackRequest.status == "new")
+            .values(
+                status="claimed", claimed_by=staff_id, claimed_at=utcnow(), updated_at=utcnow()
+            )
+        )
+        return result.rowcount == 1
+
+    async def mark_responded(self, reference: str) -> None:
+        await self._session.execute(
+            update(CallbackRequest)
+            .where(
+                CallbackRequest.reference == reference, CallbackRequest.first_response_at.is_(None)
+            )
+            .values(first_response_at=utcnow())
+        )
+
+    async def close(self, reference: str) -> bool:
+        result = await self._session.execute(
+            update(CallbackRequest)
+            .where(
+                CallbackRequest.reference == reference,
+                CallbackRequest.status.in_(("new", "claimed")),
+            )
+            .values(status="closed", closed_at=utcnow(), updated_at=utcnow())
+        )
+        return result.rowcount == 1
+
+    async def rate(self, reference: str, user_id: int, rating: int) -> bool:
+        result = await self._session.execute(
+            update(CallbackRequest)
+            .where(
+                CallbackRequest.reference == reference,
+                CallbackRequest.user_id == user_id,
+                CallbackRequest.status == "closed",
+                CallbackRequest.rating.is_(None),
+            )
+            .values(rating=rating)
+        )
+        return result.rowcount == 1
+
     async def list_requests(self, status: str | None = None) -> list[CallbackDto]:
-        stmt = select(CallbackRequest).order_by(CallbackRequest.id)
+        # Urgent requests first: the top of the queue.
+        stmt = select(CallbackRequest).order_by(CallbackRequest.urgent.desc(), CallbackRequest.id)
         if status:
             stmt = stmt.where(CallbackRequest.status == status)
         return [_callback_dto(r) for r in await self._session.scalars(stmt)]
+
+
+class StaffRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, channel: str, external_id: str, name: str, languages: tuple[str, ...] = ()
+    ) -> StaffDto:
+        row = await self._session.scalar(
+            select(Staff).where(Staff.channel == channel, Staff.external_id == external_id)
+        )
+        if row is None:
+            row = Staff(channel=channel, external_id=external_id)
+            self._session.add(row)
+        row.name, row.languages, row.active = name, ",".join(languages), True
+        await self._session.flush()
+        return _staff_dto(row)
+
+    async def find(self, channel: str, external_id: str) -> StaffDto | None:
+        row = await self._session.scalar(
+            select(Staff).where(
+                Staff.channel == channel, Staff.external_id == external_id, Staff.active
+            )
+        )
+        return _staff_dto(row) if row else None
+
+    async def get(self, staff_id: int) -> StaffDto | None:
+        row = await self._session.get(Staff, staff_id)
+        return _staff_dto(row) if row else None
+
+    async def remove(self, channel: str, external_id: str) -> bool:
+        result = await self._session.execute(
+            update(Staff)
+            .where(Staff.channel == channel, Staff.external_id == external_id, Staff.active)
+            .values(active=False)
+        )
+        return result.rowcount == 1
+
+    async def list_staff(self) -> list[StaffDto]:
+        rows = await self._session.scalars(select(Staff).where(Staff.active).order_by(Staff.id))
+        return [_staff_dto(r) for r in rows]
+
+
+class OutboxRepository:
+    """Messages to deliver. Claiming a batch leases it, so two senders never send one twice."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, channel: str, recipient: str, body: dict[str, Any], reference: str | None = None
+    ) -> int:
+        row = OutboxMessage(channel=channel, recipient=recipient, body=body, reference=reference)
+        self._session.add(row)
+        await self._session.flush()
+        return row.id
+
+    async def claim_due(
+        self, channels: tuple[str, ...], lease: timedelta, limit: int = 20
+    ) -> list[OutboxDto]:
+        """Lease the due pending messages, oldest first, one recipient's messages in order."""
+        now = utcnow()
+        stmt = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.channel.in_(channels),
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if self._session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = list(await self._session.scalars(stmt))
+        # Keep each recipient's messages in order: an earlier one still waiting holds the rest.
+        waiting = await self._session.execute(
+            select(OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.id).where(
+                OutboxMessage.channel.in_(channels),
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at > now,
+            )
+        )
+        first_waiting: dict[tuple[str, str], int] = {}
+        for channel, recipient, row_id in waiting:
+            key = (channel, recipient)
+            first_waiting[key] = min(row_id, first_waiting.get(key, row_id))
+        due = [r for r in rows if first_waiting.get((r.channel, r.recipient), r.id + 1) > r.id]
+        for row in due:
+            row.next_attempt_at = now + lease
+            row.attempts += 1
+        await self._session.flush()
+        return [_outbox_dto(r) for r in due]
+
+    async def mark_sent(self, message_id: int, external_id: str | None) -> None:
+        await self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(status="sent", sent_at=utcnow(), external_id=external_id)
+        )
+
+    async def retry_later(self, message_id: int, delay: timedelta) -> None:
+        await self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(next_attempt_at=utcnow() + delay)
+        )
+
+    async def release(self, message_ids: list[int]) -> None:
+        """Give back leased messages that were not tried (an earlier one to their chat failed)."""
+        if message_ids:
+            await self._session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(message_ids))
+                .values(next_attempt_at=utcnow(), attempts=OutboxMessage.attempts - 1)
+            )
+
+    async def mark_failed(self, message_id: int) -> None:
+        await self._session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id).values(status="failed")
+        )
+
+    async def reference_of(self, channel: str, external_id: str) -> str | None:
+        """The request a delivered message was about (a caseworker replied to it)."""
+        return await self._session.scalar(
+            select(OutboxMessage.reference).where(
+                OutboxMessage.channel == channel, OutboxMessage.external_id == external_id
+            )
+        )
+
+    async def external_id_of(self, channel: str, reference: str) -> str | None:
+        """Where the announcement of a request was posted (to thread replies under it)."""
+        return await self._session.scalar(
+            select(OutboxMessage.external_id)
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.reference == reference,
+                OutboxMessage.external_id.is_not(None),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(1)
+        )
+
+    async def take(self, channel: str, recipient: str) -> list[OutboxDto]:
+        """Hand over a recipient's pending messages to a channel that shows them itself."""
+        rows = list(
+            await self._session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.channel == channel,
+                    OutboxMessage.recipient == recipient,
+                    OutboxMessage.status == "pending",
+                )
+                .order_by(OutboxMessage.id)
+            )
+        )
+        for row in rows:
+            row.status, row.sent_at = "sent", utcnow()
+        await self._session.flush()
+        return [_outbox_dto(r) for r in rows]
+
+    async def pending(self) -> list[OutboxDto]:
+        rows = await self._session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending")
+            .order_by(OutboxMessage.id)
+        )
+        return [_outbox_dto(r) for r in rows]
+
+    async def all(self) -> list[OutboxDto]:
+        rows = await self._session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        return [_outbox_dto(r) for r in rows]
+
+
+class UpdateRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def first_time(self, channel: str, update_id: int) -> bool:
+        """Record an update; False when it was processed before (a redelivery)."""
+        dialect = self._session.get_bind().dialect.name
+        values = {"channel": channel, "update_id": update_id, "processed_at": utcnow()}
+        if dialect == "postgresql":
+            stmt = pg_insert(ProcessedUpdate).values(**values).on_conflict_do_nothing()
+        else:
+            stmt = sqlite_insert(ProcessedUpdate).values(**values).on_conflict_do_nothing()
+        result = await self._session.execute(stmt)
+        return result.rowcount == 1
+
+    async def forget_before(self, moment: datetime) -> None:
+        await self._session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < moment)
+        )
 
 
 class UnansweredRepository:
@@ -192,4 +462,35 @@ def _callback_dto(r: CallbackRequest) -> CallbackDto:
         preferred_time=r.preferred_time,
         question=r.question,
         created_at=r.created_at,
+        urgent=r.urgent,
+        user_id=r.user_id,
+        claimed_by=r.claimed_by,
+        claimed_at=r.claimed_at,
+        first_response_at=r.first_response_at,
+        closed_at=r.closed_at,
+        rating=r.rating,
+    )
+
+
+def _staff_dto(s: Staff) -> StaffDto:
+    return StaffDto(
+        id=s.id,
+        channel=s.channel,
+        external_id=s.external_id,
+        name=s.name,
+        languages=tuple(x for x in s.languages.split(",") if x),
+        active=s.active,
+    )
+
+
+def _outbox_dto(m: OutboxMessage) -> OutboxDto:
+    return OutboxDto(
+        id=m.id,
+        channel=m.channel,
+        recipient=m.recipient,
+        body=dict(m.body),
+        reference=m.reference,
+        attempts=m.attempts,
+        status=m.status,
+        external_id=m.external_id,
     )

@@ -20,6 +20,15 @@ POSTGRES_URL = os.environ.get(
 FLOW_BACKEND = os.environ.get("PORADNA_TEST_BACKEND", "sqlite")
 
 
+# Measurements that tests print at the end of the run (accuracy tables).
+REPORTS: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for report in REPORTS:
+        terminalreporter.write_line(report)
+
+
 @pytest.fixture(scope="session")
 def knowledge() -> Knowledge:
     return build_knowledge(Settings(_env_file=None))

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from bot.app import Knowledge
+from tests.conftest import REPORTS
 
 DATA = Path(__file__).parent / "data" / "accuracy.yaml"
 
@@ -45,11 +46,11 @@ def test_accuracy_on_labelled_messages(knowledge: Knowledge) -> None:
         elif match.decision == "clarify":
             helped[lang] += expect in [c.topic for c in match.candidates]
 
-    print()
-    print(f"{'lang':<5}{'n':>4}{'exact':>8}{'helped':>8}{'wrong':>7}{'lang id':>9}")
+    lines = ["", "FAQ matching accuracy (tests/data/accuracy.yaml)"]
+    lines.append(f"{'lang':<5}{'n':>4}{'exact':>8}{'helped':>8}{'wrong':>7}{'lang id':>9}")
     for lang in sorted(total):
         n = total[lang]
-        print(
+        lines.append(
             f"{lang:<5}{n:>4}{right[lang] / n:>8.0%}{helped[lang] / n:>8.0%}"
             f"{wrong_answer[lang]:>7}{lang_right[lang] / n:>9.0%}"
         )
@@ -60,7 +61,8 @@ def test_accuracy_on_labelled_messages(knowledge: Knowledge) -> None:
         sum(wrong_answer.values()),
     )
     lang_id = sum(lang_right.values()) / n
-    print(f"{'all':<5}{n:>4}{exact:>8.0%}{useful:>8.0%}{wrong:>7}{lang_id:>9.0%}")
+    lines.append(f"{'all':<5}{n:>4}{exact:>8.0%}{useful:>8.0%}{wrong:>7}{lang_id:>9.0%}")
+    REPORTS.append("\n".join(lines))
 
     assert len(total) >= 6
     assert exact >= 0.75

@@ -132,3 +132,14 @@ def test_db_upgrade(db_env: dict[str, str]) -> None:
     result = poradna("db", "upgrade", env=db_env)
     assert result.returncode == 0
     assert "up to date" in result.stdout
+
+
+def test_staff_add_list_remove(db_env: dict[str, str]) -> None:
+    added = poradna("staff", "add", "12345", "--name", "Olena", "--lang", "uk,ru", env=db_env)
+    assert added.returncode == 0, added.stderr
+    listed = poradna("staff", "list", env=db_env)
+    assert "12345" in listed.stdout and "Olena" in listed.stdout and "uk,ru" in listed.stdout
+    assert poradna("staff", "add", "1", "--name", "X", "--lang", "xx", env=db_env).returncode == 2
+    assert poradna("staff", "remove", "12345", env=db_env).returncode == 0
+    assert "12345" not in poradna("staff", "list", env=db_env).stdout
+    assert poradna("staff", "remove", "12345", env=db_env).returncode == 1

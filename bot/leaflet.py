@@ -1,0 +1,47 @@
+"""Deep links and QR codes for leaflets and posters: ``t.me/<bot>?start=<lang>__<topic>``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import qrcode
+from qrcode.image.pure import PyPNGImage
+
+from locales import LANGUAGES
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from faq.loader import Faq
+
+
+class LeafletError(ValueError):
+    """The link cannot be made (no bot name, unknown topic)."""
+
+
+def start_payload(lang: str | None, topic: str | None) -> str:
+    """The /start argument the engine understands: ``vi``, ``ru__topic-id`` or ``__topic-id``."""
+    if topic:
+        return f"{lang or ''}__{topic}"
+    return lang or ""
+
+
+def leaflet_link(bot: str | None, lang: str | None, topic: str | None, faq: Faq) -> str:
+    if not bot:
+        raise LeafletError("give the bot's username with --bot or TELEGRAM_BOT_USERNAME")
+    if lang is not None and lang not in LANGUAGES:
+        raise LeafletError(f"unknown language {lang!r}")
+    if topic is not None and topic not in faq.topics:
+        raise LeafletError(f"unknown topic {topic!r}; see `poradna faq check`")
+    payload = start_payload(lang, topic)
+    if len(payload) > 64:
+        raise LeafletError("the topic id is too long for a Telegram start link")
+    name = bot.removeprefix("@")
+    return f"https://t.me/{name}?start={payload}" if payload else f"https://t.me/{name}"
+
+
+def write_qr(link: str, path: Path) -> None:
+    """A printable QR code PNG of `link`."""
+    image = qrcode.make(link, image_factory=PyPNGImage, box_size=10, border=4)
+    with path.open("wb") as file:
+        image.save(file)

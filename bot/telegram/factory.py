@@ -1,0 +1,150 @@
+"""Build the Telegram bot and dispatcher from settings; run by polling or webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
+
+from bot.telegram.handlers import migrant_router, staff_router
+from bot.telegram.mappers import CHANNEL
+from bot.telegram.outbox import OutboxSender
+from storage.repositories import StaffRepository, UpdateRepository
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from bot.app import App
+    from bot.config import Settings
+    from locales import Locales
+
+logger = logging.getLogger(__name__)
+
+COMMANDS = ("start", "menu", "language", "help", "cancel")
+
+
+def create_bot(settings: Settings) -> Bot:
+    assert settings.telegram_bot_token is not None
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+        if settings.telegram_api_base
+        else AiohttpSession()
+    )
+    return Bot(
+        token=settings.telegram_bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+class OnceMiddleware(BaseMiddleware):
+    """Each update is processed once, even when Telegram delivers it again."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __call__(
+        self,
+        handler: Callable[[Update, dict[str, Any]], Awaitable[Any]],
+        event: Update,  # type: ignore[override]
+        data: dict[str, Any],
+    ) -> Any:
+        async with self._sessions() as session, session.begin():
+            first = await UpdateRepository(session).first_time(CHANNEL, event.update_id)
+        if not first:
+            logger.info("update %s was already processed", event.update_id)
+            return None
+        return await handler(event, data)
+
+
+def create_dispatcher(app: App, sender: OutboxSender) -> Dispatcher:
+    dispatcher = Dispatcher(engine=app.engine, desk=app.desk, sender=sender)
+    dispatcher.update.outer_middleware(OnceMiddleware(app.sessions))
+    if app.settings.staff_chat_id is not None:
+        dispatcher.include_router(staff_router(app.settings.staff_chat_id))
+    dispatcher.include_router(migrant_router())
+    return dispatcher
+
+
+async def set_up_bot(bot: Bot, locales: Locales, default_language: str) -> None:
+    """Commands and the description in every supported language."""
+    scope = BotCommandScopeAllPrivateChats()
+    for lang in (None, *locales.languages):
+        t = locales.get(lang or default_language)
+        commands = [BotCommand(command=c, description=t(f"command-{c}")) for c in COMMANDS]
+        await bot.set_my_commands(commands, scope=scope, language_code=lang)
+        await bot.set_my_description(description=t("start-greeting")[:512], language_code=lang)
+
+
+async def bootstrap_staff(app: App) -> None:
+    """Make the accounts in ADMIN_TELEGRAM_IDS caseworkers (kept if they exist already)."""
+    async with app.sessions() as session, session.begin():
+        staff = StaffRepository(session)
+        for telegram_id in app.settings.admin_ids:
+            if await staff.find(CHANNEL, telegram_id) is None:
+                await staff.add(CHANNEL, telegram_id, f"admin {telegram_id}")
+
+
+async def run_polling(app: App) -> None:
+    bot = create_bot(app.settings)
+    sender = OutboxSender(bot, app.sessions, app.settings.staff_chat_id)
+    dispatcher = create_dispatcher(app, sender)
+    await bootstrap_staff(app)
+    await set_up_bot(bot, app.knowledge.locales, app.settings.default_language)
+    delivery = asyncio.create_task(sender.run())
+    try:
+        await bot.delete_webhook(drop_pending_updates=False)
+        await dispatcher.start_polling(bot)
+    finally:
+        delivery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivery
+        await bot.session.close()
+
+
+async def run_webhook(app: App) -> None:
+    """Serve Telegram's webhook on PORT; every request must carry WEBHOOK_SECRET."""
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiohttp import web
+
+    settings = app.settings
+    if not settings.webhook_url or settings.webhook_secret is None:
+        raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
+    bot = create_bot(settings)
+    sender = OutboxSender(bot, app.sessions, settings.staff_chat_id)
+    dispatcher = create_dispatcher(app, sender)
+    await bootstrap_staff(app)
+    await set_up_bot(bot, app.knowledge.locales, settings.default_language)
+    secret = settings.webhook_secret.get_secret_value()
+    await bot.set_webhook(settings.webhook_url, secret_token=secret)
+
+    web_app = web.Application()
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    web_app.router.add_get("/healthz", healthz)
+    SimpleRequestHandler(dispatcher, bot, secret_token=secret).register(web_app, path="/telegram")
+    setup_application(web_app, dispatcher, bot=bot)
+    delivery = asyncio.create_task(sender.run())
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()  # noqa: S104
+    try:
+        await asyncio.Event().wait()
+    finally:
+        delivery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivery
+        await runner.cleanup()
+        await bot.session.close()

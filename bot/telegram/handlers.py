@@ -1,0 +1,89 @@
+"""Telegram handlers: translate an update, call the flows, wake the outbox. Nothing else."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+
+from bot.telegram.mappers import CHANNEL, callback_to_event, message_to_event
+from flows import payloads as pl
+
+if TYPE_CHECKING:
+    from bot.telegram.outbox import OutboxSender
+    from flows.desk import Desk
+    from flows.engine import Engine
+
+_REFERENCE = re.compile(r"^R-\d{4,}$")
+
+
+def migrant_router() -> Router:
+    """Private chats with migrants: everything goes to the engine, replies to the outbox."""
+    router = Router(name="migrant")
+    router.message.filter(F.chat.type == "private")
+    router.callback_query.filter(F.message.chat.type == "private")
+
+    @router.message()
+    async def on_message(message: Message, engine: Engine, sender: OutboxSender) -> None:
+        await engine.handle(message_to_event(message), via_outbox=True)
+        sender.wake()
+
+    @router.callback_query()
+    async def on_button(query: CallbackQuery, engine: Engine, sender: OutboxSender) -> None:
+        await query.answer()
+        await engine.handle(callback_to_event(query), via_outbox=True)
+        sender.wake()
+
+    return router
+
+
+def staff_router(staff_chat_id: int) -> Router:
+    """The caseworkers' group: Claim / Close buttons, replies and /reply go to the desk."""
+    router = Router(name="staff")
+    router.message.filter(F.chat.id == staff_chat_id)
+    router.callback_query.filter(F.message.chat.id == staff_chat_id)
+
+    @router.callback_query()
+    async def on_desk_button(query: CallbackQuery, desk: Desk, sender: OutboxSender) -> None:
+        try:
+            payload = pl.parse_staff(query.data)
+        except pl.ForgedPayloadError:
+            await query.answer(desk.t("button-invalid"), show_alert=True)
+            return
+        act = desk.claim if payload.action == pl.CLAIM else desk.close
+        outcome = await act(CHANNEL, str(query.from_user.id), payload.value or "")
+        await query.answer(outcome.text, show_alert=not outcome.ok)
+        sender.wake()
+
+    @router.message(Command("reply"))
+    async def on_reply_command(
+        message: Message, command: CommandObject, desk: Desk, sender: OutboxSender
+    ) -> None:
+        reference, _, text = (command.args or "").strip().partition(" ")
+        if not _REFERENCE.match(reference) or not text.strip():
+            await message.reply(desk.t("staff-reply-usage"))
+            return
+        await _reply(message, desk, sender, reference, text.strip())
+
+    @router.message(F.reply_to_message, F.text)
+    async def on_reply(message: Message, desk: Desk, sender: OutboxSender) -> None:
+        assert message.reply_to_message is not None and message.text is not None
+        reference = await desk.reference_of_post(str(message.reply_to_message.message_id))
+        if reference is None:
+            return  # a conversation among caseworkers, not about a request
+        await _reply(message, desk, sender, reference, message.text)
+
+    return router
+
+
+async def _reply(
+    message: Message, desk: Desk, sender: OutboxSender, reference: str, text: str
+) -> None:
+    assert message.from_user is not None
+    outcome = await desk.reply(CHANNEL, str(message.from_user.id), reference, text)
+    if not outcome.ok:
+        await message.reply(outcome.text)
+    sender.wake()

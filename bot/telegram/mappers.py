@@ -1,0 +1,58 @@
+"""Telegram updates as the engine's inbound events (and nothing else)."""
+
+from __future__ import annotations
+
+from aiogram.types import CallbackQuery, Message
+
+from bot.telegram import CHANNEL
+from flows.events import Inbound, InputKind
+
+__all__ = ["CHANNEL", "callback_to_event", "client_language", "message_to_event"]
+
+
+def client_language(code: str | None) -> str | None:
+    """``pt-br`` → ``pt``: the language part of Telegram's language_code."""
+    return code.split("-", 1)[0].casefold() if code else None
+
+
+def message_kind(message: Message) -> InputKind:
+    if message.contact:
+        return "contact"
+    if message.text is not None:
+        return "text"
+    if message.voice or message.audio or message.video_note:
+        return "voice"
+    if message.sticker:
+        return "sticker"
+    if message.photo:
+        return "photo"
+    if message.video or message.animation:
+        return "video"
+    if message.document:
+        return "document"
+    if message.location or message.venue:
+        return "location"
+    return "other"
+
+
+def message_to_event(message: Message) -> Inbound:
+    user = message.from_user
+    kind = message_kind(message)
+    return Inbound(
+        channel=CHANNEL,
+        user=str(message.chat.id),
+        kind=kind,
+        text=message.text if kind == "text" else None,
+        phone=message.contact.phone_number if message.contact else None,
+        client_lang=client_language(user.language_code if user else None),
+    )
+
+
+def callback_to_event(query: CallbackQuery) -> Inbound:
+    return Inbound(
+        channel=CHANNEL,
+        user=str(query.from_user.id),
+        kind="button",
+        payload=query.data or "",
+        client_lang=client_language(query.from_user.language_code),
+    )

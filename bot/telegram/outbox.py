@@ -1,0 +1,138 @@
+"""Delivers the outbox to Telegram: in order per chat, retried on 429 and 5xx, never dropped.
+
+Each batch is leased in the database before sending, so two bot instances never send one message
+twice; a message whose chat refuses it for good (the user blocked the bot) is marked failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Final
+
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import ReplyParameters
+
+from bot.telegram.mappers import CHANNEL
+from bot.telegram.render import render
+from flows.engine import STAFF_CHANNEL
+from flows.events import Reply
+from storage.repositories import OutboxRepository
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from storage.dto import OutboxDto
+
+logger = logging.getLogger(__name__)
+
+LEASE: Final = timedelta(seconds=60)
+MAX_BACKOFF: Final = 300
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        staff_chat_id: int | None,
+        *,
+        idle_seconds: float = 2.0,
+    ) -> None:
+        self._bot = bot
+        self._sessions = sessions
+        self._staff_chat_id = staff_chat_id
+        self._idle = idle_seconds
+        self._wake = asyncio.Event()
+        self._channels = (CHANNEL, STAFF_CHANNEL) if staff_chat_id else (CHANNEL,)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until cancelled."""
+        while True:
+            try:
+                sent = await self.deliver_due()
+            except Exception:
+                logger.exception("outbox delivery round failed; retrying")
+                sent = 0
+            if not sent:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._idle)
+                self._wake.clear()
+
+    async def deliver_due(self) -> int:
+        """One round: lease what is due and try to send it. Returns how many were handled."""
+        async with self._sessions() as session, session.begin():
+            batch = await OutboxRepository(session).claim_due(self._channels, LEASE)
+        held: set[tuple[str, str]] = set()
+        untried: list[int] = []
+        for message in batch:
+            key = (message.channel, message.recipient)
+            if key in held:
+                untried.append(message.id)  # an earlier message to this chat must go first
+            elif not await self._deliver(message):
+                held.add(key)
+        if untried:
+            async with self._sessions() as session, session.begin():
+                await OutboxRepository(session).release(untried)
+        return len(batch)
+
+    async def _deliver(self, message: OutboxDto) -> bool:
+        reply = Reply.from_body(message.body)
+        chat_id = (
+            self._staff_chat_id if message.channel == STAFF_CHANNEL else int(message.recipient)
+        )
+        async with self._sessions() as session:
+            outbox = OutboxRepository(session)
+            thread = (
+                await outbox.external_id_of(STAFF_CHANNEL, reply.reply_to_reference)
+                if reply.reply_to_reference
+                else None
+            )
+        reply_parameters = (
+            ReplyParameters(message_id=int(thread), allow_sending_without_reply=True)
+            if thread
+            else None
+        )
+        first_id: int | None = None
+        try:
+            for part in render(reply):
+                sent = await self._bot.send_message(
+                    chat_id=chat_id,
+                    text=part.text,
+                    reply_markup=part.markup,
+                    reply_parameters=reply_parameters if first_id is None else None,
+                )
+                first_id = first_id or sent.message_id
+        except TelegramRetryAfter as exc:
+            await self._later(message, timedelta(seconds=exc.retry_after))
+            return False
+        except (TelegramServerError, TelegramNetworkError):
+            await self._later(message, timedelta(seconds=min(MAX_BACKOFF, 2**message.attempts)))
+            return False
+        except (TelegramForbiddenError, TelegramBadRequest) as exc:
+            logger.warning(
+                "outbox message %s refused by Telegram: %s", message.id, type(exc).__name__
+            )
+            async with self._sessions() as session, session.begin():
+                await OutboxRepository(session).mark_failed(message.id)
+            return True
+        async with self._sessions() as session, session.begin():
+            await OutboxRepository(session).mark_sent(message.id, str(first_id))
+        return True
+
+    async def _later(self, message: OutboxDto, delay: timedelta) -> None:
+        logger.info("outbox message %s: retry in %ss", message.id, delay.total_seconds())
+        async with self._sessions() as session, session.begin():
+            await OutboxRepository(session).retry_later(message.id, delay)

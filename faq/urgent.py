@@ -1,0 +1,168 @@
+"""Urgent and protection situations: recognised before any FAQ matching, never answered by it.
+
+Phrases live in `urgent.yaml` (coordinators tune them). A phrase matches when every one of its
+words occurs in the message, in any order, allowing other endings, typos, missing diacritics and
+Latin transliteration (the same normalisation as FAQ matching). Phrases listed under
+`not_urgent` ("foreign police registration") cover their words first, so an ordinary paperwork
+question that merely mentions the police is not mistaken for an emergency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Final
+
+import yaml
+from rapidfuzz import fuzz, process
+
+from faq.loader import Problem, _line_of
+from faq.normalize import tokens
+from locales import LANGUAGES
+
+URGENT_FILE: Final = Path(__file__).parent / "urgent.yaml"
+CATEGORIES: Final = (
+    "violence", "exploitation", "trafficking", "detention", "self-harm", "child", "medical",
+)  # fmt: skip
+MAX_TOKENS: Final = 400
+EXACT_LANGUAGES: Final = frozenset({"vi"})
+
+
+@dataclass(frozen=True)
+class UrgentHit:
+    category: str
+    phrase: str
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    category: str
+    text: str
+    tokens: tuple[str, ...]
+    # Languages of one-syllable words (Vietnamese): only the exact words count, since a
+    # syllable's near neighbours mean something else entirely (đánh / đăng, hiếp / hiểm).
+    exact: bool = False
+
+
+def _word_matches(word: str, phrase_word: str, ratio: float) -> bool:
+    """Stricter than FAQ matching: a false alarm sends a person to the emergency numbers."""
+    if word == phrase_word:
+        return True
+    if len(phrase_word) >= 3 and word.startswith(phrase_word):
+        return True  # the phrase gives a stem: "bij" matches "bije", "bijes"
+    if len(word) >= 3 and phrase_word.startswith(word) and len(phrase_word) - len(word) <= 2:
+        return True  # another ending: "hit" matches "hits"
+    return min(len(word), len(phrase_word)) >= 5 and ratio >= 84  # a typo
+
+
+class UrgentDetector:
+    """Finds urgent situations in a message."""
+
+    def __init__(self, urgent: list[_Phrase], harmless: list[tuple[str, ...]]) -> None:
+        self._urgent = urgent
+        self._harmless = harmless
+        self._vocabulary = sorted(
+            {w for p in urgent for w in p.tokens} | {w for h in harmless for w in h}
+        )
+        self._matches = lru_cache(maxsize=20_000)(self._matches_uncached)
+
+    @classmethod
+    def load(cls, path: Path = URGENT_FILE) -> UrgentDetector:
+        data, problems = check_urgent(path)
+        if problems:
+            from faq.loader import FaqError
+
+            raise FaqError(problems)
+        urgent = [
+            _Phrase(category, phrase, tuple(tokens(phrase)), exact=lang in EXACT_LANGUAGES)
+            for category, by_lang in data["categories"].items()
+            for lang, phrases in by_lang.items()
+            for phrase in phrases
+            if tokens(phrase)
+        ]
+        harmless = [
+            tuple(tokens(phrase))
+            for phrases in (data.get("not_urgent") or {}).values()
+            for phrase in phrases
+            if tokens(phrase)
+        ]
+        return cls(urgent, harmless)
+
+    def detect(self, text: str) -> UrgentHit | None:
+        words = list(dict.fromkeys(tokens(text)))[:MAX_TOKENS]
+        if not words:
+            return None
+        matched = {w: self._matches(w) for w in words}
+        covered: set[str] = set()
+        for phrase in self._harmless:
+            hits = [w for w in words if matched[w] & set(phrase)]
+            if all(any(pw in matched[w] for w in words) for pw in phrase):
+                covered.update(hits)
+        free = [w for w in words if w not in covered]
+        available = set().union(*(matched[w] for w in free)) if free else set()
+        exact = set(free)
+        for phrase in self._urgent:
+            pool = exact if phrase.exact else available
+            if all(pw in pool for pw in phrase.tokens):
+                return UrgentHit(phrase.category, phrase.text)
+        return None
+
+    def _matches_uncached(self, word: str) -> frozenset[str]:
+        """The phrase words that this message word can stand for."""
+        found = {word} if word in self._vocabulary else set()
+        if len(word) >= 3:
+            for candidate, ratio, _ in process.extract(
+                word, self._vocabulary, scorer=fuzz.ratio, score_cutoff=50, limit=30
+            ):
+                if _word_matches(word, candidate, ratio):
+                    found.add(candidate)
+            found.update(pw for pw in self._vocabulary if len(pw) >= 3 and word.startswith(pw))
+        return frozenset(found)
+
+
+def check_urgent(path: Path = URGENT_FILE) -> tuple[dict, list[Problem]]:
+    """Parse and validate the urgent phrases file: `file:line: message` problems."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except OSError as exc:
+        return {}, [Problem(name, 0, f"cannot read the file: {exc.strerror}")]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        return {}, [
+            Problem(name, mark.line + 1 if mark else 1, f"YAML syntax error: {exc.problem}")
+        ]
+    if not isinstance(data, dict) or not isinstance(data.get("categories"), dict):
+        return {}, [Problem(name, 1, "the file needs a 'categories' mapping")]
+    problems = []
+    for category, by_lang in data["categories"].items():
+        where = ("categories", category)
+        if category not in CATEGORIES:
+            problems.append(
+                Problem(
+                    name,
+                    _line_of(node, where),
+                    f"unknown category {category!r}; use one of: {', '.join(CATEGORIES)}",
+                )
+            )
+        problems.extend(_check_by_lang(name, node, where, by_lang))
+    problems.extend(_check_by_lang(name, node, ("not_urgent",), data.get("not_urgent") or {}))
+    return data, problems
+
+
+def _check_by_lang(name: str, node: yaml.Node, where: tuple, by_lang: object) -> list[Problem]:
+    if not isinstance(by_lang, dict):
+        return [Problem(name, _line_of(node, where), "expected languages with lists of phrases")]
+    problems = []
+    for lang, phrases in by_lang.items():
+        line = _line_of(node, (*where, lang))
+        if lang not in LANGUAGES:
+            problems.append(Problem(name, line, f"unknown language code {lang!r}"))
+        if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+            problems.append(Problem(name, line, "expected a list of phrases in quotes"))
+        elif not all(tokens(p) for p in phrases):
+            problems.append(Problem(name, line, "a phrase has no words"))
+    return problems

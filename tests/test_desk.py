@@ -1,0 +1,92 @@
+"""The caseworkers' desk in flows: claim, answer, relay, close, rate (no Telegram needed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.app import App
+from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository
+from tests.chat import Chat
+
+
+async def _setup(app: App) -> Chat:
+    async with app.sessions() as session, session.begin():
+        await StaffRepository(session).add("telegram", "501", "Jana", ("cs",))
+        await StaffRepository(session).add("telegram", "502", "Olena", ("uk",))
+    chat = Chat(app.engine, channel="console", client_lang="uk")
+    await chat.send("/start")
+    await chat.press("Українська")
+    await chat.press_payload("person")
+    await chat.send("777123456")
+    await chat.press_payload("time:evening")
+    await chat.send("Лист з МВС")
+    await chat.press_payload("consent:yes")
+    return chat
+
+
+async def _desk_texts(app: App) -> list[str]:
+    async with app.sessions() as session:
+        return [
+            m.body["text"] for m in await OutboxRepository(session).all() if m.channel == "staff"
+        ]
+
+
+async def test_new_request_is_announced_to_the_desk_with_buttons(app: App) -> None:
+    await _setup(app)
+    async with app.sessions() as session:
+        [announcement] = [m for m in await OutboxRepository(session).all() if m.channel == "staff"]
+    assert announcement.reference == "R-0001"
+    assert "R-0001" in announcement.body["text"] and "+420777123456" in announcement.body["text"]
+    assert "Лист з МВС" in announcement.body["text"]
+    assert [b["payload"] for b in announcement.body["buttons"][0]] == [
+        "claim:R-0001",
+        "close:R-0001",
+    ]
+
+
+async def test_claim_answer_relay_close_and_rate(app: App) -> None:
+    chat = await _setup(app)
+    outcome = await app.desk.claim("telegram", "502", "R-0001")
+    assert outcome.ok and "Olena" in outcome.text
+    [claimed] = await app.engine.collect("console", "u1")
+    assert claimed.key == "case-claimed" and claimed.lang == "uk"
+
+    assert (await app.desk.reply("telegram", "501", "R-0001", "hi")).key == "staff-not-yours"
+    assert (await app.desk.reply("telegram", "502", "R-0001", "Добрий день!")).ok
+    [message] = await app.engine.collect("console", "u1")
+    assert message.key == "caseworker-message" and "Добрий день!" in message.text
+
+    await chat.send("Дякую, чекаю")
+    assert chat.keys == ["case-relayed"]
+    assert any(t.startswith("💬 R-0001") and "Дякую, чекаю" in t for t in await _desk_texts(app))
+
+    assert (await app.desk.close("telegram", "502", "R-0001")).ok
+    [closed] = await app.engine.collect("console", "u1")
+    assert closed.key == "case-closed"
+    await chat.press_payload(closed.flat_buttons[3].payload)
+    assert chat.keys == ["rating-thanks"]
+    await chat.press_payload(closed.flat_buttons[0].payload)  # rating twice is refused
+    assert chat.keys == ["button-invalid", "menu-title"]
+    async with app.sessions() as session:
+        request = await CallbackRepository(session).get("R-0001")
+    assert request and (request.status, request.rating) == ("closed", 4)
+    assert request.first_response_at is not None
+    await chat.send("де знайти лікаря")
+    assert "case-relayed" not in chat.keys  # the case is closed: the bot answers again
+
+
+async def test_strangers_and_unknown_requests_are_refused(app: App) -> None:
+    await _setup(app)
+    assert (await app.desk.claim("telegram", "999", "R-0001")).key == "staff-not-staff"
+    assert (await app.desk.claim("telegram", "501", "R-0404")).key == "staff-unknown-request"
+    assert (await app.desk.close("telegram", "501", "R-0404")).key == "staff-unknown-request"
+
+
+async def test_concurrent_claims_have_one_winner(app: App) -> None:
+    await _setup(app)
+    outcomes = await asyncio.gather(
+        app.desk.claim("telegram", "501", "R-0001"), app.desk.claim("telegram", "502", "R-0001")
+    )
+    assert sorted(o.ok for o in outcomes) == [False, True]
+    loser = next(o for o in outcomes if not o.ok)
+    assert loser.key == "staff-claimed-by-other"

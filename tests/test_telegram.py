@@ -1,0 +1,375 @@
+"""Telegram end to end: the real aiogram Bot and Dispatcher against a fake Bot API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import App, build_app
+from bot.telegram.factory import bootstrap_staff, create_bot, create_dispatcher, set_up_bot
+from bot.telegram.outbox import OutboxSender
+from storage.models import CallbackRequest
+from storage.repositories import OutboxRepository, StaffRepository
+from tests.conftest import make_settings
+from tests.fake_telegram import FakeTelegram
+
+MIGRANT = 1001
+OTHER_MIGRANT = 1002
+CASEWORKER = 501
+COLLEAGUE = 502
+STRANGER = 999
+DESK = -100777
+DESK_CHAT = {"id": DESK, "type": "supergroup", "title": "Desk"}
+
+
+@dataclass
+class Harness:
+    fake: FakeTelegram
+    app: App
+    sender: OutboxSender
+
+    def texts(self, chat: int) -> list[str]:
+        return self.fake.texts(chat)
+
+    async def wait_text(self, chat: int, part: str, count: int = 1) -> str:
+        def found() -> list[str]:
+            return [t for t in self.texts(chat) if part in t]
+
+        await self.fake.wait_for(lambda: len(found()) >= count)
+        return found()[-1]
+
+    def answers(self) -> list[dict]:
+        """Answers to button presses that said something (desk buttons)."""
+        return [
+            c.params
+            for c in self.fake.calls
+            if c.method == "answerCallbackQuery" and c.params.get("text")
+        ]
+
+
+@pytest.fixture
+async def tg(flow_database_url: str) -> AsyncIterator[Harness]:
+    fake = FakeTelegram()
+    await fake.start()
+    settings = make_settings(
+        flow_database_url,
+        telegram_bot_token=fake.token,
+        telegram_api_base=fake.base,
+        staff_chat_id=DESK,
+        admin_telegram_ids=f"{CASEWORKER}",
+        staff_language="en",
+    )
+    app = await build_app(settings, migrate=True)
+    async with app.sessions() as session, session.begin():
+        await StaffRepository(session).add("telegram", str(COLLEAGUE), "Olena", ("uk", "ru"))
+    await bootstrap_staff(app)
+    bot = create_bot(settings)
+    sender = OutboxSender(bot, app.sessions, DESK, idle_seconds=0.2)
+    dispatcher = create_dispatcher(app, sender)
+    await set_up_bot(bot, app.knowledge.locales, "en")
+    polling = asyncio.create_task(
+        dispatcher.start_polling(
+            bot, handle_signals=False, polling_timeout=1, close_bot_session=False
+        )
+    )
+    delivery = asyncio.create_task(sender.run())
+    yield Harness(fake, app, sender)
+    await dispatcher.stop_polling()
+    for task in (polling, delivery):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await bot.session.close()
+    await app.close()
+    await fake.stop()
+
+
+async def _request_callback(h: Harness, user: int = MIGRANT, lang: str = "ru") -> str:
+    """A migrant goes from /start to a stored callback request; returns the done message."""
+    f = h.fake
+    f.send(user, "/start", lang=lang)
+    await h.wait_text(user, "Poradna")
+    f.click(user, f"lang:{lang}", lang=lang)
+    await f.wait_for(lambda: len(f.buttons(user)) >= 6)
+    f.click(user, "person", lang=lang)
+    await f.wait_for(
+        lambda: any("request_contact" in str(c.params.get("reply_markup")) for c in f.sent(user))
+    )
+    f.send(
+        user,
+        None,
+        lang=lang,
+        contact={"phone_number": "+420777123456", "first_name": "M", "user_id": user},
+    )
+    await f.wait_for(lambda: any(p == "time:morning" for _, p in f.buttons(user)))
+    f.click(user, "time:morning", lang=lang)
+    ask = h.app.knowledge.locales.get(lang)("callback-question")
+    await f.wait_for(lambda: any(p == "keepq" for _, p in f.buttons(user)) or ask in h.texts(user))
+    if any(p == "keepq" for _, p in f.buttons(user)):
+        f.click(user, "keepq", lang=lang)
+    else:
+        f.send(user, "Мне нужна помощь с письмом", lang=lang)
+    await f.wait_for(lambda: any(p == "consent:yes" for _, p in f.buttons(user)))
+    f.click(user, "consent:yes", lang=lang)
+    return await h.wait_text(user, "R-")
+
+
+async def _outbox_drained(h: Harness) -> bool:
+    """Whether the outbox empties (the sender marks a message sent just after Telegram took it)."""
+    for _ in range(100):
+        async with h.app.sessions() as session:
+            if not await OutboxRepository(session).pending():
+                return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_bot_registers_commands_and_descriptions_in_every_language(tg: Harness) -> None:
+    calls = [c.params for c in tg.fake.calls if c.method == "setMyCommands"]
+    languages = {c.get("language_code") for c in calls}
+    assert {"cs", "en", "ru", "uk", "vi", "ar", "mn", "fr", "es", "hy", None} <= languages
+    ru = next(c for c in calls if c.get("language_code") == "ru")
+    assert [cmd["command"] for cmd in ru["commands"]] == [
+        "start",
+        "menu",
+        "language",
+        "help",
+        "cancel",
+    ]
+    descriptions = [c.params for c in tg.fake.calls if c.method == "setMyDescription"]
+    assert any("Poradna" in d["description"] for d in descriptions)
+
+
+async def test_full_journey_from_start_to_a_closed_and_rated_case(tg: Harness) -> None:
+    f = tg.fake
+    done = await _request_callback(tg)
+    assert "R-0001" in done
+
+    announcement = await tg.wait_text(DESK, "R-0001")
+    assert "+420777123456" in announcement
+    assert ("✋ Claim", "claim:R-0001") in f.buttons(DESK)
+    post = next(c for c in f.sent(DESK) if "R-0001" in c.params["text"]).result["message_id"]
+
+    f.click(CASEWORKER, "claim:R-0001", chat=DESK_CHAT, message_id=post)
+    await f.wait_for(lambda: any("R-0001" in a.get("text", "") for a in tg.answers()))
+    await tg.wait_text(MIGRANT, "R-0001", count=2)  # "a caseworker is handling R-0001"
+
+    f.send(CASEWORKER, "Dobrý den, zavolám vám zítra v 10", chat=DESK_CHAT, reply_to=post)
+    answer = await tg.wait_text(MIGRANT, "zavolám vám zítra")
+    assert "👤" in answer
+
+    f.send(MIGRANT, "Спасибо, буду ждать", lang="ru")
+    relayed = await tg.wait_text(DESK, "буду ждать")
+    assert relayed.startswith("💬 R-0001")
+    relay_call = next(c for c in f.sent(DESK) if "буду ждать" in c.params["text"])
+    assert relay_call.params["reply_parameters"]["message_id"] == post
+
+    f.send(CASEWORKER, "/reply R-0001 Ещё вопрос: есть ли у вас паспорт?", chat=DESK_CHAT)
+    await tg.wait_text(MIGRANT, "есть ли у вас паспорт")
+
+    f.click(CASEWORKER, "close:R-0001", chat=DESK_CHAT, message_id=post)
+    await f.wait_for(lambda: any(p == "rate:R-0001:5" for _, p in f.buttons(MIGRANT)))
+    f.click(MIGRANT, "rate:R-0001:5", lang="ru")
+    await tg.wait_text(MIGRANT, tg.app.knowledge.locales.get("ru")("rating-thanks"))
+    async with tg.app.sessions() as session:
+        request = await session.scalar(select(CallbackRequest))
+    assert request.status == "closed"
+    assert request.first_response_at is not None
+    assert request.rating == 5
+    # After closing, the migrant's messages are answered by the bot again, not relayed.
+    f.send(MIGRANT, "где найти врача", lang="ru")
+    await tg.wait_text(MIGRANT, "врач")
+    assert not [t for t in tg.texts(DESK) if "где найти врача" in t]
+
+
+async def test_two_caseworkers_claim_at_once_and_one_wins(tg: Harness) -> None:
+    f = tg.fake
+    await _request_callback(tg)
+    await tg.wait_text(DESK, "R-0001")
+    f.click(CASEWORKER, "claim:R-0001", chat=DESK_CHAT)
+    f.click(COLLEAGUE, "claim:R-0001", chat=DESK_CHAT)
+    await f.wait_for(lambda: len(tg.answers()) >= 2)
+    texts = [a.get("text", "") for a in tg.answers()]
+    winners = [t for t in texts if "is taken by" in t]
+    losers = [t for t in texts if "already taken by" in t]
+    assert len(winners) == 1 and len(losers) == 1
+    assert any(a.get("show_alert") for a in tg.answers())
+
+
+async def test_only_staff_may_press_desk_buttons(tg: Harness) -> None:
+    f = tg.fake
+    await _request_callback(tg)
+    await tg.wait_text(DESK, "R-0001")
+    f.click(STRANGER, "claim:R-0001", chat=DESK_CHAT)
+    await f.wait_for(lambda: len(tg.answers()) >= 1)
+    assert tg.answers()[-1]["text"] == "Only caseworkers can do this."
+    async with tg.app.sessions() as session:
+        request = await session.scalar(select(CallbackRequest))
+    assert request.status == "new"
+
+
+async def test_forged_callbacks_are_refused(tg: Harness) -> None:
+    f = tg.fake
+    f.send(MIGRANT, "/start", lang="en")
+    await tg.wait_text(MIGRANT, "Poradna")
+    f.click(MIGRANT, "topic:../../etc/passwd")
+    await tg.wait_text(MIGRANT, "not valid any more")
+    f.click(CASEWORKER, "claim:R-9999", chat=DESK_CHAT)
+    f.click(CASEWORKER, "drop:everything", chat=DESK_CHAT)
+    await f.wait_for(lambda: len([a for a in tg.answers() if a.get("show_alert")]) >= 2)
+    texts = [a["text"] for a in tg.answers() if a.get("show_alert")]
+    assert "There is no open request R-9999." in texts
+
+
+async def test_retry_after_and_server_errors_deliver_later_exactly_once(tg: Harness) -> None:
+    f = tg.fake
+    f.fail_next("sendMessage", 429, retry_after=1)
+    f.fail_next("sendMessage", 500)
+    f.send(MIGRANT, "/start", lang="en")
+    await tg.wait_text(MIGRANT, "Poradna")
+    await f.wait_for(lambda: len(f.texts(MIGRANT)) >= 2)
+    failed = [c for c in f.calls if c.method == "sendMessage" and c.result is None]
+    assert len(failed) == 2
+    texts = f.texts(MIGRANT)
+    assert len(texts) == len(set(texts))  # each reply delivered once
+    assert texts[0].startswith("Hello! I am Poradna")  # and in order
+    assert await _outbox_drained(tg)
+
+
+async def test_a_redelivered_update_is_processed_once(tg: Harness) -> None:
+    f = tg.fake
+    update_id = f.send(MIGRANT, "/start", lang="en")
+    await tg.wait_text(MIGRANT, "Poradna")
+    f.push(
+        {
+            "message": {
+                "message_id": 5,
+                "date": 0,
+                "chat": {"id": MIGRANT, "type": "private"},
+                "from": f.user(MIGRANT),
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            }
+        },
+        update_id=update_id,
+    )
+    f.send(MIGRANT, "/help", lang="en")
+    await tg.wait_text(MIGRANT, "/language")
+    assert len([t for t in tg.texts(MIGRANT) if t.startswith("Hello! I am Poradna")]) == 1
+
+
+async def test_media_gets_a_polite_reply_in_the_users_language(tg: Harness) -> None:
+    f = tg.fake
+    f.send(MIGRANT, "/start", lang="vi")
+    await tg.wait_text(MIGRANT, "Poradna")
+    f.click(MIGRANT, "lang:vi", lang="vi")
+    await f.wait_for(lambda: len(f.buttons(MIGRANT)) >= 6)
+    f.send(
+        MIGRANT,
+        None,
+        lang="vi",
+        sticker={
+            "file_id": "s",
+            "file_unique_id": "s",
+            "type": "regular",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
+        },
+    )
+    reply = tg.app.knowledge.locales.get("vi")("input-not-text")
+    await tg.wait_text(MIGRANT, reply[:20])
+
+
+async def test_arabic_answer_is_laid_out_right_to_left(tg: Harness) -> None:
+    f = tg.fake
+    f.send(MIGRANT, "/start ar__health-insurance", lang="ar")
+    answer = await tg.wait_text(MIGRANT, "<b>")
+    assert answer.startswith("<b>\u200f")
+    assert "\u2066" in answer  # links and numbers isolated left-to-right
+
+
+async def test_caseworker_reply_to_an_unclaimed_request_claims_it(tg: Harness) -> None:
+    f = tg.fake
+    await _request_callback(tg)
+    await tg.wait_text(DESK, "R-0001")
+    f.send(COLLEAGUE, "/reply R-0001 Перезвоню сегодня", chat=DESK_CHAT)
+    await tg.wait_text(MIGRANT, "Перезвоню сегодня")
+    f.send(CASEWORKER, "/reply R-0001 I take it", chat=DESK_CHAT)
+    refusal = await tg.wait_text(DESK, "only they can reply")
+    assert "Olena" in refusal
+
+
+async def test_webhook_checks_the_secret_and_serves_health(flow_database_url: str) -> None:
+    import socket
+
+    import aiohttp
+
+    from bot.telegram.factory import run_webhook
+
+    fake = FakeTelegram()
+    await fake.start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = make_settings(
+        flow_database_url,
+        telegram_bot_token=fake.token,
+        telegram_api_base=fake.base,
+        webhook_url="https://bot.example.org/telegram",
+        webhook_secret="s3cret",
+        port=port,
+    )
+    app = await build_app(settings, migrate=True)
+    server = asyncio.create_task(run_webhook(app))
+    try:
+        await fake.wait_for(lambda: any(c.method == "setWebhook" for c in fake.calls))
+        webhook = next(c for c in fake.calls if c.method == "setWebhook")
+        assert webhook.params["secret_token"] == "s3cret"
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": MIGRANT, "type": "private"},
+                "from": fake.user(MIGRANT),
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            },
+        }
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as client:
+            for _ in range(100):
+                try:
+                    async with client.get(f"{url}/healthz") as response:
+                        assert response.status == 200
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            async with client.post(f"{url}/telegram", json=update) as response:
+                assert response.status == 401
+            async with client.post(
+                f"{url}/telegram",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+            ) as response:
+                assert response.status == 401
+            async with client.post(
+                f"{url}/telegram",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"},
+            ) as response:
+                assert response.status == 200
+        await fake.wait_for(lambda: any("Poradna" in t for t in fake.texts(MIGRANT)))
+    finally:
+        server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server
+        await app.close()
+        await fake.stop()

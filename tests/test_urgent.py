@@ -1,0 +1,161 @@
+"""Urgent and protection situations go to a person at once, never to an FAQ answer."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.app import App, Knowledge, build_app
+from bot.cli import main
+from faq.urgent import check_urgent
+from storage.repositories import CallbackRepository
+from tests.chat import Chat
+from tests.conftest import REPORTS, make_settings
+
+DATA = Path(__file__).parent / "data" / "urgent.yaml"
+
+
+def test_urgent_detection_on_labelled_messages(knowledge: Knowledge) -> None:
+    cases = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    urgent, caught, answered_urgent = Counter(), Counter(), []
+    ordinary, false_alarm = Counter(), Counter()
+    for case in cases:
+        match = knowledge.matcher.match(case["text"])
+        if case["urgent"]:
+            urgent[case["lang"]] += 1
+            caught[case["lang"]] += match.decision == "urgent"
+            if match.decision == "answer":
+                answered_urgent.append(case["text"])
+        else:
+            ordinary[case["lang"]] += 1
+            false_alarm[case["lang"]] += match.decision == "urgent"
+    lines = [
+        "",
+        "Urgent detection (tests/data/urgent.yaml)",
+        f"{'lang':<5}{'urgent':>7}{'caught':>8}{'ordinary':>9}{'false alarms':>13}",
+    ]
+    lines.extend(
+        f"{lang:<5}{urgent[lang]:>7}{caught[lang] / urgent[lang]:>8.0%}{ordinary[lang]:>9}"
+        f"{false_alarm[lang] / ordinary[lang]:>13.0%}"
+        for lang in sorted(urgent)
+    )
+    recall = sum(caught.values()) / sum(urgent.values())
+    false_rate = sum(false_alarm.values()) / sum(ordinary.values())
+    lines.append(
+        f"{'all':<5}{sum(urgent.values()):>7}{recall:>8.0%}{sum(ordinary.values()):>9}"
+        f"{false_rate:>13.0%}"
+    )
+    REPORTS.append("\n".join(lines))
+
+    assert len(urgent) >= 6
+    assert answered_urgent == []  # no urgent message is answered with an FAQ
+    assert recall >= 0.9
+    assert false_rate <= 0.1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my husband beats me",
+        "муж меня бьёт",
+        "zamestnavatel mi vzal pas a neplati mi",
+        "I don't want to live anymore",
+        "they will deport me tomorrow",
+        "زوجي يضربني",
+    ],
+)
+def test_clear_emergencies_are_urgent(knowledge: Knowledge, text: str) -> None:
+    assert knowledge.matcher.match(text).decision == "urgent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do I register at the foreign police",
+        "potrebuji vypis z rejstriku trestu",
+        "ztratil jsem pas, mam to nahlasit na policii?",
+        "где получить справку о несудимости",
+    ],
+)
+def test_paperwork_mentioning_the_police_is_not_urgent(knowledge: Knowledge, text: str) -> None:
+    assert knowledge.matcher.match(text).decision != "urgent"
+
+
+async def test_urgent_message_gets_emergency_numbers_and_a_fast_callback(app: App) -> None:
+    chat = Chat(app.engine, client_lang="en")
+    await chat.send("/start")
+    await chat.press("English")
+    await chat.send("my husband beats me and I am afraid")
+    assert chat.keys == ["urgent-help-now", "urgent-offer"]
+    for number in ("112", "158", "155", "150"):
+        assert number in chat.replies[0].text
+    assert chat.replies[-1].request_phone
+    await chat.send("777 123 456")
+    assert chat.keys == ["callback-consent"]  # time and question can wait
+    await chat.press_payload("consent:yes")
+    assert chat.keys == ["urgent-done"]
+    async with app.sessions() as session:
+        [request] = await CallbackRepository(session).list_requests()
+    assert request.urgent
+    assert request.question == "my husband beats me and I am afraid"
+    assert request.preferred_time == "asap"
+    assert request.reference in chat.replies[0].text
+
+
+async def test_urgent_request_goes_to_the_top_of_the_queue(app: App) -> None:
+    ordinary = Chat(app.engine, user="a", client_lang="en")
+    await ordinary.send("/start")
+    await ordinary.press("English")
+    await ordinary.press("person")
+    await ordinary.send("777123456")
+    await ordinary.press_payload("time:morning")
+    await ordinary.send("question")
+    await ordinary.press_payload("consent:yes")
+    urgent = Chat(app.engine, user="b", client_lang="ru")
+    await urgent.send("муж бьёт меня, помогите")
+    assert urgent.replies[0].lang == "ru"
+    await urgent.send("+420 601 111 222")
+    await urgent.press_payload("consent:yes")
+    async with app.sessions() as session:
+        requests = await CallbackRepository(session).list_requests()
+    assert [(r.reference, r.urgent) for r in requests] == [("R-0002", True), ("R-0001", False)]
+
+
+async def test_urgent_in_the_middle_of_a_callback_request(app: App) -> None:
+    chat = Chat(app.engine, client_lang="en")
+    await chat.send("/start")
+    await chat.press("English")
+    await chat.press("person")
+    await chat.send("777123456")
+    await chat.send("he is hitting me right now")
+    assert chat.keys == ["urgent-help-now", "callback-consent"]  # the phone is already known
+
+
+async def test_crisis_contacts_from_configuration(flow_database_url: str) -> None:
+    settings = make_settings(flow_database_url, crisis_contacts="La Strada 800 077 777")
+    application = await build_app(settings, migrate=True)
+    try:
+        chat = Chat(application.engine, client_lang="en")
+        await chat.send("/start")
+        await chat.press("English")
+        await chat.send("I don't want to live anymore")
+        assert chat.keys == ["urgent-help-now", "urgent-contacts", "urgent-offer"]
+        assert "La Strada 800 077 777" in chat.replies[1].text
+    finally:
+        await application.close()
+
+
+def test_faq_check_validates_the_urgent_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check_urgent()[1] == []
+    bad = tmp_path / "urgent.yaml"
+    bad.write_text('categories:\n  violence:\n    xx: ["hits me"]\n  boredom: {}\n', "utf-8")
+    problems = [str(p) for p in check_urgent(bad)[1]]
+    assert f"{bad}:3: unknown language code 'xx'" in problems
+    assert any(p.startswith(f"{bad}:4: unknown category 'boredom'") for p in problems)
+    assert main(["faq", "check", "--urgent", str(bad)]) == 1
+    assert f"{bad}:3:" in capsys.readouterr().out
