@@ -7,16 +7,19 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot import staffcli
 from bot.app import build_app, build_knowledge
 from bot.config import Settings
 from faq.loader import FaqError, check_faq
 from faq.urgent import check_urgent
 from locales import LANGUAGES
 from storage.db import SchemaOutdatedError, create_engine, upgrade
+from storage.states import STATUSES
 
 logger = logging.getLogger("poradna")
 
@@ -48,9 +51,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     queue = sub.add_parser("queue", help="the caseworker queue")
     queue_sub = queue.add_subparsers(dest="queue_command", required=True)
-    qlist = queue_sub.add_parser("list", help="list callback requests")
-    qlist.add_argument("--status", help="only requests with this status (e.g. new)")
+    qlist = queue_sub.add_parser("list", help="list callback requests, urgent first")
+    qlist.add_argument("--status", choices=STATUSES, help="only requests with this status")
+    qlist.add_argument("--lang", choices=LANGUAGES, help="only requests in this language")
+    qlist.add_argument("--kind", choices=("callback",), help="only this kind of request")
+    qlist.add_argument("--urgent", action="store_true", help="only urgent requests")
+    qlist.add_argument("--older-than", type=int, metavar="MINUTES", help="only older requests")
     qlist.add_argument("--json", action="store_true", help="a JSON array")
+    qshow = queue_sub.add_parser("show", help="one request with its details")
+    qshow.add_argument("reference")
+    qshow.add_argument("--json", action="store_true")
+    for name, what in (("claim", "take a request"), ("close", "close a request")):
+        action = queue_sub.add_parser(name, help=what)
+        action.add_argument("reference")
+        action.add_argument("--staff", required=True, help="your caseworker (Telegram) id")
+    qreply = queue_sub.add_parser("reply", help="write to the person (through their channel)")
+    qreply.add_argument("reference")
+    qreply.add_argument("text")
+    qreply.add_argument("--staff", required=True, help="your caseworker (Telegram) id")
+
+    report = sub.add_parser("report", help="figures for funders")
+    report.add_argument("--from", dest="start", required=True, type=_date, help="YYYY-MM-DD")
+    report.add_argument("--to", dest="end", required=True, type=_date, help="YYYY-MM-DD")
+    report.add_argument("--format", choices=("md", "json", "csv"), default="md")
+
+    privacy = sub.add_parser("privacy", help="personal data")
+    privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
+    export = privacy_sub.add_parser("export", help="a person's data as JSON")
+    export.add_argument("--user", required=True, help="their id on the channel")
+    export.add_argument("--channel", default="telegram", help="telegram (default) or console")
+    privacy_sub.add_parser("purge", help="erase personal data older than RETENTION_DAYS")
 
     staff = sub.add_parser("staff", help="caseworker accounts (Telegram)")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
@@ -72,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply pending migrations")
     return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-30") from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         if command == "faq":
             return _faq_check(args.dir or settings.faq_dir, args.urgent or settings.urgent_file)
         if command == "queue":
-            return asyncio.run(_queue_list(settings, args))
+            return asyncio.run(staffcli.queue(settings, args))
+        if command == "report":
+            return asyncio.run(staffcli.report(settings, args))
+        if command == "privacy":
+            return asyncio.run(staffcli.privacy(settings, args))
         if command == "db":
             return asyncio.run(_db_upgrade(settings))
     except FaqError as exc:
@@ -214,33 +255,6 @@ def _faq_check(directory: Path, urgent_file: Path) -> int:
         print(f"{len(problems)} problem(s) found in {directory}", file=sys.stderr)
         return 1
     print(f"OK: {len(topics)} topics in {directory}")
-    return 0
-
-
-async def _queue_list(settings: Settings, args: argparse.Namespace) -> int:
-    from storage.db import create_sessionmaker, ensure_schema
-    from storage.repositories import CallbackRepository
-
-    db = create_engine(settings.database_url)
-    try:
-        await ensure_schema(db, apply=settings.is_sqlite)
-        async with create_sessionmaker(db)() as session:
-            requests = await CallbackRepository(session).list_requests(status=args.status)
-    finally:
-        await db.dispose()
-    if args.json:
-        print(json.dumps([r.as_dict() for r in requests], ensure_ascii=False, indent=2))
-        return 0
-    if not requests:
-        print("The queue is empty.")
-        return 0
-    print(f"{'reference':<10} {'status':<10} {'urgent':<7} {'lang':<5} {'topic':<30} created")
-    for r in requests:
-        urgent = "URGENT" if r.urgent else ""
-        print(
-            f"{r.reference:<10} {r.status:<10} {urgent:<7} {r.lang:<5} {(r.topic_id or '-'):<30} "
-            f"{r.created_at:%Y-%m-%d %H:%M}"
-        )
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from flows import payloads as pl
 from flows.engine import STAFF_CHANNEL, queue_for_staff
 from flows.events import Button, Reply
+from storage import states
 from storage.repositories import (
     CallbackRepository,
     OutboxRepository,
@@ -77,12 +78,14 @@ class Desk:
                 return refusal
             assert staff and request
             requests = CallbackRepository(session)
-            if request.status == "new":
+            if request.status == states.NEW:
                 if not await requests.claim(reference, staff.id):
                     return await self._taken(session, await requests.get(reference))
                 await self._claimed(session, staff, request)
             elif request.claimed_by != staff.id:
                 return await self._taken(session, request, key="staff-not-yours")
+            if not await requests.move(reference, states.WAITING):
+                return self._outcome(False, "staff-unknown-request", reference=reference)
             await self._to_person(session, request, "caseworker-message", text=text)
             await requests.mark_responded(reference)
             return self._outcome(True, "staff-reply-sent", reference=reference)
@@ -115,7 +118,7 @@ class Desk:
         if staff is None:
             return None, None, self._outcome(False, "staff-not-staff")
         request = await CallbackRepository(session).get(reference)
-        if request is None or request.status == "closed":
+        if request is None or request.status == states.CLOSED:
             return staff, None, self._outcome(False, "staff-unknown-request", reference=reference)
         return staff, request, None
 

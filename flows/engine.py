@@ -9,6 +9,7 @@ serialises them in this process, and a version check on the stored state catches
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import weakref
 from dataclasses import dataclass, field, replace
@@ -20,9 +21,13 @@ from faq.normalize import clean, fold
 from flows import payloads as pl
 from flows.events import Button, Inbound, Reply
 from flows.phone import parse_phone
+from storage import states
 from storage.models import utcnow
+from storage.privacy import PrivacyRepository
 from storage.repositories import (
     CallbackRepository,
+    ConsentRepository,
+    InteractionRepository,
     OutboxRepository,
     StaleStateError,
     StateRepository,
@@ -60,6 +65,7 @@ CB_PHONE: Final = "cb_phone"
 CB_TIME: Final = "cb_time"
 CB_QUESTION: Final = "cb_question"
 CB_CONSENT: Final = "cb_consent"
+FORGET_CONFIRM: Final = "forget"
 CALLBACK_STEPS: Final = (CB_PHONE, CB_TIME, CB_QUESTION, CB_CONSENT)
 # Keys of the state data that belong to one callback request draft (cleared on cancel or done).
 DRAFT_KEYS: Final = ("phone", "time", "request_question", "urgent")
@@ -78,6 +84,7 @@ class Turn:
     t: Translator
     client_lang: str | None
     replies: list[Reply] = field(default_factory=list)
+    forgotten: bool = False
 
     def say(
         self,
@@ -188,7 +195,8 @@ class Engine:
             client_lang=client_lang,
         )
         await self._dispatch(turn, event)
-        await states.save(user.id, turn.step, turn.data, state.version)
+        if not turn.forgotten:
+            await states.save(user.id, turn.step, turn.data, state.version)
         return turn.replies
 
     async def _dispatch(self, turn: Turn, event: Inbound) -> None:
@@ -221,7 +229,15 @@ class Engine:
             self._clear_draft(turn)
             self._show_menu(turn)
         elif command == "help":
-            turn.say("help-text", [[self._menu_button(turn)]])
+            turn.say("help-text")
+            turn.say("help-privacy", [[self._menu_button(turn)]])
+        elif command == "forget":
+            turn.step = FORGET_CONFIRM
+            rows = [
+                [Button(turn.t("buttons-forget-yes"), pl.make(pl.FORGET, "yes"))],
+                [Button(turn.t("buttons-forget-no"), pl.make(pl.FORGET, "no"))],
+            ]
+            turn.say("privacy-forget-confirm", rows)
         elif command in ("language", "lang"):
             self._offer_languages(turn, "language-choose")
         elif command == "cancel":
@@ -255,7 +271,7 @@ class Engine:
             turn.say("language-set", language=turn.t.name)
             topic = turn.data.get("topic")
             if turn.step == ANSWERED and topic in self.faq.topics:
-                self._show_answer(turn, topic)
+                await self._show_answer(turn, topic)
         elif action == pl.KEEP_LANGUAGE and value is None:
             turn.say("language-kept", language=turn.t.name)
         elif action == pl.MENU and value is None:
@@ -266,10 +282,11 @@ class Engine:
             self._show_category(turn, value)
         elif action == pl.TOPIC and value in self.faq.topics:
             self._clear_draft(turn)
-            self._show_answer(turn, value)
+            await self._show_answer(turn, value)
         elif action in (pl.PERSON, pl.NONE_OF_THESE) and value is None:
             if action == pl.NONE_OF_THESE and turn.data.get("question"):
                 await self._log_unanswered(turn, turn.data["question"], "none-fits")
+                await self._record(turn, "none-fits")
             self._start_callback(turn)
         elif action == pl.HELPED and value in ("yes", "no"):
             await self._feedback(turn, helped=value == "yes")
@@ -281,6 +298,20 @@ class Engine:
             self._ask_consent(turn)
         elif action == pl.CONSENT and value in ("yes", "no") and turn.step == CB_CONSENT:
             await self._consent(turn, agreed=value == "yes")
+        elif action == pl.FORGET and value in ("yes", "no") and turn.step == FORGET_CONFIRM:
+            if value == "no":
+                turn.say("privacy-kept")
+                self._show_menu(turn)
+                return
+            erased = await PrivacyRepository(turn.session).forget(turn.user.id)
+            turn.forgotten = True
+            logger.info("a user was forgotten on request (%s)", turn.user.channel)
+            turn.say(
+                "privacy-forgotten",
+                requests=erased.requests,
+                questions=erased.questions,
+                messages=erased.messages,
+            )
         elif action == pl.RATE and value:
             reference, _, stars = value.rpartition(":")
             if not (stars.isdigit() and 1 <= int(stars) <= 5):
@@ -311,7 +342,7 @@ class Engine:
             await self._set_language(turn, lang)
         turn.say("start-greeting")
         if topic in self.faq.topics:
-            self._show_answer(turn, topic)
+            await self._show_answer(turn, topic)
         elif turn.user.lang or lang in self.locales:
             self._show_menu(turn)
         else:
@@ -426,7 +457,7 @@ class Engine:
             return
         turn.data = {"disclaimer": turn.data.get("disclaimer", False), "question": text}
         if match.decision == "answer" and match.topic:
-            self._show_answer(turn, match.topic)
+            await self._show_answer(turn, match.topic)
         elif match.decision == "clarify":
             turn.step = CLARIFYING
             rows = [
@@ -435,6 +466,7 @@ class Engine:
             ]
             rows.append([Button(turn.t("buttons-none-of-these"), pl.make(pl.NONE_OF_THESE))])
             turn.say("clarify-intro", rows)
+            await self._record(turn, "clarify")
         else:
             turn.step = ESCALATED
             best = match.candidates[0] if match.candidates else None
@@ -442,6 +474,7 @@ class Engine:
                 turn, text, "no-match", best.topic if best else None, best.score if best else 0
             )
             turn.say("escalate-intro", [[self._person_button(turn)], [self._menu_button(turn)]])
+            await self._record(turn, "no-match")
         await self._maybe_offer_switch(turn, match.lang, match.lang_confident)
 
     async def _maybe_offer_switch(self, turn: Turn, detected: str, confident: bool) -> None:
@@ -487,7 +520,7 @@ class Engine:
         rows.append([Button(turn.t("buttons-back"), pl.make(pl.MENU))])
         turn.say("menu-category", rows, category=turn.t(f"category-{category}"))
 
-    def _show_answer(self, turn: Turn, topic_id: str) -> None:
+    async def _show_answer(self, turn: Turn, topic_id: str) -> None:
         topic = self.faq.topics[topic_id]
         tr = topic.translation(turn.lang)
         if not turn.data.get("disclaimer"):
@@ -519,11 +552,13 @@ class Engine:
         )
         turn.step = ANSWERED
         turn.data["topic"] = topic_id
+        await self._record(turn, "faq-answer", topic_id)
 
     async def _feedback(self, turn: Turn, *, helped: bool) -> None:
         topic = turn.data.get("topic")
         if turn.step != ANSWERED or topic is None:
             raise pl.ForgedPayloadError("feedback without an answer")
+        await self._record(turn, "helped" if helped else "not-helped", topic)
         if helped:
             turn.step = MENU
             turn.say("feedback-thanks", [[self._menu_button(turn)]])
@@ -550,6 +585,8 @@ class Engine:
     async def _relay(self, turn: Turn, reference: str, text: str) -> None:
         """A person with an open case writes: the message goes to their caseworker."""
         hit = self.matcher.urgent.detect(text) if self.matcher.urgent else None
+        # The person answered a caseworker who was waiting: it is the caseworker's turn again.
+        await CallbackRepository(turn.session).move(reference, states.ANSWERED)
         await self._to_staff(
             turn.session, "staff-migrant-says", reference, reply_to=True, text=text
         )
@@ -603,6 +640,7 @@ class Engine:
     async def _urgent(self, turn: Turn, text: str, category: str | None) -> None:
         """Say what to do now, then take a phone number at once: time and question can wait."""
         logger.warning("urgent situation recognised (%s)", category)
+        await self._record(turn, "urgent")
         if turn.user.lang is None:
             detection = self.matcher.detect(text, hint=turn.client_lang)
             await self._set_language(turn, detection.lang if detection.confident else turn.lang)
@@ -683,10 +721,14 @@ class Engine:
             preferred_time=turn.data["time"],
             question=turn.data.get("request_question"),
             consent_at=utcnow(),
+            consent_version=await self._consent_version(turn),
             urgent=bool(turn.data.get("urgent")),
         )
         logger.info("callback request %s stored (%s)", request.reference, request.lang)
         await self._announce(turn, request)
+        await self._record(
+            turn, "urgent-callback" if request.urgent else "callback", request.topic_id
+        )
         time = turn.data["time"]
         self._clear_draft(turn)
         turn.step = MENU
@@ -700,7 +742,24 @@ class Engine:
             time=turn.t(f"callback-time-{time}"),
         )
 
+    async def _consent_version(self, turn: Turn) -> str:
+        """The version of the consent text the person agreed to (kept with its exact text)."""
+        text = turn.t("callback-consent", days=self._retention_days)
+        version = hashlib.sha256(text.encode()).hexdigest()[:12]
+        await ConsentRepository(turn.session).record(version, turn.lang, text)
+        return version
+
     # ----------------------------------------------------------------- helpers
+
+    async def _record(self, turn: Turn, kind: str, topic: str | None = None) -> None:
+        """An anonymous fact for the funders' report."""
+        await InteractionRepository(turn.session).add(
+            person_key=turn.user.person_key,
+            channel=turn.user.channel,
+            kind=kind,
+            lang=turn.lang,
+            topic=topic,
+        )
 
     def _clear_draft(self, turn: Turn) -> None:
         for key in DRAFT_KEYS:

@@ -25,6 +25,7 @@ SWITCH: Final = "sw"
 KEEP_LANGUAGE: Final = "keeplang"
 CANCEL: Final = "cancel"
 RATE: Final = "rate"
+FORGET: Final = "forget"
 # Staff desk buttons.
 CLAIM: Final = "claim"
 CLOSE: Final = "close"
@@ -45,6 +46,7 @@ ACTIONS: Final = frozenset(
         KEEP_LANGUAGE,
         CANCEL,
         RATE,
+        FORGET,
     }
 )
 TIMES: Final = ("morning", "afternoon", "evening")

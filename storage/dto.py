@@ -14,6 +14,7 @@ class UserDto:
     external_id: str
     lang: str | None
     switch_offered: bool
+    person_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +69,8 @@ class User(Base):
     external_id: Mapped[str] = mapped_column(String(64))
     lang: Mapped[str | None] = mapped_column(String(8))
     switch_offered: Mapped[bool] = mapped_column(default=False)
+    # A random key that stands for the person in anonymous statistics; it survives erasure.
+    person_key: Mapped[str] = mapped_column(String(36), default=lambda: str(uuid.uuid4()))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -104,6 +107,7 @@ class CallbackRequest(Base):
     preferred_time: Mapped[str] = mapped_column(String(16))
     question: Mapped[str | None] = mapped_column(Text)
     consent_at: Mapped[datetime]
+    consent_version: Mapped[str | None] = mapped_column(String(16))
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     claimed_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
@@ -171,3 +175,28 @@ class ProcessedUpdate(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentText(Base):
+    """Each version of the consent text a person agreed to, per language."""
+
+    __tablename__ = "consent_texts"
+
+    version: Mapped[str] = mapped_column(String(16), primary_key=True)
+    lang: Mapped[str] = mapped_column(String(8), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Interaction(Base):
+    """One thing the service did for a person, without personal data: for funders' reports."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(36), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(24), index=True)
+    topic: Mapped[str | None] = mapped_column(String(40))
+    lang: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,10 +12,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import states
 from storage.dto import CallbackDto, OutboxDto, StaffDto, StateDto, UserDto
 from storage.models import (
     CallbackRequest,
+    ConsentText,
     ConversationState,
+    Interaction,
     OutboxMessage,
     ProcessedUpdate,
     Staff,
@@ -45,6 +49,7 @@ class UserRepository:
             "external_id": external_id,
             "created_at": utcnow(),
             "updated_at": utcnow(),
+            "person_key": str(uuid.uuid4()),
         }
         if dialect == "postgresql":
             stmt = pg_insert(User).values(**values).on_conflict_do_nothing()
@@ -119,6 +124,7 @@ class CallbackRepository:
         question: str | None,
         consent_at: datetime,
         urgent: bool = False,
+        consent_version: str | None = None,
     ) -> CallbackDto:
         request = CallbackRequest(
             user_id=user_id,
@@ -128,6 +134,7 @@ class CallbackRepository:
             preferred_time=preferred_time,
             question=question,
             consent_at=consent_at,
+            consent_version=consent_version,
             status="new",
             urgent=urgent,
         )
@@ -144,45 +151,43 @@ class CallbackRepository:
         return _callback_dto(row) if row else None
 
     async def open_case_of(self, user_id: int) -> CallbackDto | None:
-        """The user's claimed, not yet closed request: their messages go to its caseworker."""
+        """The user's open case (claimed, not closed): their messages go to its caseworker."""
         row = await self._session.scalar(
             select(CallbackRequest)
-            .where(CallbackRequest.user_id == user_id, CallbackRequest.status == "claimed")
+            .where(CallbackRequest.user_id == user_id, CallbackRequest.status.in_(states.OPEN))
             .order_by(CallbackRequest.id.desc())
             .limit(1)
         )
         return _callback_dto(row) if row else None
 
-    async def claim(self, reference: str, staff_id: int) -> bool:
-        """Claim a new request; exactly one of several concurrent claims wins."""
+    async def move(self, reference: str, target: str, **values: Any) -> bool:
+        """Change the status if the lifecycle allows it from the current one (atomically)."""
         result = await self._session.execute(
             update(CallbackRequest)
-            .where(CallbackRequest.reference == reference, CallbackRequest.status == "new")
-            .values(
-                status="claimed", claimed_by=staff_id, claimed_at=utcnow(), updated_at=utcnow()
+            .where(
+                CallbackRequest.reference == reference,
+                CallbackRequest.status.in_(states.allowed_from(target)),
             )
+            .values(status=target, updated_at=utcnow(), **values)
         )
         return result.rowcount == 1
+
+    async def claim(self, reference: str, staff_id: int) -> bool:
+        """Claim a new request; exactly one of several concurrent claims wins."""
+        return await self.move(reference, states.CLAIMED, claimed_by=staff_id, claimed_at=utcnow())
 
     async def mark_responded(self, reference: str) -> None:
         await self._session.execute(
             update(CallbackRequest)
             .where(
-                CallbackRequest.reference == reference, CallbackRequest.first_response_at.is_(None)
+                CallbackRequest.reference == reference,
+                CallbackRequest.first_response_at.is_(None),
             )
             .values(first_response_at=utcnow())
         )
 
     async def close(self, reference: str) -> bool:
-        result = await self._session.execute(
-            update(CallbackRequest)
-            .where(
-                CallbackRequest.reference == reference,
-                CallbackRequest.status.in_(("new", "claimed")),
-            )
-            .values(status="closed", closed_at=utcnow(), updated_at=utcnow())
-        )
-        return result.rowcount == 1
+        return await self.move(reference, states.CLOSED, closed_at=utcnow())
 
     async def rate(self, reference: str, user_id: int, rating: int) -> bool:
         result = await self._session.execute(
@@ -190,7 +195,7 @@ class CallbackRepository:
             .where(
                 CallbackRequest.reference == reference,
                 CallbackRequest.user_id == user_id,
-                CallbackRequest.status == "closed",
+                CallbackRequest.status == states.CLOSED,
                 CallbackRequest.rating.is_(None),
             )
             .values(rating=rating)
@@ -399,6 +404,39 @@ class UpdateRepository:
         )
 
 
+class InteractionRepository:
+    """Anonymous facts for reports: who (a random key), what kind, which topic, language, when."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, *, person_key: str, channel: str, kind: str, lang: str, topic: str | None = None
+    ) -> None:
+        self._session.add(
+            Interaction(person_key=person_key, channel=channel, kind=kind, lang=lang, topic=topic)
+        )
+
+
+class ConsentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, version: str, lang: str, text: str) -> None:
+        """Keep the exact consent text of this version and language (once)."""
+        values = {"version": version, "lang": lang, "text": text, "created_at": utcnow()}
+        dialect = self._session.get_bind().dialect.name
+        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+        await self._session.execute(insert_(ConsentText).values(**values).on_conflict_do_nothing())
+
+    async def text(self, version: str, lang: str) -> str | None:
+        return await self._session.scalar(
+            select(ConsentText.text).where(
+                ConsentText.version == version, ConsentText.lang == lang
+            )
+        )
+
+
 class UnansweredRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -447,6 +485,7 @@ def _user_dto(user: User) -> UserDto:
         external_id=user.external_id,
         lang=user.lang,
         switch_offered=user.switch_offered,
+        person_key=user.person_key,
     )
 
 

@@ -325,7 +325,7 @@ async def test_commands_work_everywhere(app: App) -> None:
     await chat.press("English")
     await chat.press("person")
     await chat.send("/help")
-    assert chat.keys == ["help-text"]
+    assert chat.keys == ["help-text", "help-privacy"]
     await chat.send("/language")
     assert chat.keys == ["language-choose"]
     await chat.send("Español")  # typing the name of a language picks it

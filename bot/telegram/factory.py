@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
@@ -17,6 +18,7 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 from bot.telegram.handlers import migrant_router, staff_router
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
+from storage.privacy import PrivacyRepository
 from storage.repositories import StaffRepository, UpdateRepository
 
 if TYPE_CHECKING:
@@ -31,6 +33,21 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 COMMANDS = ("start", "menu", "language", "help", "cancel")
+MAINTENANCE_EVERY = 6 * 3600
+
+
+async def maintain(app: App) -> None:
+    """Erase personal data past RETENTION_DAYS, now and every few hours."""
+    while True:
+        try:
+            async with app.sessions() as session, session.begin():
+                purged = await PrivacyRepository(session).purge(
+                    timedelta(days=app.settings.retention_days)
+                )
+            logger.info("retention: %s", purged)
+        except Exception:
+            logger.exception("retention run failed; will try again")
+        await asyncio.sleep(MAINTENANCE_EVERY)
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -101,14 +118,12 @@ async def run_polling(app: App) -> None:
     dispatcher = create_dispatcher(app, sender)
     await bootstrap_staff(app)
     await set_up_bot(bot, app.knowledge.locales, app.settings.default_language)
-    delivery = asyncio.create_task(sender.run())
+    tasks = [asyncio.create_task(sender.run()), asyncio.create_task(maintain(app))]
     try:
         await bot.delete_webhook(drop_pending_updates=False)
         await dispatcher.start_polling(bot)
     finally:
-        delivery.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await delivery
+        await _stop(tasks)
         await bot.session.close()
 
 
@@ -136,15 +151,21 @@ async def run_webhook(app: App) -> None:
     web_app.router.add_get("/healthz", healthz)
     SimpleRequestHandler(dispatcher, bot, secret_token=secret).register(web_app, path="/telegram")
     setup_application(web_app, dispatcher, bot=bot)
-    delivery = asyncio.create_task(sender.run())
+    tasks = [asyncio.create_task(sender.run()), asyncio.create_task(maintain(app))]
     runner = web.AppRunner(web_app)
     await runner.setup()
     await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()  # noqa: S104
     try:
         await asyncio.Event().wait()
     finally:
-        delivery.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await delivery
+        await _stop(tasks)
         await runner.cleanup()
         await bot.session.close()
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

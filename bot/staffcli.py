@@ -1,0 +1,147 @@
+"""`poradna queue`, `poradna report` and `poradna privacy`: the desk for staff without Telegram."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.app import build_app
+from bot.telegram import CHANNEL as TELEGRAM
+from storage.db import create_engine, create_sessionmaker, ensure_schema
+from storage.models import utcnow
+from storage.privacy import PrivacyRepository
+from storage.reports import Period, build_report, to_markdown, to_rows
+from storage.repositories import CallbackRepository
+
+if TYPE_CHECKING:
+    import argparse
+
+    from bot.config import Settings
+    from storage.dto import CallbackDto
+
+
+async def queue(settings: Settings, args: argparse.Namespace) -> int:
+    if args.queue_command in ("claim", "reply", "close"):
+        return await _desk_action(settings, args)
+    db = create_engine(settings.database_url)
+    try:
+        await ensure_schema(db, apply=settings.is_sqlite)
+        async with create_sessionmaker(db)() as session:
+            requests = await CallbackRepository(session).list_requests(
+                status=getattr(args, "status", None)
+            )
+    finally:
+        await db.dispose()
+    if args.queue_command == "show":
+        found = [r for r in requests if r.reference == args.reference]
+        if not found:
+            print(f"poradna queue: there is no request {args.reference}", file=sys.stderr)
+            return 1
+        return _show(found[0], as_json=args.json)
+    requests = [r for r in requests if _selected(r, args)]
+    if args.json:
+        print(json.dumps([r.as_dict() for r in requests], ensure_ascii=False, indent=2))
+        return 0
+    if not requests:
+        print("The queue is empty.")
+        return 0
+    print(f"{'reference':<10} {'status':<20} {'urgent':<7} {'lang':<5} {'topic':<30} created")
+    for r in requests:
+        urgent = "URGENT" if r.urgent else ""
+        print(
+            f"{r.reference:<10} {r.status:<20} {urgent:<7} {r.lang:<5} "
+            f"{(r.topic_id or '-'):<30} {r.created_at:%Y-%m-%d %H:%M}"
+        )
+    return 0
+
+
+def _selected(r: CallbackDto, args: argparse.Namespace) -> bool:
+    if args.lang and r.lang != args.lang:
+        return False
+    if args.urgent and not r.urgent:
+        return False
+    return not (args.older_than and r.created_at > utcnow() - timedelta(minutes=args.older_than))
+
+
+def _show(r: CallbackDto, *, as_json: bool) -> int:
+    details = {
+        **r.as_dict(),
+        "phone": r.phone,
+        "question": r.question,
+        "claimed": r.claimed_at.isoformat(timespec="seconds") if r.claimed_at else None,
+        "first_response": (
+            r.first_response_at.isoformat(timespec="seconds") if r.first_response_at else None
+        ),
+        "closed": r.closed_at.isoformat(timespec="seconds") if r.closed_at else None,
+        "rating": r.rating,
+    }
+    if as_json:
+        print(json.dumps(details, ensure_ascii=False, indent=2))
+    else:
+        for key, value in details.items():
+            print(f"{key + ':':<16} {'-' if value is None else value}")
+    return 0
+
+
+async def _desk_action(settings: Settings, args: argparse.Namespace) -> int:
+    app = await build_app(settings)
+    try:
+        if args.queue_command == "claim":
+            outcome = await app.desk.claim(TELEGRAM, args.staff, args.reference)
+        elif args.queue_command == "close":
+            outcome = await app.desk.close(TELEGRAM, args.staff, args.reference)
+        else:
+            outcome = await app.desk.reply(TELEGRAM, args.staff, args.reference, args.text)
+    finally:
+        await app.close()
+    print(outcome.text, file=sys.stdout if outcome.ok else sys.stderr)
+    return 0 if outcome.ok else 1
+
+
+async def report(settings: Settings, args: argparse.Namespace) -> int:
+    if args.end < args.start:
+        print("poradna report: --to is before --from", file=sys.stderr)
+        return 2
+    db = create_engine(settings.database_url)
+    try:
+        await ensure_schema(db, apply=settings.is_sqlite)
+        async with create_sessionmaker(db)() as session:
+            figures = await build_report(session, Period(args.start, args.end))
+    finally:
+        await db.dispose()
+    if args.format == "json":
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(("section", "key", "measure", "value"))
+        writer.writerows(to_rows(figures))
+    else:
+        sys.stdout.write(to_markdown(figures))
+    return 0
+
+
+async def privacy(settings: Settings, args: argparse.Namespace) -> int:
+    db = create_engine(settings.database_url)
+    try:
+        await ensure_schema(db, apply=settings.is_sqlite)
+        async with create_sessionmaker(db)() as session, session.begin():
+            repo = PrivacyRepository(session)
+            if args.privacy_command == "export":
+                data = await repo.export(args.channel, args.user)
+                if data is None:
+                    print(f"poradna privacy: nothing is stored about {args.user}", file=sys.stderr)
+                    return 1
+                print(json.dumps(data, ensure_ascii=False, indent=2))
+                return 0
+            purged = await repo.purge(timedelta(days=settings.retention_days))
+    finally:
+        await db.dispose()
+    print(
+        f"Erased after {settings.retention_days} days: personal data of {purged.requests} "
+        f"closed requests, {purged.questions} unanswered questions, {purged.messages} delivered "
+        f"messages, {purged.conversations} idle conversations."
+    )
+    return 0

@@ -1,0 +1,203 @@
+"""Personal data: erase a person on request, export it on request, erase it after retention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select, update
+
+from storage import states
+from storage.models import (
+    CallbackRequest,
+    ConsentText,
+    ConversationState,
+    Interaction,
+    OutboxMessage,
+    ProcessedUpdate,
+    UnansweredQuestion,
+    User,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+UPDATE_MEMORY = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Erased:
+    requests: int
+    questions: int
+    messages: int
+
+
+@dataclass(frozen=True)
+class Purged:
+    requests: int
+    questions: int
+    messages: int
+    conversations: int
+
+
+class PrivacyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def forget(self, user_id: int) -> Erased:
+        """Delete everything about a user; anonymous interaction counts stay."""
+        user = await self._session.get(User, user_id)
+        if user is None:
+            return Erased(0, 0, 0)
+        references = list(
+            await self._session.scalars(
+                select(CallbackRequest.reference).where(CallbackRequest.user_id == user_id)
+            )
+        )
+        requests = await self._session.execute(
+            update(CallbackRequest)
+            .where(CallbackRequest.user_id == user_id)
+            .values(phone=None, question=None, user_id=None, updated_at=utcnow())
+        )
+        await self._session.execute(
+            update(CallbackRequest)
+            .where(
+                CallbackRequest.reference.in_(references),
+                CallbackRequest.status.in_(states.allowed_from(states.CLOSED)),
+            )
+            .values(status=states.CLOSED, closed_at=utcnow())
+        )
+        questions = await self._session.execute(
+            delete(UnansweredQuestion).where(UnansweredQuestion.user_id == user_id)
+        )
+        messages = await self._session.execute(
+            delete(OutboxMessage).where(
+                (
+                    (OutboxMessage.channel == user.channel)
+                    & (OutboxMessage.recipient == user.external_id)
+                )
+                | OutboxMessage.reference.in_(references)
+            )
+        )
+        await self._session.execute(
+            delete(ConversationState).where(ConversationState.user_id == user_id)
+        )
+        await self._session.delete(user)
+        await self._session.flush()
+        return Erased(requests.rowcount, questions.rowcount, messages.rowcount)
+
+    async def export(self, channel: str, external_id: str) -> dict[str, Any] | None:
+        """Everything stored about a person, as plain data."""
+        user = await self._session.scalar(
+            select(User).where(User.channel == channel, User.external_id == external_id)
+        )
+        if user is None:
+            return None
+        state = await self._session.get(ConversationState, user.id)
+        requests = list(
+            await self._session.scalars(
+                select(CallbackRequest)
+                .where(CallbackRequest.user_id == user.id)
+                .order_by(CallbackRequest.id)
+            )
+        )
+        questions = list(
+            await self._session.scalars(
+                select(UnansweredQuestion)
+                .where(UnansweredQuestion.user_id == user.id)
+                .order_by(UnansweredQuestion.id)
+            )
+        )
+        interactions = list(
+            await self._session.scalars(
+                select(Interaction)
+                .where(Interaction.person_key == user.person_key)
+                .order_by(Interaction.id)
+            )
+        )
+        consent = {}
+        for r in requests:
+            if r.consent_version:
+                consent[r.reference] = await self._session.scalar(
+                    select(ConsentText.text).where(
+                        ConsentText.version == r.consent_version, ConsentText.lang == r.lang
+                    )
+                )
+        return {
+            "user": {
+                "channel": user.channel,
+                "id": user.external_id,
+                "language": user.lang,
+                "created": _iso(user.created_at),
+            },
+            "conversation": {"step": state.step, "data": state.data} if state else None,
+            "callback_requests": [
+                {
+                    "reference": r.reference,
+                    "status": r.status,
+                    "urgent": r.urgent,
+                    "language": r.lang,
+                    "topic": r.topic_id,
+                    "phone": r.phone,
+                    "preferred_time": r.preferred_time,
+                    "question": r.question,
+                    "consent_given": _iso(r.consent_at),
+                    "consent_text": consent.get(r.reference),
+                    "created": _iso(r.created_at),
+                    "closed": _iso(r.closed_at),
+                    "rating": r.rating,
+                }
+                for r in requests
+            ],
+            "unanswered_questions": [
+                {
+                    "text": q.text,
+                    "language": q.lang,
+                    "reason": q.reason,
+                    "created": _iso(q.created_at),
+                }
+                for q in questions
+            ],
+            "interactions": [
+                {"kind": i.kind, "topic": i.topic, "language": i.lang, "when": _iso(i.created_at)}
+                for i in interactions
+            ],
+        }
+
+    async def purge(self, retention: timedelta, now: datetime | None = None) -> Purged:
+        """Erase personal data older than the retention period; counts for reports stay."""
+        cutoff = (now or utcnow()) - retention
+        requests = await self._session.execute(
+            update(CallbackRequest)
+            .where(
+                CallbackRequest.status == states.CLOSED,
+                CallbackRequest.closed_at < cutoff,
+                (CallbackRequest.phone.is_not(None)) | (CallbackRequest.question.is_not(None)),
+            )
+            .values(phone=None, question=None)
+        )
+        questions = await self._session.execute(
+            delete(UnansweredQuestion).where(UnansweredQuestion.created_at < cutoff)
+        )
+        messages = await self._session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.status != "pending", OutboxMessage.created_at < cutoff
+            )
+        )
+        conversations = await self._session.execute(
+            delete(ConversationState).where(ConversationState.updated_at < cutoff)
+        )
+        await self._session.execute(
+            delete(ProcessedUpdate).where(
+                ProcessedUpdate.processed_at < (now or utcnow()) - UPDATE_MEMORY
+            )
+        )
+        return Purged(
+            requests.rowcount, questions.rowcount, messages.rowcount, conversations.rowcount
+        )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None

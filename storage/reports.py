@@ -1,0 +1,194 @@
+"""Figures for funders, computed from anonymous interactions and request timestamps.
+
+Everything here survives erasure: interactions carry a random person key instead of an identity,
+and callback requests keep their timestamps, language, topic and rating after their personal
+data is erased.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from storage.models import CallbackRequest, Interaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+PRAGUE = ZoneInfo("Europe/Prague")
+CALLBACK_KINDS = ("callback", "urgent-callback")
+UNANSWERED_KINDS = ("no-match", "none-fits", "not-helped")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole days in Prague time, both ends included."""
+
+    start: date
+    end: date
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        begin = datetime.combine(self.start, time.min, PRAGUE)
+        finish = datetime.combine(self.end + timedelta(days=1), time.min, PRAGUE)
+        return begin, finish
+
+
+async def build_report(session: AsyncSession, period: Period) -> dict[str, Any]:
+    begin, finish = period.bounds
+    rows = list(
+        await session.execute(
+            select(
+                Interaction.person_key,
+                Interaction.kind,
+                Interaction.topic,
+                Interaction.lang,
+                Interaction.created_at,
+            ).where(Interaction.created_at >= begin, Interaction.created_at < finish)
+        )
+    )
+    people = {r.person_key for r in rows}
+    kinds = Counter(r.kind for r in rows)
+    by_language: dict[str, dict[str, Any]] = defaultdict(lambda: {"people": set()} | _zero())
+    by_topic: dict[str, Counter[str]] = defaultdict(Counter)
+    by_month: dict[str, dict[str, Any]] = defaultdict(lambda: {"people": set()} | _zero())
+    for r in rows:
+        month = r.created_at.astimezone(PRAGUE).strftime("%Y-%m")
+        for bucket in (by_language[r.lang], by_month[month]):
+            bucket["people"].add(r.person_key)
+            field = _field(r.kind)
+            if field:
+                bucket[field] += 1
+        if r.topic and r.kind in ("faq-answer", "helped", "not-helped"):
+            by_topic[r.topic][r.kind] += 1
+
+    requests = list(
+        await session.scalars(
+            select(CallbackRequest).where(
+                CallbackRequest.created_at >= begin, CallbackRequest.created_at < finish
+            )
+        )
+    )
+    waits = [
+        (r.first_response_at - r.created_at).total_seconds() / 60
+        for r in requests
+        if r.first_response_at is not None
+    ]
+    ratings = [r.rating for r in requests if r.rating is not None]
+    return {
+        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+        "people_served": len(people),
+        "interventions": {
+            "faq_answers": kinds["faq-answer"],
+            "clarifications": kinds["clarify"],
+            "callbacks": kinds["callback"],
+            "urgent_callbacks": kinds["urgent-callback"],
+            "urgent_situations": kinds["urgent"],
+            "appointments": {},
+        },
+        "unanswered": {kind: kinds[kind] for kind in UNANSWERED_KINDS},
+        "by_language": {
+            lang: {
+                **{k: v for k, v in data.items() if k != "people"},
+                "people": len(data["people"]),
+            }
+            for lang, data in sorted(by_language.items())
+        },
+        "by_topic": {
+            topic: {
+                "faq_answers": counts["faq-answer"],
+                "helped": counts["helped"],
+                "not_helped": counts["not-helped"],
+            }
+            for topic, counts in sorted(by_topic.items())
+        },
+        "by_month": {
+            month: {
+                **{k: v for k, v in data.items() if k != "people"},
+                "people": len(data["people"]),
+            }
+            for month, data in sorted(by_month.items())
+        },
+        "first_response_minutes": {
+            "requests_answered": len(waits),
+            "median": round(statistics.median(waits), 1) if waits else None,
+        },
+        "ratings": {
+            "count": len(ratings),
+            "average": round(statistics.fmean(ratings), 2) if ratings else None,
+            **{str(n): ratings.count(n) for n in range(1, 6)},
+        },
+    }
+
+
+def _zero() -> dict[str, int]:
+    return {"faq_answers": 0, "callbacks": 0, "unanswered": 0}
+
+
+def _field(kind: str) -> str | None:
+    if kind == "faq-answer":
+        return "faq_answers"
+    if kind in CALLBACK_KINDS:
+        return "callbacks"
+    if kind in UNANSWERED_KINDS:
+        return "unanswered"
+    return None
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown tables, for pasting into a funder's report."""
+    period = report["period"]
+    lines = [f"# Poradna: {period['from']} – {period['to']}", ""]
+    lines += ["| figure | value |", "|---|---|", f"| people served | {report['people_served']} |"]
+    for key, value in report["interventions"].items():
+        if key != "appointments":
+            lines.append(f"| {key.replace('_', ' ')} | {value} |")
+    for key, value in report["unanswered"].items():
+        lines.append(f"| unanswered: {key} | {value} |")
+    first = report["first_response_minutes"]
+    lines.append(f"| median minutes to first response | {first['median'] or '-'} |")
+    ratings = report["ratings"]
+    lines.append(f"| ratings (average of {ratings['count']}) | {ratings['average'] or '-'} |")
+    for title, table in (("language", report["by_language"]), ("month", report["by_month"])):
+        lines += [
+            "",
+            f"| {title} | people | FAQ answers | callbacks | unanswered |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {key} | {row['people']} | {row['faq_answers']} | {row['callbacks']} | "
+            f"{row['unanswered']} |"
+            for key, row in table.items()
+        ]
+    lines += ["", "| topic | FAQ answers | helped | did not help |", "|---|---|---|---|"]
+    lines += [
+        f"| {topic} | {row['faq_answers']} | {row['helped']} | {row['not_helped']} |"
+        for topic, row in report["by_topic"].items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def to_rows(report: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """The report as (section, key, measure, value) rows, for CSV."""
+    rows: list[tuple[str, str, str, Any]] = [
+        ("total", "people_served", "count", report["people_served"])
+    ]
+    for key, value in report["interventions"].items():
+        if key != "appointments":
+            rows.append(("interventions", key, "count", value))
+    rows += [("unanswered", key, "count", value) for key, value in report["unanswered"].items()]
+    for section in ("by_language", "by_topic", "by_month"):
+        for key, measures in report[section].items():
+            rows += [(section, key, measure, value) for measure, value in measures.items()]
+    rows += [
+        ("first_response_minutes", "all", k, v)
+        for k, v in report["first_response_minutes"].items()
+    ]
+    rows += [("ratings", "all", k, v) for k, v in report["ratings"].items()]
+    return rows

@@ -1,0 +1,254 @@
+"""The queue lifecycle, the staff CLI, figures for funders, and personal data."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.app import App
+from storage import states
+from storage.models import CallbackRequest, Interaction, UnansweredQuestion, User, utcnow
+from storage.privacy import PrivacyRepository
+from storage.reports import Period, build_report, to_markdown, to_rows
+from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository
+from tests.chat import Chat
+from tests.test_cli import poradna
+
+
+async def _callback(app: App, user: str, lang: str, question: str, phone: str) -> str:
+    chat = Chat(app.engine, user=user, client_lang=lang)
+    await chat.send("/start")
+    await chat.press_payload(f"lang:{lang}")
+    await chat.press_payload("person")
+    await chat.send(phone)
+    await chat.press_payload("time:morning")
+    await chat.send(question)
+    await chat.press_payload("consent:yes")
+    async with app.sessions() as session:
+        return (await CallbackRepository(session).list_requests())[-1].reference
+
+
+def test_lifecycle_allows_only_the_documented_transitions() -> None:
+    assert set(states.allowed_from(states.CLAIMED)) == {states.NEW}
+    assert set(states.allowed_from(states.CLOSED)) == {
+        states.NEW,
+        states.CLAIMED,
+        states.WAITING,
+        states.ANSWERED,
+    }
+    assert states.CLOSED not in states.allowed_from(states.CLAIMED)
+    assert states.TRANSITIONS[states.CLOSED] == frozenset()
+
+
+async def test_impossible_transitions_are_refused_whole(app: App) -> None:
+    reference = await _callback(app, "a", "en", "q", "777123456")
+    async with app.sessions() as session, session.begin():
+        repo = CallbackRepository(session)
+        assert not await repo.move(reference, states.ANSWERED)  # new -> answered: no
+        assert await repo.close(reference)
+        assert not await repo.claim(reference, 1)  # closed -> claimed: no
+    async with app.sessions() as session:
+        request = await CallbackRepository(session).get(reference)
+    assert request and request.status == states.CLOSED and request.claimed_by is None
+
+
+async def test_lifecycle_through_the_desk(app: App) -> None:
+    async with app.sessions() as session, session.begin():
+        await StaffRepository(session).add("telegram", "501", "Jana")
+    reference = await _callback(app, "a", "en", "q", "777123456")
+    chat = Chat(app.engine, user="a", client_lang="en")
+
+    async def status() -> str:
+        async with app.sessions() as session:
+            request = await CallbackRepository(session).get(reference)
+            assert request is not None
+            return request.status
+
+    await app.desk.claim("telegram", "501", reference)
+    assert await status() == states.CLAIMED
+    await app.desk.reply("telegram", "501", reference, "Which documents do you have?")
+    assert await status() == states.WAITING
+    await chat.send("Only my passport")
+    assert await status() == states.ANSWERED
+    await app.desk.reply("telegram", "501", reference, "OK")
+    assert await status() == states.WAITING
+    await app.desk.close("telegram", "501", reference)
+    assert await status() == states.CLOSED
+    assert not (await app.desk.reply("telegram", "501", reference, "late")).ok
+
+
+async def test_report_numbers_match_the_stored_data(app: App) -> None:
+    en = Chat(app.engine, user="en1", client_lang="en")
+    await en.send("/start")
+    await en.press_payload("lang:en")
+    await en.press_payload("topic:health-insurance")
+    await en.press_payload("fb:yes")
+    await en.press_payload("topic:general-practitioner")
+    await en.press_payload("fb:no")
+    await en.send("who won the football yesterday")
+    ru = Chat(app.engine, user="ru1", client_lang="ru")
+    await ru.send("какие документы нужны для продления внж")
+    await _callback(app, "cs1", "cs", "Potřebuji pomoc s dopisem", "777123456")
+    await _callback(app, "cs2", "cs", "Dotaz", "777123457")
+    async with app.sessions() as session, session.begin():
+        await StaffRepository(session).add("telegram", "501", "Jana")
+    await app.desk.reply("telegram", "501", "R-0001", "Zavolám")
+    await app.desk.close("telegram", "501", "R-0001")
+    await Chat(app.engine, user="cs1", client_lang="cs").press_payload("rate:R-0001:4")
+
+    today = utcnow().date()
+    async with app.sessions() as session:
+        figures = await build_report(
+            session, Period(today - timedelta(days=1), today + timedelta(days=1))
+        )
+        stored = await session.scalar(select(func.count(func.distinct(Interaction.person_key))))
+        answers = await session.scalar(
+            select(func.count()).where(Interaction.kind == "faq-answer")
+        )
+    assert figures["people_served"] == stored == 4
+    assert figures["interventions"]["faq_answers"] == answers == 3
+    assert figures["interventions"]["callbacks"] == 2
+    assert figures["unanswered"] == {"no-match": 1, "none-fits": 0, "not-helped": 1}
+    assert figures["by_language"]["cs"]["people"] == 2
+    assert figures["by_language"]["cs"]["callbacks"] == 2
+    assert figures["by_language"]["ru"]["faq_answers"] == 1
+    assert figures["by_topic"]["health-insurance"] == {
+        "faq_answers": 1,
+        "helped": 1,
+        "not_helped": 0,
+    }
+    assert figures["by_topic"]["general-practitioner"]["not_helped"] == 1
+    assert figures["ratings"]["count"] == 1 and figures["ratings"]["4"] == 1
+    assert figures["first_response_minutes"]["requests_answered"] == 1
+    assert figures["first_response_minutes"]["median"] is not None
+    assert sum(m["people"] for m in figures["by_month"].values()) >= 4
+    assert "| people served | 4 |" in to_markdown(figures)
+    assert ("interventions", "callbacks", "count", 2) in to_rows(figures)
+
+    async with app.sessions() as session:
+        before = await build_report(session, Period(date(2020, 1, 1), date(2020, 1, 31)))
+    assert before["people_served"] == 0 and before["ratings"]["average"] is None
+
+
+async def test_forget_deletes_everything_after_confirmation(app: App) -> None:
+    reference = await _callback(app, "u1", "en", "my private question", "777123456")
+    chat = Chat(app.engine, user="u1", client_lang="en")
+    await chat.send("who won the football yesterday")
+    await chat.send("/forget")
+    assert chat.keys == ["privacy-forget-confirm"]
+    await chat.press_payload("forget:no")
+    assert chat.keys == ["privacy-kept", "menu-title"]
+    await chat.send("/forget")
+    await chat.press_payload("forget:yes")
+    assert chat.keys == ["privacy-forgotten"]
+    assert "1 saved questions, 1 callback requests" in chat.replies[0].text
+    async with app.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
+        assert await session.scalar(select(func.count()).select_from(UnansweredQuestion)) == 0
+        request = await CallbackRepository(session).get(reference)
+        assert request and request.phone is None and request.question is None
+        assert request.status == states.CLOSED
+        staff_messages = [
+            m for m in await OutboxRepository(session).all() if "777123456" in json.dumps(m.body)
+        ]
+        assert staff_messages == []
+        # Anonymous counts stay for the funders' report.
+        assert await session.scalar(select(func.count()).select_from(Interaction)) >= 2
+    await chat.send("/start")  # the person can start afresh
+    assert chat.keys == ["start-greeting", "start-choose-language"]
+
+
+async def test_export_gives_a_persons_data(app: App) -> None:
+    reference = await _callback(app, "u1", "en", "my question", "777123456")
+    async with app.sessions() as session:
+        data = await PrivacyRepository(session).export("test", "u1")
+    assert data is not None
+    assert data["user"]["language"] == "en"
+    [request] = data["callback_requests"]
+    assert (request["reference"], request["phone"], request["question"]) == (
+        reference,
+        "+420777123456",
+        "my question",
+    )
+    assert "store your phone number" in request["consent_text"]
+    async with app.sessions() as session:
+        assert await PrivacyRepository(session).export("test", "nobody") is None
+
+
+async def test_retention_erases_old_personal_data_but_keeps_counts(app: App) -> None:
+    reference = await _callback(app, "u1", "en", "old question", "777123456")
+    chat = Chat(app.engine, user="u1", client_lang="en")
+    await chat.send("who won the football yesterday")
+    async with app.sessions() as session, session.begin():
+        await CallbackRepository(session).close(reference)
+        long_ago = utcnow() - timedelta(days=200)
+        await session.execute(update(CallbackRequest).values(closed_at=long_ago))
+        await session.execute(update(UnansweredQuestion).values(created_at=long_ago))
+    async with app.sessions() as session, session.begin():
+        purged = await PrivacyRepository(session).purge(timedelta(days=90))
+    assert (purged.requests, purged.questions) == (1, 1)
+    async with app.sessions() as session:
+        request = await CallbackRepository(session).get(reference)
+        assert request and request.phone is None and request.question is None
+        assert request.lang == "en"  # what reports need stays
+        assert await session.scalar(select(func.count()).select_from(UnansweredQuestion)) == 0
+
+
+@pytest.fixture
+def db_env(tmp_path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'poradna.db'}",
+        "STAFF_LANGUAGE": "en",
+    }
+
+
+def test_queue_report_and_privacy_commands(db_env: dict[str, str]) -> None:
+    script = "English\n👤 Ask a person\n777 123 456\n1\nHelp with a letter\n1\n"
+    assert poradna("run", stdin=script, env=db_env).returncode == 0
+    assert poradna("staff", "add", "501", "--name", "Jana", env=db_env).returncode == 0
+
+    shown = json.loads(poradna("queue", "show", "R-0001", "--json", env=db_env).stdout)
+    assert shown["phone"] == "+420777123456" and shown["question"] == "Help with a letter"
+    assert json.loads(poradna("queue", "list", "--lang", "cs", "--json", env=db_env).stdout) == []
+    assert (
+        json.loads(poradna("queue", "list", "--older-than", "60", "--json", env=db_env).stdout)
+        == []
+    )
+
+    refused = poradna("queue", "claim", "R-0001", "--staff", "999", env=db_env)
+    assert refused.returncode == 1 and "Only caseworkers" in refused.stderr
+    assert poradna("queue", "claim", "R-0001", "--staff", "501", env=db_env).returncode == 0
+    replied = poradna(
+        "queue", "reply", "R-0001", "I will call at 10", "--staff", "501", env=db_env
+    )
+    assert replied.returncode == 0, replied.stderr
+    listed = json.loads(poradna("queue", "list", "--json", env=db_env).stdout)
+    assert listed[0]["status"] == "waiting-for-migrant"
+    # The console user sees the caseworker's answer when they come back.
+    back = poradna("run", stdin="", env=db_env)
+    assert "I will call at 10" in back.stdout
+    assert poradna("queue", "close", "R-0001", "--staff", "501", env=db_env).returncode == 0
+    again = poradna("queue", "close", "R-0001", "--staff", "501", env=db_env)
+    assert again.returncode == 1 and "no open request" in again.stderr
+
+    today = utcnow().date().isoformat()
+    report = json.loads(
+        poradna("report", "--from", today, "--to", today, "--format", "json", env=db_env).stdout
+    )
+    assert report["interventions"]["callbacks"] == 1 and report["people_served"] == 1
+    csv_out = poradna("report", "--from", today, "--to", today, "--format", "csv", env=db_env)
+    assert csv_out.stdout.startswith("section,key,measure,value")
+    md = poradna("report", "--from", today, "--to", today, env=db_env).stdout
+    assert "| people served | 1 |" in md
+    bad = poradna("report", "--from", "2026-13-01", "--to", today, env=db_env)
+    assert bad.returncode == 2
+
+    exported = json.loads(
+        poradna("privacy", "export", "--user", "local", "--channel", "console", env=db_env).stdout
+    )
+    assert exported["callback_requests"][0]["phone"] == "+420777123456"
+    purged = poradna("privacy", "purge", env=db_env)
+    assert purged.returncode == 0 and "Erased after 90 days" in purged.stdout
