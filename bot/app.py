@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from faq.loader import Faq, load_faq
 from faq.matcher import Matcher
+from faq.offices import load_offices
 from faq.urgent import UrgentDetector
 from flows.desk import Desk
 from flows.engine import Engine
@@ -57,6 +58,7 @@ async def build_app(settings: Settings, *, migrate: bool | None = None) -> App:
         await db.dispose()
         raise
     sessions = create_sessionmaker(db)
+    offices = load_offices(settings.offices_file)
     engine = Engine(
         faq=knowledge.faq,
         matcher=knowledge.matcher,
@@ -66,8 +68,14 @@ async def build_app(settings: Settings, *, migrate: bool | None = None) -> App:
         crisis_contacts=settings.crisis_contacts,
         default_lang=settings.default_language,
         staff_lang=settings.staff_language,
+        offices=offices,
     )
-    desk = Desk(sessions=sessions, locales=knowledge.locales, staff_lang=settings.staff_language)
+    desk = Desk(
+        sessions=sessions,
+        locales=knowledge.locales,
+        staff_lang=settings.staff_language,
+        offices={office.id: office for office in offices},
+    )
     return App(
         settings=settings, knowledge=knowledge, db=db, sessions=sessions, engine=engine, desk=desk
     )

@@ -19,7 +19,7 @@ from faq.loader import FaqError, check_faq
 from faq.urgent import check_urgent
 from locales import LANGUAGES
 from storage.db import SchemaOutdatedError, create_engine, upgrade
-from storage.states import STATUSES
+from storage.states import APPOINTMENT_STATUSES, STATUSES
 
 logger = logging.getLogger("poradna")
 
@@ -52,9 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     queue = sub.add_parser("queue", help="the caseworker queue")
     queue_sub = queue.add_subparsers(dest="queue_command", required=True)
     qlist = queue_sub.add_parser("list", help="list callback requests, urgent first")
-    qlist.add_argument("--status", choices=STATUSES, help="only requests with this status")
+    qlist.add_argument(
+        "--status", choices=STATUSES + APPOINTMENT_STATUSES, help="only this status"
+    )
     qlist.add_argument("--lang", choices=LANGUAGES, help="only requests in this language")
-    qlist.add_argument("--kind", choices=("callback",), help="only this kind of request")
+    qlist.add_argument(
+        "--kind", choices=("callback", "appointment"), help="only this kind of request"
+    )
     qlist.add_argument("--urgent", action="store_true", help="only urgent requests")
     qlist.add_argument("--older-than", type=int, metavar="MINUTES", help="only older requests")
     qlist.add_argument("--json", action="store_true", help="a JSON array")
@@ -65,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
         action = queue_sub.add_parser(name, help=what)
         action.add_argument("reference")
         action.add_argument("--staff", required=True, help="your caseworker (Telegram) id")
+    qconfirm = queue_sub.add_parser("confirm", help="confirm an appointment at a date and time")
+    qconfirm.add_argument("reference")
+    qconfirm.add_argument("--at", required=True, help="'YYYY-MM-DD HH:MM', Prague time")
+    qconfirm.add_argument("--staff", required=True, help="your caseworker (Telegram) id")
+    for name in ("done", "no-show", "cancel"):
+        settle = queue_sub.add_parser(name, help=f"mark an appointment {name}")
+        settle.add_argument("reference")
+        settle.add_argument("--staff", required=True, help="your caseworker (Telegram) id")
+    queue_sub.add_parser("remind", help="send tomorrow's appointment reminders now")
     qreply = queue_sub.add_parser("reply", help="write to the person (through their channel)")
     qreply.add_argument("reference")
     qreply.add_argument("text")

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faq.loader import CONTENT_DIR
+from faq.offices import OFFICES_FILE
 from faq.urgent import URGENT_FILE
 from locales import LANGUAGES
 
@@ -20,6 +21,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///poradna.db"
     faq_dir: Path = CONTENT_DIR
     urgent_file: Path = URGENT_FILE
+    offices_file: Path = OFFICES_FILE
     crisis_contacts: str | None = None
     default_language: str = "en"
     retention_days: int = Field(default=90, ge=1, le=3650)

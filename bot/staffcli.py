@@ -10,58 +10,74 @@ from typing import TYPE_CHECKING
 
 from bot.app import build_app
 from bot.telegram import CHANNEL as TELEGRAM
+from storage import states
 from storage.db import create_engine, create_sessionmaker, ensure_schema
 from storage.models import utcnow
 from storage.privacy import PrivacyRepository
 from storage.reports import Period, build_report, to_markdown, to_rows
-from storage.repositories import CallbackRepository
+from storage.repositories import AppointmentRepository, CallbackRepository
 
 if TYPE_CHECKING:
     import argparse
 
     from bot.config import Settings
-    from storage.dto import CallbackDto
+    from storage.dto import AppointmentDto, CallbackDto
 
 
 async def queue(settings: Settings, args: argparse.Namespace) -> int:
-    if args.queue_command in ("claim", "reply", "close"):
+    if args.queue_command in (
+        "claim",
+        "reply",
+        "close",
+        "confirm",
+        "done",
+        "no-show",
+        "cancel",
+        "remind",
+    ):
         return await _desk_action(settings, args)
     db = create_engine(settings.database_url)
     try:
         await ensure_schema(db, apply=settings.is_sqlite)
         async with create_sessionmaker(db)() as session:
-            requests = await CallbackRepository(session).list_requests(
-                status=getattr(args, "status", None)
-            )
+            callbacks = await CallbackRepository(session).list_requests()
+            appointments = await AppointmentRepository(session).list_appointments()
     finally:
         await db.dispose()
     if args.queue_command == "show":
-        found = [r for r in requests if r.reference == args.reference]
-        if not found:
-            print(f"poradna queue: there is no request {args.reference}", file=sys.stderr)
-            return 1
-        return _show(found[0], as_json=args.json)
-    requests = [r for r in requests if _selected(r, args)]
+        for r in callbacks:
+            if r.reference == args.reference:
+                return _show(r, as_json=args.json)
+        for a in appointments:
+            if a.reference == args.reference:
+                return _print({**a.as_dict(), "phone": a.phone}, as_json=args.json)
+        print(f"poradna queue: there is no request {args.reference}", file=sys.stderr)
+        return 1
+    rows = [r for r in callbacks if args.kind in (None, "callback") and _selected(r, args)]
+    rows += [a for a in appointments if args.kind in (None, "appointment") and _selected(a, args)]
     if args.json:
-        print(json.dumps([r.as_dict() for r in requests], ensure_ascii=False, indent=2))
+        print(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
         return 0
-    if not requests:
+    if not rows:
         print("The queue is empty.")
         return 0
-    print(f"{'reference':<10} {'status':<20} {'urgent':<7} {'lang':<5} {'topic':<30} created")
-    for r in requests:
-        urgent = "URGENT" if r.urgent else ""
+    print(f"{'reference':<10} {'status':<20} {'urgent':<7} {'lang':<5} {'about':<30} created")
+    for r in rows:
+        urgent = "URGENT" if getattr(r, "urgent", False) else ""
+        about = getattr(r, "topic_id", None) or getattr(r, "kind", None) or "-"
         print(
             f"{r.reference:<10} {r.status:<20} {urgent:<7} {r.lang:<5} "
-            f"{(r.topic_id or '-'):<30} {r.created_at:%Y-%m-%d %H:%M}"
+            f"{about:<30} {r.created_at:%Y-%m-%d %H:%M}"
         )
     return 0
 
 
-def _selected(r: CallbackDto, args: argparse.Namespace) -> bool:
+def _selected(r: CallbackDto | AppointmentDto, args: argparse.Namespace) -> bool:
+    if args.status and r.status != args.status:
+        return False
     if args.lang and r.lang != args.lang:
         return False
-    if args.urgent and not r.urgent:
+    if args.urgent and not getattr(r, "urgent", False):
         return False
     return not (args.older_than and r.created_at > utcnow() - timedelta(minutes=args.older_than))
 
@@ -78,6 +94,10 @@ def _show(r: CallbackDto, *, as_json: bool) -> int:
         "closed": r.closed_at.isoformat(timespec="seconds") if r.closed_at else None,
         "rating": r.rating,
     }
+    return _print(details, as_json=as_json)
+
+
+def _print(details: dict, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps(details, ensure_ascii=False, indent=2))
     else:
@@ -89,8 +109,18 @@ def _show(r: CallbackDto, *, as_json: bool) -> int:
 async def _desk_action(settings: Settings, args: argparse.Namespace) -> int:
     app = await build_app(settings)
     try:
+        if args.queue_command == "remind":
+            print(f"Reminders sent: {await app.desk.send_reminders()}")
+            return 0
         if args.queue_command == "claim":
             outcome = await app.desk.claim(TELEGRAM, args.staff, args.reference)
+        elif args.queue_command == "confirm":
+            outcome = await app.desk.confirm(TELEGRAM, args.staff, args.reference, args.at)
+        elif args.queue_command in ("done", "no-show", "cancel"):
+            status = {"done": states.DONE, "no-show": states.NO_SHOW, "cancel": states.CANCELLED}[
+                args.queue_command
+            ]
+            outcome = await app.desk.settle(TELEGRAM, args.staff, args.reference, status)
         elif args.queue_command == "close":
             outcome = await app.desk.close(TELEGRAM, args.staff, args.reference)
         else:

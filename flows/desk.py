@@ -7,13 +7,17 @@ the staff language) go through the outbox, so a failing channel delays them but 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from flows import payloads as pl
+from flows.calendar import PRAGUE, when_label
 from flows.engine import STAFF_CHANNEL, queue_for_staff
 from flows.events import Button, Reply
 from storage import states
+from storage.models import utcnow
 from storage.repositories import (
+    AppointmentRepository,
     CallbackRepository,
     OutboxRepository,
     StaffRepository,
@@ -23,8 +27,9 @@ from storage.repositories import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from faq.offices import Office
     from locales import Locales, Translator
-    from storage.dto import CallbackDto, StaffDto
+    from storage.dto import AppointmentDto, CallbackDto, StaffDto
 
 
 @dataclass(frozen=True)
@@ -43,9 +48,11 @@ class Desk:
         sessions: async_sessionmaker[AsyncSession],
         locales: Locales,
         staff_lang: str,
+        offices: dict[str, Office] | None = None,
     ) -> None:
         self._sessions = sessions
         self._locales = locales
+        self._offices = offices or {}
         self._t: Translator = locales.get(staff_lang)
 
     @property
@@ -108,6 +115,135 @@ class Desk:
                 session, self._t, "staff-closed", reference, reply_to=True, name=staff.name
             )
             return self._outcome(True, "staff-closed", reference=reference, name=staff.name)
+
+    # ----------------------------------------------------------------- appointments
+
+    async def confirm(
+        self, channel: str, staff_id: str, reference: str, local_time: str
+    ) -> DeskOutcome:
+        """Confirm (or move) an appointment to a date and time given in Prague time."""
+        try:
+            when = datetime.strptime(local_time.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=PRAGUE)
+        except ValueError:
+            return self._outcome(False, "staff-bad-time", reference=reference)
+        if when <= utcnow():
+            return self._outcome(False, "staff-bad-time", reference=reference)
+        async with self._sessions() as session, session.begin():
+            staff = await StaffRepository(session).find(channel, staff_id)
+            if staff is None:
+                return self._outcome(False, "staff-not-staff")
+            repo = AppointmentRepository(session)
+            moved = await repo.move(
+                reference,
+                states.CONFIRMED,
+                starts_at=when.astimezone(UTC),
+                reminded=False,
+                handled_by=staff.id,
+            )
+            appointment = await repo.get(reference)
+            if not moved or appointment is None:
+                return self._outcome(False, "staff-unknown-request", reference=reference)
+            office = self._offices.get(appointment.office_id)
+            await self._appointment_to_person(
+                session,
+                appointment,
+                "appointment-confirmed",
+                when=when,
+                office=office.name if office else appointment.office_id,
+                address=office.address if office else "",
+            )
+            await queue_for_staff(
+                session,
+                self._t,
+                "staff-appointment-confirmed",
+                reference,
+                reply_to=True,
+                when=when_label(when, self._t.lang),
+                name=staff.name,
+            )
+            return self._outcome(
+                True,
+                "staff-appointment-confirmed",
+                reference=reference,
+                when=when_label(when, self._t.lang),
+                name=staff.name,
+            )
+
+    async def settle(
+        self, channel: str, staff_id: str, reference: str, status: str
+    ) -> DeskOutcome:
+        """Mark an appointment done, a no-show, or cancelled by the organisation."""
+        async with self._sessions() as session, session.begin():
+            if await StaffRepository(session).find(channel, staff_id) is None:
+                return self._outcome(False, "staff-not-staff")
+            repo = AppointmentRepository(session)
+            if not await repo.move(reference, status):
+                return self._outcome(False, "staff-unknown-request", reference=reference)
+            appointment = await repo.get(reference)
+            if status == states.CANCELLED and appointment is not None:
+                await self._appointment_to_person(
+                    session, appointment, "appointment-cancelled-by-staff"
+                )
+            return self._outcome(
+                True, "staff-appointment-updated", reference=reference, status=status
+            )
+
+    async def send_reminders(self, now: datetime | None = None) -> int:
+        """Remind people of tomorrow's appointments (Prague time), once each."""
+        local = (now or utcnow()).astimezone(PRAGUE)
+        start = datetime.combine(local.date() + timedelta(days=1), time.min, PRAGUE)
+        end = start + timedelta(days=1)
+        async with self._sessions() as session, session.begin():
+            repo = AppointmentRepository(session)
+            due = await repo.due_reminders(start, end)
+            for appointment in due:
+                office = self._offices.get(appointment.office_id)
+                assert appointment.starts_at is not None
+                await self._appointment_to_person(
+                    session,
+                    appointment,
+                    "appointment-reminder",
+                    when=appointment.starts_at,
+                    office=office.name if office else appointment.office_id,
+                    address=office.address if office else "",
+                )
+                await repo.mark_reminded(appointment.reference)
+        return len(due)
+
+    async def _appointment_to_person(
+        self,
+        session: AsyncSession,
+        appointment: AppointmentDto,
+        key: str,
+        *,
+        when: datetime | None = None,
+        **args: object,
+    ) -> None:
+        if appointment.user_id is None:
+            return
+        user = await UserRepository(session).get(appointment.user_id)
+        if user is None:
+            return
+        t = self._locales.get(user.lang or appointment.lang)
+        if when is not None:
+            args["when"] = when_label(when, t.lang)
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if key == "appointment-confirmed":
+            cancel = Button(
+                t("buttons-cancel-appointment"),
+                pl.make(pl.CANCEL_APPOINTMENT, appointment.reference),
+            )
+            buttons = ((cancel,),)
+        reply = Reply(
+            key=key,
+            text=t(key, reference=appointment.reference, **args),
+            lang=t.lang,
+            rtl=t.rtl,
+            buttons=buttons,
+        )
+        await OutboxRepository(session).add(
+            user.channel, user.external_id, reply.to_body(), reference=appointment.reference
+        )
 
     # ----------------------------------------------------------------- helpers
 

@@ -13,18 +13,22 @@ import hashlib
 import logging
 import weakref
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from faq.normalize import clean, fold
+from faq.offices import KINDS, PLACES
 from flows import payloads as pl
+from flows.calendar import day_label, today_in_prague, working_days
 from flows.events import Button, Inbound, Reply
 from flows.phone import parse_phone
 from storage import states
 from storage.models import utcnow
 from storage.privacy import PrivacyRepository
 from storage.repositories import (
+    AppointmentRepository,
     CallbackRepository,
     ConsentRepository,
     InteractionRepository,
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
 
     from faq.loader import Faq
     from faq.matcher import Matcher
+    from faq.offices import Office
     from locales import Locales, Translator
     from storage.dto import CallbackDto, StateDto, UserDto
 
@@ -66,9 +71,20 @@ CB_TIME: Final = "cb_time"
 CB_QUESTION: Final = "cb_question"
 CB_CONSENT: Final = "cb_consent"
 FORGET_CONFIRM: Final = "forget"
-CALLBACK_STEPS: Final = (CB_PHONE, CB_TIME, CB_QUESTION, CB_CONSENT)
+AP_KIND: Final = "ap_kind"
+AP_PLACE: Final = "ap_place"
+AP_OFFICE: Final = "ap_office"
+AP_DAY: Final = "ap_day"
+AP_PART: Final = "ap_part"
+# Steps of a request in progress (a callback or an appointment): /cancel drops the draft.
+CALLBACK_STEPS: Final = (
+    CB_PHONE, CB_TIME, CB_QUESTION, CB_CONSENT, AP_KIND, AP_PLACE, AP_OFFICE, AP_DAY, AP_PART,
+)  # fmt: skip
 # Keys of the state data that belong to one callback request draft (cleared on cancel or done).
-DRAFT_KEYS: Final = ("phone", "time", "request_question", "urgent")
+DRAFT_KEYS: Final = (
+    "phone", "time", "request_question", "urgent", "request_kind", "ap_kind", "ap_place",
+    "ap_office", "ap_day", "ap_part",
+)  # fmt: skip
 URGENT_TIME: Final = "asap"
 
 
@@ -123,6 +139,7 @@ class Engine:
         default_lang: str = "en",
         crisis_contacts: str | None = None,
         staff_lang: str = "cs",
+        offices: list[Office] | None = None,
     ) -> None:
         self.faq = faq
         self.matcher = matcher
@@ -132,6 +149,7 @@ class Engine:
         self._default_lang = default_lang
         self._crisis_contacts = crisis_contacts
         self.staff_t = locales.get(staff_lang)
+        self.offices = {office.id: office for office in offices or []}
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -312,6 +330,30 @@ class Engine:
                 questions=erased.questions,
                 messages=erased.messages,
             )
+        elif action == pl.APPOINTMENT and value is None:
+            self._clear_draft(turn)
+            self._ask_kind(turn)
+        elif action == pl.KIND and value in KINDS and turn.step == AP_KIND:
+            turn.data["ap_kind"] = value
+            if value == "accompaniment":
+                self._ask_place(turn)
+            else:
+                self._ask_office(turn)
+        elif action == pl.PLACE and value in PLACES and turn.step == AP_PLACE:
+            turn.data["ap_place"] = value
+            self._ask_office(turn)
+        elif action == pl.OFFICE and turn.step == AP_OFFICE and value in self._offices_for(turn):
+            turn.data["ap_office"] = value
+            self._ask_day(turn)
+        elif action == pl.DAY and turn.step == AP_DAY and value in self._days():
+            turn.data["ap_day"] = value
+            self._ask_part(turn)
+        elif action == pl.PART and value in pl.PARTS and turn.step == AP_PART:
+            turn.data["ap_part"] = value
+            turn.data["request_kind"] = "appointment"
+            self._start_callback(turn)
+        elif action == pl.CANCEL_APPOINTMENT and value:
+            await self._cancel_appointment(turn, value)
         elif action == pl.RATE and value:
             reference, _, stars = value.rpartition(":")
             if not (stars.isdigit() and 1 <= int(stars) <= 5):
@@ -364,6 +406,16 @@ class Engine:
             self._ask_request_question(turn)
         elif turn.step == CB_CONSENT:
             self._ask_consent(turn)
+        elif turn.step == AP_KIND:
+            self._ask_kind(turn)
+        elif turn.step == AP_PLACE:
+            self._ask_place(turn)
+        elif turn.step == AP_OFFICE:
+            self._ask_office(turn)
+        elif turn.step == AP_DAY:
+            self._ask_day(turn)
+        elif turn.step == AP_PART:
+            self._ask_part(turn)
         else:
             self._show_menu(turn)
 
@@ -425,8 +477,8 @@ class Engine:
         elif turn.step == CB_QUESTION:
             turn.data["request_question"] = text
             self._ask_consent(turn)
-        elif turn.step == CB_CONSENT:
-            self._ask_consent(turn)
+        elif turn.step in (CB_CONSENT, AP_KIND, AP_PLACE, AP_OFFICE, AP_DAY, AP_PART):
+            await self._reopen(turn)  # these steps are answered with the buttons
         else:
             await self._question(turn, text)
 
@@ -473,7 +525,14 @@ class Engine:
             await self._log_unanswered(
                 turn, text, "no-match", best.topic if best else None, best.score if best else 0
             )
-            turn.say("escalate-intro", [[self._person_button(turn)], [self._menu_button(turn)]])
+            turn.say(
+                "escalate-intro",
+                [
+                    [self._person_button(turn)],
+                    [self._appointment_button(turn)],
+                    [self._menu_button(turn)],
+                ],
+            )
             await self._record(turn, "no-match")
         await self._maybe_offer_switch(turn, match.lang, match.lang_confident)
 
@@ -508,6 +567,7 @@ class Engine:
             [Button(turn.t(f"category-{c}"), pl.make(pl.CATEGORY, c))] for c in self.faq.categories
         ]
         rows.append([self._person_button(turn)])
+        rows.append([self._appointment_button(turn)])
         turn.say("menu-title", rows)
 
     def _show_category(self, turn: Turn, category: str) -> None:
@@ -566,7 +626,14 @@ class Engine:
         await self._log_unanswered(
             turn, turn.data.get("question") or topic, "not-helpful", topic, 0
         )
-        turn.say("feedback-sorry", [[self._person_button(turn)], [self._menu_button(turn)]])
+        turn.say(
+            "feedback-sorry",
+            [
+                [self._person_button(turn)],
+                [self._appointment_button(turn)],
+                [self._menu_button(turn)],
+            ],
+        )
 
     async def _log_unanswered(
         self, turn: Turn, text: str, reason: str, topic: str | None = None, score: int = 0
@@ -635,6 +702,124 @@ class Engine:
             **common,
         )
 
+    # ----------------------------------------------------------------- appointments
+
+    def _ask_kind(self, turn: Turn) -> None:
+        turn.step = AP_KIND
+        rows = [
+            [Button(turn.t(f"appointment-kind-{kind}"), pl.make(pl.KIND, kind))] for kind in KINDS
+        ]
+        rows.append([self._cancel_button(turn)])
+        turn.say("appointment-kind", rows)
+
+    def _ask_place(self, turn: Turn) -> None:
+        turn.step = AP_PLACE
+        rows = [
+            [Button(turn.t(f"appointment-place-{place}"), pl.make(pl.PLACE, place))]
+            for place in PLACES
+        ]
+        rows.append([self._cancel_button(turn)])
+        turn.say("appointment-place", rows)
+
+    def _offices_for(self, turn: Turn) -> list[str]:
+        """Offices offering the chosen help, those serving the person's language first."""
+        kind = turn.data.get("ap_kind", "")
+        offering = [o for o in self.offices.values() if o.serves(kind)]
+        in_language = [o.id for o in offering if turn.lang in o.languages]
+        return in_language or [o.id for o in offering]
+
+    def _ask_office(self, turn: Turn) -> None:
+        offices = self._offices_for(turn)
+        if not offices:
+            self._clear_draft(turn)
+            turn.step = MENU
+            turn.say(
+                "appointment-no-office", [[self._person_button(turn)], [self._menu_button(turn)]]
+            )
+            return
+        if len(offices) == 1:
+            turn.data["ap_office"] = offices[0]
+            self._ask_day(turn)
+            return
+        turn.step = AP_OFFICE
+        rows = [[Button(self.offices[o].name, pl.make(pl.OFFICE, o))] for o in offices]
+        rows.append([self._cancel_button(turn)])
+        turn.say("appointment-office", rows)
+
+    def _days(self) -> list[str]:
+        return [d.isoformat() for d in working_days(today_in_prague(utcnow()))]
+
+    def _ask_day(self, turn: Turn) -> None:
+        turn.step = AP_DAY
+        days = [date.fromisoformat(d) for d in self._days()]
+        buttons = [Button(day_label(d, turn.lang), pl.make(pl.DAY, d.isoformat())) for d in days]
+        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+        rows.append([self._cancel_button(turn)])
+        turn.say("appointment-day", rows)
+
+    def _ask_part(self, turn: Turn) -> None:
+        turn.step = AP_PART
+        rows = [
+            [Button(turn.t(f"callback-time-{part}"), pl.make(pl.PART, part))] for part in pl.PARTS
+        ]
+        rows.append([self._cancel_button(turn)])
+        turn.say("appointment-part", rows)
+
+    async def _store_appointment(self, turn: Turn) -> None:
+        data = turn.data
+        appointment = await AppointmentRepository(turn.session).create(
+            user_id=turn.user.id,
+            lang=turn.lang,
+            kind=data["ap_kind"],
+            place=data.get("ap_place"),
+            office_id=data["ap_office"],
+            preferred_day=date.fromisoformat(data["ap_day"]),
+            part_of_day=data["ap_part"],
+            phone=data["phone"],
+            consent_at=utcnow(),
+            consent_version=await self._consent_version(turn),
+        )
+        logger.info("appointment request %s stored (%s)", appointment.reference, turn.lang)
+        await self._record(turn, f"appointment:{appointment.kind}")
+        staff, office = self.staff_t, self.offices[appointment.office_id]
+        await self._to_staff(
+            turn.session,
+            "staff-new-appointment",
+            appointment.reference,
+            language=f"{appointment.lang} ({self.locales.get(appointment.lang).name})",
+            kind=staff(f"appointment-kind-{appointment.kind}")
+            + (
+                f" – {staff(f'appointment-place-{appointment.place}')}"
+                if appointment.place
+                else ""
+            ),
+            office=office.name,
+            day=day_label(appointment.preferred_day, staff.lang),
+            part=staff(f"callback-time-{appointment.part_of_day}"),
+            phone=appointment.phone or "-",
+        )
+        self._clear_draft(turn)
+        turn.step = MENU
+        turn.say(
+            "appointment-requested",
+            [[self._menu_button(turn)]],
+            reference=appointment.reference,
+            kind=turn.t(f"appointment-kind-{appointment.kind}"),
+            office=office.name,
+            day=day_label(appointment.preferred_day, turn.lang),
+            part=turn.t(f"callback-time-{appointment.part_of_day}"),
+        )
+
+    async def _cancel_appointment(self, turn: Turn, reference: str) -> None:
+        repo = AppointmentRepository(turn.session)
+        appointment = await repo.get(reference)
+        if appointment is None or appointment.user_id != turn.user.id:
+            raise pl.ForgedPayloadError(reference)
+        if not await repo.move(reference, states.CANCELLED):
+            raise pl.ForgedPayloadError(reference)
+        await self._to_staff(turn.session, "staff-appointment-cancelled", reference, reply_to=True)
+        turn.say("appointment-cancelled", [[self._menu_button(turn)]], reference=reference)
+
     # ----------------------------------------------------------------- urgent situations
 
     async def _urgent(self, turn: Turn, text: str, category: str | None) -> None:
@@ -674,7 +859,7 @@ class Engine:
             turn.say("callback-phone-invalid", [[self._cancel_button(turn)]], request_phone=True)
             return
         turn.data["phone"] = phone
-        if turn.data.get("urgent"):
+        if turn.data.get("urgent") or turn.data.get("request_kind") == "appointment":
             self._ask_consent(turn)
         else:
             self._ask_time(turn)
@@ -712,6 +897,9 @@ class Engine:
             self._clear_draft(turn)
             turn.say("callback-declined")
             self._show_menu(turn)
+            return
+        if turn.data.get("request_kind") == "appointment":
+            await self._store_appointment(turn)
             return
         request = await CallbackRepository(turn.session).create(
             user_id=turn.user.id,
@@ -769,6 +957,9 @@ class Engine:
 
     def _menu_button(self, turn: Turn) -> Button:
         return Button(turn.t("buttons-menu"), pl.make(pl.MENU))
+
+    def _appointment_button(self, turn: Turn) -> Button:
+        return Button(turn.t("buttons-appointment"), pl.make(pl.APPOINTMENT))
 
     def _person_button(self, turn: Turn) -> Button:
         return Button(turn.t("buttons-person"), pl.make(pl.PERSON))

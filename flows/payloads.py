@@ -26,6 +26,13 @@ KEEP_LANGUAGE: Final = "keeplang"
 CANCEL: Final = "cancel"
 RATE: Final = "rate"
 FORGET: Final = "forget"
+APPOINTMENT: Final = "appt"
+KIND: Final = "kind"
+PLACE: Final = "place"
+OFFICE: Final = "office"
+DAY: Final = "day"
+PART: Final = "part"
+CANCEL_APPOINTMENT: Final = "apcancel"
 # Staff desk buttons.
 CLAIM: Final = "claim"
 CLOSE: Final = "close"
@@ -47,9 +54,17 @@ ACTIONS: Final = frozenset(
         CANCEL,
         RATE,
         FORGET,
+        APPOINTMENT,
+        KIND,
+        PLACE,
+        OFFICE,
+        DAY,
+        PART,
+        CANCEL_APPOINTMENT,
     }
 )
 TIMES: Final = ("morning", "afternoon", "evening")
+PARTS: Final = ("morning", "afternoon")
 
 
 class ForgedPayloadError(ValueError):

@@ -57,9 +57,14 @@ class Translator:
     lang: str
     strings: dict[str, str]
     rtl: bool
+    # The reference language's strings: a key missing in a translation is shown in English
+    # rather than failing (a test keeps every locale complete).
+    fallback: dict[str, str] | None = None
 
     def __call__(self, key: str, **args: object) -> str:
-        template = self.strings[key]
+        template = self.strings.get(key)
+        if template is None:
+            template = (self.fallback or {})[key]
         if self.rtl:
             values = {name: f"{FSI}{value}{PDI}" for name, value in args.items()}
             return isolate_ltr(template.format(**values)) if values else isolate_ltr(template)
@@ -84,8 +89,8 @@ class Locales:
     def load(
         cls, directory: Path = LOCALES_DIR, languages: tuple[str, ...] = LANGUAGES
     ) -> Locales:
-        translators = {}
-        for lang in languages:
+        translators: dict[str, Translator] = {}
+        for lang in (REFERENCE_LANGUAGE, *[x for x in languages if x != REFERENCE_LANGUAGE]):
             path = directory / f"{lang}.yaml"
             try:
                 raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -95,10 +100,14 @@ class Locales:
                 raise LocaleError(f"{path}: a locale file must be a mapping of key: text")
             meta = raw.pop("_meta", {}) or {}
             strings = {str(k): str(v) for k, v in raw.items()}
+            reference = translators.get(REFERENCE_LANGUAGE)
             translators[lang] = Translator(
-                lang=lang, strings=strings, rtl=meta.get("direction") == "rtl"
+                lang=lang,
+                strings=strings,
+                rtl=meta.get("direction") == "rtl",
+                fallback=reference.strings if reference else None,
             )
-        return cls(translators)
+        return cls({lang: translators[lang] for lang in languages})
 
     def get(self, lang: str | None) -> Translator:
         """The translator for `lang`, or the reference language when it is not supported."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -75,3 +75,35 @@ class OutboxDto:
     attempts: int
     status: str = "pending"
     external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AppointmentDto:
+    id: int
+    reference: str
+    status: str
+    lang: str
+    kind: str
+    place: str | None
+    office_id: str
+    preferred_day: date
+    part_of_day: str
+    phone: str | None
+    starts_at: datetime | None
+    user_id: int | None
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "kind": "appointment",
+            "status": self.status,
+            "lang": self.lang,
+            "help": self.kind,
+            "place": self.place,
+            "office": self.office_id,
+            "preferred_day": self.preferred_day.isoformat(),
+            "part_of_day": self.part_of_day,
+            "starts_at": self.starts_at.isoformat(timespec="minutes") if self.starts_at else None,
+            "created": self.created_at.isoformat(timespec="seconds"),
+        }

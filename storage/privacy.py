@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 
 from storage import states
 from storage.models import (
+    Appointment,
     CallbackRequest,
     ConsentText,
     ConversationState,
@@ -69,6 +70,20 @@ class PrivacyRepository:
             )
             .values(status=states.CLOSED, closed_at=utcnow())
         )
+        await self._session.execute(
+            update(Appointment)
+            .where(Appointment.user_id == user_id)
+            .values(phone=None, user_id=None)
+        )
+        await self._session.execute(
+            update(Appointment)
+            .where(
+                Appointment.user_id.is_(None),
+                Appointment.status.in_(states.appointment_allowed_from(states.CANCELLED)),
+                Appointment.phone.is_(None),
+            )
+            .values(status=states.CANCELLED)
+        )
         questions = await self._session.execute(
             delete(UnansweredQuestion).where(UnansweredQuestion.user_id == user_id)
         )
@@ -108,6 +123,11 @@ class PrivacyRepository:
                 select(UnansweredQuestion)
                 .where(UnansweredQuestion.user_id == user.id)
                 .order_by(UnansweredQuestion.id)
+            )
+        )
+        appointments = list(
+            await self._session.scalars(
+                select(Appointment).where(Appointment.user_id == user.id).order_by(Appointment.id)
             )
         )
         interactions = list(
@@ -151,6 +171,21 @@ class PrivacyRepository:
                 }
                 for r in requests
             ],
+            "appointments": [
+                {
+                    "reference": a.reference,
+                    "status": a.status,
+                    "help": a.kind,
+                    "place": a.place,
+                    "office": a.office_id,
+                    "preferred_day": a.preferred_day.isoformat(),
+                    "part_of_day": a.part_of_day,
+                    "phone": a.phone,
+                    "starts_at": _iso(a.starts_at),
+                    "created": _iso(a.created_at),
+                }
+                for a in appointments
+            ],
             "unanswered_questions": [
                 {
                     "text": q.text,
@@ -178,6 +213,15 @@ class PrivacyRepository:
             )
             .values(phone=None, question=None)
         )
+        finished = await self._session.execute(
+            update(Appointment)
+            .where(
+                Appointment.status.in_((states.DONE, states.CANCELLED, states.NO_SHOW)),
+                Appointment.updated_at < cutoff,
+                Appointment.phone.is_not(None),
+            )
+            .values(phone=None)
+        )
         questions = await self._session.execute(
             delete(UnansweredQuestion).where(UnansweredQuestion.created_at < cutoff)
         )
@@ -195,7 +239,10 @@ class PrivacyRepository:
             )
         )
         return Purged(
-            requests.rowcount, questions.rowcount, messages.rowcount, conversations.rowcount
+            requests.rowcount + finished.rowcount,
+            questions.rowcount,
+            messages.rowcount,
+            conversations.rowcount,
         )
 
 

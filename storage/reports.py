@@ -90,7 +90,11 @@ async def build_report(session: AsyncSession, period: Period) -> dict[str, Any]:
             "callbacks": kinds["callback"],
             "urgent_callbacks": kinds["urgent-callback"],
             "urgent_situations": kinds["urgent"],
-            "appointments": {},
+            "appointments": {
+                kind.removeprefix("appointment:"): count
+                for kind, count in sorted(kinds.items())
+                if kind.startswith("appointment:")
+            },
         },
         "unanswered": {kind: kinds[kind] for kind in UNANSWERED_KINDS},
         "by_language": {
@@ -128,7 +132,7 @@ async def build_report(session: AsyncSession, period: Period) -> dict[str, Any]:
 
 
 def _zero() -> dict[str, int]:
-    return {"faq_answers": 0, "callbacks": 0, "unanswered": 0}
+    return {"faq_answers": 0, "callbacks": 0, "appointments": 0, "unanswered": 0}
 
 
 def _field(kind: str) -> str | None:
@@ -136,6 +140,8 @@ def _field(kind: str) -> str | None:
         return "faq_answers"
     if kind in CALLBACK_KINDS:
         return "callbacks"
+    if kind.startswith("appointment:"):
+        return "appointments"
     if kind in UNANSWERED_KINDS:
         return "unanswered"
     return None
@@ -149,6 +155,8 @@ def to_markdown(report: dict[str, Any]) -> str:
     for key, value in report["interventions"].items():
         if key != "appointments":
             lines.append(f"| {key.replace('_', ' ')} | {value} |")
+    for kind, value in report["interventions"]["appointments"].items():
+        lines.append(f"| appointments: {kind} | {value} |")
     for key, value in report["unanswered"].items():
         lines.append(f"| unanswered: {key} | {value} |")
     first = report["first_response_minutes"]
@@ -158,12 +166,12 @@ def to_markdown(report: dict[str, Any]) -> str:
     for title, table in (("language", report["by_language"]), ("month", report["by_month"])):
         lines += [
             "",
-            f"| {title} | people | FAQ answers | callbacks | unanswered |",
-            "|---|---|---|---|---|",
+            f"| {title} | people | FAQ answers | callbacks | appointments | unanswered |",
+            "|---|---|---|---|---|---|",
         ]
         lines += [
             f"| {key} | {row['people']} | {row['faq_answers']} | {row['callbacks']} | "
-            f"{row['unanswered']} |"
+            f"{row['appointments']} | {row['unanswered']} |"
             for key, row in table.items()
         ]
     lines += ["", "| topic | FAQ answers | helped | did not help |", "|---|---|---|---|"]
@@ -182,6 +190,10 @@ def to_rows(report: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
     for key, value in report["interventions"].items():
         if key != "appointments":
             rows.append(("interventions", key, "count", value))
+    rows += [
+        ("interventions", f"appointments:{kind}", "count", value)
+        for kind, value in report["interventions"]["appointments"].items()
+    ]
     rows += [("unanswered", key, "count", value) for key, value in report["unanswered"].items()]
     for section in ("by_language", "by_topic", "by_month"):
         for key, measures in report[section].items():

@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import states
-from storage.dto import CallbackDto, OutboxDto, StaffDto, StateDto, UserDto
+from storage.dto import AppointmentDto, CallbackDto, OutboxDto, StaffDto, StateDto, UserDto
 from storage.models import (
+    Appointment,
     CallbackRequest,
     ConsentText,
     ConversationState,
@@ -532,4 +533,77 @@ def _outbox_dto(m: OutboxMessage) -> OutboxDto:
         attempts=m.attempts,
         status=m.status,
         external_id=m.external_id,
+    )
+
+
+class AppointmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def create(self, **values: Any) -> AppointmentDto:
+        row = Appointment(status=states.REQUESTED, **values)
+        self._session.add(row)
+        await self._session.flush()
+        row.reference = f"A-{row.id:04d}"
+        await self._session.flush()
+        return _appointment_dto(row)
+
+    async def get(self, reference: str) -> AppointmentDto | None:
+        row = await self._session.scalar(
+            select(Appointment).where(Appointment.reference == reference)
+        )
+        return _appointment_dto(row) if row else None
+
+    async def move(self, reference: str, target: str, **values: Any) -> bool:
+        """Change the status if the appointment lifecycle allows it (atomically)."""
+        result = await self._session.execute(
+            update(Appointment)
+            .where(
+                Appointment.reference == reference,
+                Appointment.status.in_(states.appointment_allowed_from(target)),
+            )
+            .values(status=target, updated_at=utcnow(), **values)
+        )
+        return result.rowcount == 1
+
+    async def list_appointments(self, status: str | None = None) -> list[AppointmentDto]:
+        stmt = select(Appointment).order_by(Appointment.id)
+        if status:
+            stmt = stmt.where(Appointment.status == status)
+        return [_appointment_dto(r) for r in await self._session.scalars(stmt)]
+
+    async def due_reminders(self, start: datetime, end: datetime) -> list[AppointmentDto]:
+        """Confirmed appointments starting in [start, end) whose person was not reminded."""
+        rows = await self._session.scalars(
+            select(Appointment).where(
+                Appointment.status == states.CONFIRMED,
+                Appointment.reminded.is_(False),
+                Appointment.starts_at >= start,
+                Appointment.starts_at < end,
+            )
+        )
+        return [_appointment_dto(r) for r in rows]
+
+    async def mark_reminded(self, reference: str) -> None:
+        await self._session.execute(
+            update(Appointment).where(Appointment.reference == reference).values(reminded=True)
+        )
+
+
+def _appointment_dto(a: Appointment) -> AppointmentDto:
+    assert a.reference is not None
+    return AppointmentDto(
+        id=a.id,
+        reference=a.reference,
+        status=a.status,
+        lang=a.lang,
+        kind=a.kind,
+        place=a.place,
+        office_id=a.office_id,
+        preferred_day=a.preferred_day,
+        part_of_day=a.part_of_day,
+        phone=a.phone,
+        starts_at=a.starts_at,
+        user_id=a.user_id,
+        created_at=a.created_at,
     )

@@ -39,3 +39,25 @@ class InvalidTransitionError(ValueError):
 def allowed_from(target: str) -> tuple[str, ...]:
     """The statuses from which a request may move to `target`."""
     return tuple(source for source, targets in TRANSITIONS.items() if target in targets)
+
+
+# Appointments: requested by the person, confirmed (or re-proposed) by a caseworker, then done,
+# cancelled by either side, or a no-show.
+REQUESTED: Final = "requested"
+CONFIRMED: Final = "confirmed"
+DONE: Final = "done"
+CANCELLED: Final = "cancelled"
+NO_SHOW: Final = "no-show"
+
+APPOINTMENT_STATUSES: Final = (REQUESTED, CONFIRMED, DONE, CANCELLED, NO_SHOW)
+APPOINTMENT_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    REQUESTED: frozenset({CONFIRMED, CANCELLED}),
+    CONFIRMED: frozenset({CONFIRMED, DONE, CANCELLED, NO_SHOW}),
+    DONE: frozenset(),
+    CANCELLED: frozenset(),
+    NO_SHOW: frozenset(),
+}
+
+
+def appointment_allowed_from(target: str) -> tuple[str, ...]:
+    return tuple(s for s, targets in APPOINTMENT_TRANSITIONS.items() if target in targets)

@@ -145,7 +145,7 @@ async def test_off_topic_message_is_escalated_honestly_and_logged(app: App) -> N
     await chat.press("English")
     await chat.send("who won the football match yesterday")
     assert chat.keys == ["escalate-intro"]
-    assert [b.payload for b in chat.replies[0].flat_buttons] == ["person", "menu"]
+    assert [b.payload for b in chat.replies[0].flat_buttons] == ["person", "appt", "menu"]
     async with app.sessions() as session:
         logged = (await session.scalars(select(UnansweredQuestion))).one()
     assert (logged.text, logged.lang, logged.reason) == (

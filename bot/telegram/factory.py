@@ -33,20 +33,22 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 COMMANDS = ("start", "menu", "language", "help", "cancel")
-MAINTENANCE_EVERY = 6 * 3600
+MAINTENANCE_EVERY = 15 * 60
 
 
-async def maintain(app: App) -> None:
-    """Erase personal data past RETENTION_DAYS, now and every few hours."""
+async def maintain(app: App, sender: OutboxSender) -> None:
+    """Every few minutes: appointment reminders, and erasing data past RETENTION_DAYS."""
     while True:
         try:
+            if await app.desk.send_reminders():
+                sender.wake()
             async with app.sessions() as session, session.begin():
                 purged = await PrivacyRepository(session).purge(
                     timedelta(days=app.settings.retention_days)
                 )
             logger.info("retention: %s", purged)
         except Exception:
-            logger.exception("retention run failed; will try again")
+            logger.exception("maintenance run failed; will try again")
         await asyncio.sleep(MAINTENANCE_EVERY)
 
 
@@ -118,7 +120,7 @@ async def run_polling(app: App) -> None:
     dispatcher = create_dispatcher(app, sender)
     await bootstrap_staff(app)
     await set_up_bot(bot, app.knowledge.locales, app.settings.default_language)
-    tasks = [asyncio.create_task(sender.run()), asyncio.create_task(maintain(app))]
+    tasks = [asyncio.create_task(sender.run()), asyncio.create_task(maintain(app, sender))]
     try:
         await bot.delete_webhook(drop_pending_updates=False)
         await dispatcher.start_polling(bot)
@@ -151,7 +153,7 @@ async def run_webhook(app: App) -> None:
     web_app.router.add_get("/healthz", healthz)
     SimpleRequestHandler(dispatcher, bot, secret_token=secret).register(web_app, path="/telegram")
     setup_application(web_app, dispatcher, bot=bot)
-    tasks = [asyncio.create_task(sender.run()), asyncio.create_task(maintain(app))]
+    tasks = [asyncio.create_task(sender.run()), asyncio.create_task(maintain(app, sender))]
     runner = web.AppRunner(web_app)
     await runner.setup()
     await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()  # noqa: S104

@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.telegram.mappers import CHANNEL, callback_to_event, message_to_event
 from flows import payloads as pl
+from storage import states
 
 if TYPE_CHECKING:
     from bot.telegram.outbox import OutboxSender
@@ -67,6 +68,29 @@ def staff_router(staff_chat_id: int) -> Router:
             await message.reply(desk.t("staff-reply-usage"))
             return
         await _reply(message, desk, sender, reference, text.strip())
+
+    @router.message(Command("confirm"))
+    async def on_confirm(
+        message: Message, command: CommandObject, desk: Desk, sender: OutboxSender
+    ) -> None:
+        assert message.from_user is not None
+        reference, _, when = (command.args or "").strip().partition(" ")
+        outcome = await desk.confirm(CHANNEL, str(message.from_user.id), reference, when)
+        await message.reply(outcome.text)
+        sender.wake()
+
+    @router.message(Command("done", "noshow", "cancelappt"))
+    async def on_settle(
+        message: Message, command: CommandObject, desk: Desk, sender: OutboxSender
+    ) -> None:
+        assert message.from_user is not None
+        status = {"done": states.DONE, "noshow": states.NO_SHOW, "cancelappt": states.CANCELLED}[
+            command.command
+        ]
+        reference = (command.args or "").strip()
+        outcome = await desk.settle(CHANNEL, str(message.from_user.id), reference, status)
+        await message.reply(outcome.text)
+        sender.wake()
 
     @router.message(F.reply_to_message, F.text)
     async def on_reply(message: Message, desk: Desk, sender: OutboxSender) -> None:
