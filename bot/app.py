@@ -75,6 +75,8 @@ async def build_app(settings: Settings, *, migrate: bool | None = None) -> App:
         locales=knowledge.locales,
         staff_lang=settings.staff_language,
         offices={office.id: office for office in offices},
+        sla_minutes=settings.sla_minutes,
+        urgent_sla_minutes=settings.urgent_sla_minutes,
     )
     return App(
         settings=settings, knowledge=knowledge, db=db, sessions=sessions, engine=engine, desk=desk

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     log_level: str = "WARNING"
     console_user: str = "local"
     staff_language: str = "cs"
+    sla_minutes: int = Field(default=30, ge=1)
+    urgent_sla_minutes: int = Field(default=5, ge=1)
     telegram_bot_token: SecretStr | None = None
     telegram_api_base: str | None = None
     telegram_bot_username: str | None = None

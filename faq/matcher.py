@@ -14,8 +14,11 @@ situation that a FAQ cannot answer).
 
 from __future__ import annotations
 
+import bisect
 import math
+import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -55,6 +58,12 @@ FULL_COVERAGE: Final = 90
 # Languages that write one syllable per word: no stem or typo matching on them, word pairs decide.
 ANALYTIC_LANGUAGES: Final = frozenset({"vi"})
 PAIR_SEPARATOR: Final = " "
+# A query word is compared with the FAQ words whose similarity ratio (rapidfuzz `fuzz.ratio`) is
+# at least FUZZY_CUTOFF, the FUZZY_LIMIT closest of them.
+FUZZY_CUTOFF: Final = 55
+FUZZY_LIMIT: Final = 40
+# Two words whose ratio is at least this much (and that are long enough) are one word mistyped.
+TYPO_RATIO: Final = 84
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,8 @@ class _Doc:
     tokens: set[str]
     pairs: set[str]
     phrases: list[str]
+    # The phrases with their words sorted: `fuzz.ratio` on these is `fuzz.token_sort_ratio`.
+    sorted_phrases: list[str] = field(default_factory=list)
 
 
 def load_stopwords(path: Path = STOPWORDS_FILE) -> dict[str, set[str]]:
@@ -108,6 +119,16 @@ def load_stopwords(path: Path = STOPWORDS_FILE) -> dict[str, set[str]]:
 
 def token_similarity(a: str, b: str, ratio: float) -> float:
     """How well query word `a` matches FAQ word `b` (0..1): exact, same stem, or a typo."""
+    stem = stem_similarity(a, b)
+    if stem:
+        return stem
+    if min(len(a), len(b)) >= 5 and ratio >= TYPO_RATIO:
+        return 0.9 * ratio / 100  # a typo
+    return 0.0
+
+
+def stem_similarity(a: str, b: str) -> float:
+    """The part of `token_similarity` that needs no ratio: exact or same stem, else 0."""
     if a == b:
         return 1.0
     shortest = min(len(a), len(b))
@@ -120,9 +141,153 @@ def token_similarity(a: str, b: str, ratio: float) -> float:
         return 0.9  # one stem, another ending: prodlit / prodlenie, karta / kartu
     if len(a) == len(b) == prefix + 1 >= 4:
         return 0.8  # short words, another ending: vizu / viza
-    if shortest >= 5 and ratio >= 84:
-        return 0.9 * ratio / 100  # a typo
     return 0.0
+
+
+# The fuzzy search first looks only at words whose ratio is above _NEAR_BOUND, then above
+# _MID_BOUND, then as low as needed (see `FuzzyVocabulary.closest`). Neither bound is a ratio two
+# words can have (200 * common letters / total length), so no word sits exactly on one.
+_NEAR_BOUND: Final = 74.9
+_MID_BOUND: Final = 66.6
+# Shared bigrams are counted up to this many (a weaker but valid filter above it).
+_MAX_SHARED_BIGRAMS: Final = 8
+_ONE_BIT = re.compile("1")
+
+
+class FuzzyVocabulary:
+    """The FAQ's words, indexed to find a query word's closest words without comparing it with
+    every word of the FAQ.
+
+    `closest(token)` returns, in the same order, the head of what
+    ``process.extract(token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
+    limit=FUZZY_LIMIT)`` returns: every entry down to a ratio bound below which no entry can get a
+    `token_similarity` above 0. So the similar words and their similarities are exactly those of
+    the full comparison.
+
+    How: ratio = 200 * LCS / (len(a) + len(b)), LCS being the longest common subsequence. A word
+    is above a bound only with an LCS of at least some L (given both lengths), and LCS <= the
+    letters the two words have in common, and LCS >= L implies at least 3L + 1 - len(a) - len(b)
+    shared bigrams of the words padded with start and end marks. One bit mask per letter
+    occurrence, per bigram occurrence and per word length (bit i: word i; Python ints) counts
+    both for all words at once; only the words that pass are compared with rapidfuzz.
+
+    The bound: a word at or below 74.9 can only be similar by its stem (a typo needs TYPO_RATIO),
+    and those words share the query word's first three letters, so they are few and checked
+    directly. When none of them is in the result's range, or the words above the bound already
+    fill the limit, the words above 74.9 are the answer; else the bound goes down to 66.6, then
+    to the lowest such stem word.
+    """
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = sorted(words)
+        grams: dict[tuple[str, int], list[int]] = defaultdict(list)
+        letters: dict[tuple[str, int], list[int]] = defaultdict(list)
+        lengths: dict[int, list[int]] = defaultdict(list)
+        for i, word in enumerate(self.words):
+            for key in _occurrences(_bigrams(word)):
+                grams[key].append(i)
+            for key in _occurrences(word):
+                letters[key].append(i)
+            lengths[len(word)].append(i)
+        size = len(self.words)
+        self._grams = {key: _bit_mask(ids, size) for key, ids in grams.items()}
+        self._letters = {key: _bit_mask(ids, size) for key, ids in letters.items()}
+        self._lengths = {n: _bit_mask(ids, size) for n, ids in sorted(lengths.items())}
+
+    def closest(self, token: str) -> list[tuple[str, float]]:
+        """(word, ratio), best first: see the class documentation."""
+        lowest_stem = self._lowest_stem_ratio(token)
+        grams = _at_least(
+            [self._grams.get(key, 0) for key in _occurrences(_bigrams(token))],
+            _MAX_SHARED_BIGRAMS,
+        )
+        letters = _at_least([self._letters.get(key, 0) for key in _occurrences(token)], len(token))
+        for bound in (_NEAR_BOUND, _MID_BOUND):
+            found = self._above(token, bound, grams, letters)
+            if len(found) >= FUZZY_LIMIT or lowest_stem is None or lowest_stem > bound:
+                return found
+        assert lowest_stem is not None
+        return self._above(token, lowest_stem - 1e-6, grams, letters)
+
+    def _lowest_stem_ratio(self, token: str) -> float | None:
+        """The lowest ratio, up to _NEAR_BOUND, of a word with the same stem as `token`."""
+        start = token[:3]
+        lowest = None
+        for i in range(bisect.bisect_left(self.words, start), len(self.words)):
+            word = self.words[i]
+            if not word.startswith(start):
+                break
+            if stem_similarity(token, word):
+                ratio = fuzz.ratio(token, word)
+                # Generous at the cutoff: a lower bound only makes the search wider.
+                if FUZZY_CUTOFF - 1 <= ratio <= _NEAR_BOUND and (lowest is None or ratio < lowest):
+                    lowest = ratio
+        return lowest
+
+    def _above(
+        self, token: str, bound: float, grams: list[int], letters: list[int]
+    ) -> list[tuple[str, float]]:
+        """The words of the full result whose ratio is above `bound`, in its order."""
+        size = len(token)
+        candidates = 0
+        for length, mask in self._lengths.items():
+            lcs = math.floor(bound * (size + length) / 200) + 1
+            if lcs > min(size, length):
+                continue
+            shared = 3 * lcs + 1 - size - length
+            if shared > 0:
+                mask &= grams[min(shared, len(grams) - 1)]
+            candidates |= mask & letters[min(lcs, len(letters) - 1)]
+        words = [self.words[i] for i in _set_bits(candidates)]
+        found = process.extract(
+            token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=FUZZY_LIMIT
+        )
+        return [(word, ratio) for word, ratio, _ in found if ratio > bound]
+
+
+def _bigrams(word: str) -> list[str]:
+    padded = f"\x02{word}\x03"
+    return [padded[i : i + 2] for i in range(len(padded) - 1)]
+
+
+def _occurrences(items: Iterable[str]) -> list[tuple[str, int]]:
+    """("a", 1), ("b", 1), ("a", 2): a multiset as a set, for counting what two words share."""
+    seen: dict[str, int] = defaultdict(int)
+    result = []
+    for item in items:
+        seen[item] += 1
+        result.append((item, seen[item]))
+    return result
+
+
+def _bit_mask(ids: list[int], size: int) -> int:
+    bits = bytearray(size // 8 + 1)
+    for i in ids:
+        bits[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(bits, "little")
+
+
+def _at_least(masks: list[int], top: int) -> list[int]:
+    """[_, in at least 1 of masks, in at least 2, ..., in at least top]."""
+    counts = [0] * (top + 1)
+    seen = 0
+    for mask in masks:
+        if not mask:
+            continue
+        seen += 1
+        for k in range(min(top, seen), 1, -1):
+            counts[k] |= counts[k - 1] & mask
+        counts[1] |= mask
+    return counts
+
+
+def _set_bits(mask: int) -> list[int]:
+    """The positions of the 1 bits of `mask`, ascending."""
+    bits = bin(mask)
+    last = len(bits) - 1
+    positions = [last - found.start() for found in _ONE_BIT.finditer(bits, 2)]
+    positions.reverse()
+    return positions
 
 
 class Matcher:
@@ -151,6 +316,7 @@ class Matcher:
                     doc.pairs.update(_pairs(toks))
                     if text in phrases and len(toks) >= 2:
                         doc.phrases.append(" ".join(toks))
+                        doc.sorted_phrases.append(" ".join(sorted(toks)))
                 self._docs.append(doc)
                 lang_vocab[lang].update(doc.tokens)
                 lang_vocab[lang].update(skeleton(w) for w in words(tr.answer))
@@ -167,6 +333,12 @@ class Matcher:
         top = math.log(1 + topic_count)
         self._idf = {tok: math.log(1 + topic_count / len(ts)) / top for tok, ts in df.items()}
         self._vocab = sorted({t for d in self._docs for t in d.tokens})
+        self._fuzzy = FuzzyVocabulary(self._vocab)
+        # Which documents have a token or pair: only they can score for a query that has it.
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        for i, doc in enumerate(self._docs):
+            for tok in doc.tokens | doc.pairs:
+                self._postings[tok].append(i)
         self._similar = lru_cache(maxsize=50_000)(self._similar_uncached)
 
     def detect(self, text: str, hint: str | None = None) -> Detection:
@@ -247,9 +419,8 @@ class Matcher:
     def _similar_uncached(self, token: str) -> tuple[tuple[str, float], ...]:
         if len(token) < 3:
             return ((token, 1.0),) if token in self._idf else ()
-        found = process.extract(token, self._vocab, scorer=fuzz.ratio, score_cutoff=55, limit=40)
         result = []
-        for vt, ratio, _ in found:
+        for vt, ratio in self._fuzzy.closest(token):
             sim = token_similarity(token, vt, ratio)
             if sim > 0:
                 result.append((vt, sim))
@@ -271,24 +442,39 @@ class Matcher:
             weight[qt] = self._idf[closest[0]] * closest[1] if closest else UNKNOWN_WEIGHT
         pairs = [p for p in _pairs(query) if p in self._idf]
         total = sum(weight.values()) + sum(self._idf[p] for p in pairs)
-        phrase = " ".join(query)
+        sorted_phrase = " ".join(sorted(query))
+        # What each document covers: per query word in order, the best of its similar words the
+        # document has (at most the word's weight); then the sum of its pairs. Only documents
+        # with a similar word or a pair get anything, so only they are visited. (Adding in the
+        # same order as one loop over all documents gives the very same numbers.)
+        covered_by: dict[int, float] = {}
+        for qt, sims in similar.items():
+            best: dict[int, float] = {}
+            for vt, value in sorted(
+                ((vt, s * self._idf[vt]) for vt, s in sims.items()), key=lambda kv: kv[1]
+            ):
+                best.update(dict.fromkeys(self._postings[vt], value))  # the highest wins
+            cap = weight[qt]
+            for i, value in best.items():
+                covered_by[i] = covered_by.get(i, 0.0) + min(value, cap)
+        paired: dict[int, float] = {}
+        for p in pairs:
+            value = self._idf[p]
+            for i in self._postings[p]:
+                paired[i] = paired.get(i, 0) + value
         scores: dict[str, tuple[float, float]] = {}
-        for doc in self._docs:
+        for i in sorted(covered_by.keys() | paired.keys()):
+            doc = self._docs[i]
             if doc.lang not in languages:
                 continue
-            covered = 0.0
-            for qt, sims in similar.items():
-                best = max(
-                    (s * self._idf[vt] for vt, s in sims.items() if vt in doc.tokens), default=0.0
-                )
-                covered += min(best, weight[qt])
-            covered += sum(self._idf[p] for p in pairs if p in doc.pairs)
+            covered = covered_by.get(i, 0.0) + paired.get(i, 0)
             if not covered:
                 continue
             coverage = min(100.0, 100 * covered / total)
             score = coverage * min(1.0, covered / EVIDENCE_FULL)
             if score >= CLARIFY_SCORE / 2 and len(query) >= 2:
-                near = max((fuzz.token_sort_ratio(phrase, p) for p in doc.phrases), default=0.0)
+                # fuzz.token_sort_ratio of the phrases, their words sorted beforehand.
+                near = max((fuzz.ratio(sorted_phrase, p) for p in doc.sorted_phrases), default=0.0)
                 if near >= PHRASE_SCORE:
                     score = max(score, near)
             if (score, coverage) > scores.get(doc.topic, (0.0, 0.0)):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from flows import payloads as pl
 from flows.calendar import PRAGUE, when_label
-from flows.engine import STAFF_CHANNEL, queue_for_staff
+from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT, queue_for_staff
 from flows.events import Button, Reply
 from storage import states
 from storage.models import utcnow
@@ -49,8 +49,12 @@ class Desk:
         locales: Locales,
         staff_lang: str,
         offices: dict[str, Office] | None = None,
+        sla_minutes: int = 30,
+        urgent_sla_minutes: int = 5,
     ) -> None:
         self._sessions = sessions
+        self._sla = timedelta(minutes=sla_minutes)
+        self._urgent_sla = timedelta(minutes=urgent_sla_minutes)
         self._locales = locales
         self._offices = offices or {}
         self._t: Translator = locales.get(staff_lang)
@@ -115,6 +119,36 @@ class Desk:
                 session, self._t, "staff-closed", reference, reply_to=True, name=staff.name
             )
             return self._outcome(True, "staff-closed", reference=reference, name=staff.name)
+
+    async def is_staff(self, channel: str, staff_id: str) -> bool:
+        async with self._sessions() as session:
+            return await StaffRepository(session).find(channel, staff_id) is not None
+
+    async def reference_in_chat(self, channel: str, chat: str, external_id: str) -> str | None:
+        """The request a message in a caseworker's own chat is about."""
+        async with self._sessions() as session:
+            return await OutboxRepository(session).reference_of(channel, external_id, chat)
+
+    async def remind_overdue(self, now: datetime | None = None) -> int:
+        """Announce to everyone the requests nobody has claimed in time (SLA reminder)."""
+        now = now or utcnow()
+        async with self._sessions() as session, session.begin():
+            requests = CallbackRepository(session)
+            overdue = await requests.overdue(now, self._sla, self._urgent_sla)
+            outbox = OutboxRepository(session)
+            for request in overdue:
+                key = "staff-urgent-request" if request.urgent else "staff-new-request"
+                body = await outbox.first_body(request.reference, key)
+                if body is None:
+                    continue
+                minutes = int((now - request.created_at).total_seconds() // 60)
+                waiting = self._t(
+                    "staff-sla-reminder", reference=request.reference, minutes=minutes
+                )
+                body["text"] = f"{waiting}\n\n{body['text']}"
+                await outbox.add(STAFF_CHANNEL, STAFF_RECIPIENT, body, reference=request.reference)
+                await requests.mark_announced(request.reference)
+        return len(overdue)
 
     # ----------------------------------------------------------------- appointments
 

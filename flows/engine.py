@@ -33,6 +33,7 @@ from storage.repositories import (
     ConsentRepository,
     InteractionRepository,
     OutboxRepository,
+    StaffRepository,
     StaleStateError,
     StateRepository,
     UnansweredRepository,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from faq.matcher import Matcher
     from faq.offices import Office
     from locales import Locales, Translator
-    from storage.dto import CallbackDto, StateDto, UserDto
+    from storage.dto import CallbackDto, StaffDto, StateDto, UserDto
 
 logger = logging.getLogger(__name__)
 
@@ -685,22 +686,29 @@ class Engine:
             "question": request.question or "-",
         }
         if request.urgent:
-            await self._to_staff(
-                turn.session, "staff-urgent-request", request.reference, buttons=True, **common
+            key = "staff-urgent-request"
+        else:
+            key = "staff-new-request"
+            topic = request.topic_id
+            common["topic"] = (
+                self.faq.topics[topic].title(t.lang)
+                if topic in self.faq.topics
+                else t("staff-no-topic")
             )
-            return
-        topic = request.topic_id
-        await self._to_staff(
-            turn.session,
-            "staff-new-request",
-            request.reference,
-            buttons=True,
-            topic=self.faq.topics[topic].title(t.lang)
-            if topic in self.faq.topics
-            else t("staff-no-topic"),
-            time=t(f"callback-time-{request.preferred_time}"),
-            **common,
-        )
+            common["time"] = t(f"callback-time-{request.preferred_time}")
+        # Routing: caseworkers who speak the person's language hear of it first, in their own
+        # chat; everyone (the desk) when nobody speaks it, when it is urgent (then every
+        # caseworker personally too), or later when it is still unclaimed (the SLA reminder).
+        staff = await StaffRepository(turn.session).list_staff()
+        speakers = [s for s in staff if request.lang in s.languages]
+        personally = staff if request.urgent else speakers
+        for member in personally:
+            await queue_for_staff(
+                turn.session, t, key, request.reference, buttons=True, to=member, **common
+            )
+        if request.urgent or not speakers:
+            await self._to_staff(turn.session, key, request.reference, buttons=True, **common)
+            await CallbackRepository(turn.session).mark_announced(request.reference)
 
     # ----------------------------------------------------------------- appointments
 
@@ -980,9 +988,11 @@ async def queue_for_staff(
     *,
     buttons: bool = False,
     reply_to: bool = False,
+    to: StaffDto | None = None,
     **args: object,
 ) -> None:
-    """Queue a message for the caseworkers' desk, with Claim / Close buttons if asked."""
+    """Queue a message for the caseworkers' desk (or one caseworker's own chat, `to`), with
+    Claim / Close buttons if asked."""
     rows = (
         (
             (
@@ -1001,6 +1011,5 @@ async def queue_for_staff(
         buttons=rows,
         reply_to_reference=reference if reply_to else None,
     )
-    await OutboxRepository(session).add(
-        STAFF_CHANNEL, STAFF_RECIPIENT, reply.to_body(), reference=reference
-    )
+    channel, recipient = (to.channel, to.external_id) if to else (STAFF_CHANNEL, STAFF_RECIPIENT)
+    await OutboxRepository(session).add(channel, recipient, reply.to_body(), reference=reference)

@@ -114,6 +114,9 @@ class CallbackRequest(Base):
     first_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     rating: Mapped[int | None]
+    # Last time the request was posted for every caseworker (None: only those who speak its
+    # language have been told so far).
+    announced_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -203,6 +203,33 @@ class CallbackRepository:
         )
         return result.rowcount == 1
 
+    async def mark_announced(self, reference: str) -> None:
+        await self._session.execute(
+            update(CallbackRequest)
+            .where(CallbackRequest.reference == reference)
+            .values(announced_at=utcnow())
+        )
+
+    async def overdue(
+        self, now: datetime, normal: timedelta, urgent: timedelta
+    ) -> list[CallbackDto]:
+        """Unclaimed requests due for an announcement to everyone (the SLA reminder)."""
+        rows = await self._session.scalars(
+            select(CallbackRequest)
+            .where(
+                CallbackRequest.status == states.NEW,
+                or_(
+                    (CallbackRequest.urgent.is_(False))
+                    & CallbackRequest.announced_at.is_(None)
+                    & (CallbackRequest.created_at <= now - normal),
+                    (CallbackRequest.urgent.is_(True))
+                    & (CallbackRequest.announced_at <= now - urgent),
+                ),
+            )
+            .order_by(CallbackRequest.urgent.desc(), CallbackRequest.id)
+        )
+        return [_callback_dto(r) for r in rows]
+
     async def list_requests(self, status: str | None = None) -> list[CallbackDto]:
         # Urgent requests first: the top of the queue.
         stmt = select(CallbackRequest).order_by(CallbackRequest.urgent.desc(), CallbackRequest.id)
@@ -332,13 +359,25 @@ class OutboxRepository:
             update(OutboxMessage).where(OutboxMessage.id == message_id).values(status="failed")
         )
 
-    async def reference_of(self, channel: str, external_id: str) -> str | None:
+    async def reference_of(
+        self, channel: str, external_id: str, recipient: str | None = None
+    ) -> str | None:
         """The request a delivered message was about (a caseworker replied to it)."""
-        return await self._session.scalar(
-            select(OutboxMessage.reference).where(
-                OutboxMessage.channel == channel, OutboxMessage.external_id == external_id
-            )
+        stmt = select(OutboxMessage.reference).where(
+            OutboxMessage.channel == channel, OutboxMessage.external_id == external_id
         )
+        if recipient is not None:
+            stmt = stmt.where(OutboxMessage.recipient == recipient)
+        return await self._session.scalar(stmt.limit(1))
+
+    async def first_body(self, reference: str, key: str) -> dict[str, Any] | None:
+        """The first message of a kind about a request (to announce it again)."""
+        rows = await self._session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.reference == reference)
+            .order_by(OutboxMessage.id)
+        )
+        return next((dict(r.body) for r in rows if r.body.get("key") == key), None)
 
     async def external_id_of(self, channel: str, reference: str) -> str | None:
         """Where the announcement of a request was posted (to thread replies under it)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from bot.app import App
+from storage.models import utcnow
 from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository
 from tests.chat import Chat
 
@@ -31,10 +33,12 @@ async def _desk_texts(app: App) -> list[str]:
         ]
 
 
-async def test_new_request_is_announced_to_the_desk_with_buttons(app: App) -> None:
+async def test_new_request_goes_first_to_those_who_speak_the_language(app: App) -> None:
     await _setup(app)
     async with app.sessions() as session:
-        [announcement] = [m for m in await OutboxRepository(session).all() if m.channel == "staff"]
+        messages = await OutboxRepository(session).all()
+    [announcement] = [m for m in messages if m.recipient == "502"]  # Olena speaks Ukrainian
+    assert not [m for m in messages if m.recipient == "501" or m.channel == "staff"]
     assert announcement.reference == "R-0001"
     assert "R-0001" in announcement.body["text"] and "+420777123456" in announcement.body["text"]
     assert "Лист з МВС" in announcement.body["text"]
@@ -42,6 +46,41 @@ async def test_new_request_is_announced_to_the_desk_with_buttons(app: App) -> No
         "claim:R-0001",
         "close:R-0001",
     ]
+    # Nobody claimed it in time: now every caseworker is told, once.
+    assert await app.desk.remind_overdue(utcnow() + timedelta(minutes=10)) == 0
+    assert await app.desk.remind_overdue(utcnow() + timedelta(minutes=31)) == 1
+    assert await app.desk.remind_overdue(utcnow() + timedelta(minutes=90)) == 0
+    desk = await _desk_texts(app)
+    assert len(desk) == 1 and desk[0].startswith("⏰ R-0001") and "+420777123456" in desk[0]
+
+
+async def test_request_in_a_language_nobody_speaks_goes_to_everyone(app: App) -> None:
+    async with app.sessions() as session, session.begin():
+        await StaffRepository(session).add("telegram", "501", "Jana", ("cs",))
+    chat = Chat(app.engine, channel="console", client_lang="mn")
+    await chat.send("/start")
+    await chat.press_payload("lang:mn")
+    await chat.press_payload("person")
+    await chat.send("777123456")
+    await chat.press_payload("time:evening")
+    await chat.send("тусламж")
+    await chat.press_payload("consent:yes")
+    assert len(await _desk_texts(app)) == 1
+
+
+async def test_urgent_request_reaches_everyone_at_once_and_again_after_minutes(app: App) -> None:
+    async with app.sessions() as session, session.begin():
+        await StaffRepository(session).add("telegram", "501", "Jana", ("cs",))
+        await StaffRepository(session).add("telegram", "502", "Olena", ("uk",))
+    chat = Chat(app.engine, channel="console", client_lang="en")
+    await chat.send("my husband beats me")
+    await chat.send("777123456")
+    await chat.press_payload("consent:yes")
+    async with app.sessions() as session:
+        messages = await OutboxRepository(session).all()
+    assert {m.recipient for m in messages if m.reference == "R-0001"} >= {"501", "502", "desk"}
+    assert await app.desk.remind_overdue(utcnow() + timedelta(minutes=2)) == 0
+    assert await app.desk.remind_overdue(utcnow() + timedelta(minutes=6)) == 1
 
 
 async def test_claim_answer_relay_close_and_rate(app: App) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from bot.app import App, build_app
 from bot.telegram.factory import bootstrap_staff, create_bot, create_dispatcher, set_up_bot
 from bot.telegram.outbox import OutboxSender
-from storage.models import CallbackRequest
+from storage.models import CallbackRequest, utcnow
 from storage.repositories import OutboxRepository, StaffRepository
 from tests.conftest import make_settings
 from tests.fake_telegram import FakeTelegram
@@ -66,7 +67,7 @@ async def tg(flow_database_url: str) -> AsyncIterator[Harness]:
     )
     app = await build_app(settings, migrate=True)
     async with app.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", str(COLLEAGUE), "Olena", ("uk", "ru"))
+        await StaffRepository(session).add("telegram", str(COLLEAGUE), "Olena", ("uk",))
     await bootstrap_staff(app)
     bot = create_bot(settings)
     sender = OutboxSender(bot, app.sessions, DESK, idle_seconds=0.2)
@@ -373,3 +374,32 @@ async def test_webhook_checks_the_secret_and_serves_health(flow_database_url: st
             await server
         await app.close()
         await fake.stop()
+
+
+async def test_request_routed_to_a_caseworker_who_speaks_the_language(tg: Harness) -> None:
+    f = tg.fake
+    await _request_callback(tg, lang="uk")
+    post = await tg.wait_text(COLLEAGUE, "R-0001")  # in Olena's own chat, not the group
+    assert ("✋ Claim", "claim:R-0001") in f.buttons(COLLEAGUE)
+    assert not [t for t in tg.texts(DESK) if "R-0001" in t]
+    message_id = next(c for c in f.sent(COLLEAGUE) if c.params["text"] == post).result[
+        "message_id"
+    ]
+    f.click(
+        COLLEAGUE, "claim:R-0001", chat={"id": COLLEAGUE, "type": "private"}, message_id=message_id
+    )
+    await f.wait_for(lambda: any("Olena" in a.get("text", "") for a in tg.answers()))
+    f.send(COLLEAGUE, "Добрий день, передзвоню о 10", reply_to=message_id)
+    await tg.wait_text(MIGRANT, "передзвоню о 10")
+    # A caseworker writing to the bot about something else is treated like anyone else.
+    f.send(COLLEAGUE, "/start", lang="uk")
+    await tg.wait_text(COLLEAGUE, "Poradna")
+
+
+async def test_unclaimed_request_is_announced_to_everyone_after_the_sla(tg: Harness) -> None:
+    await _request_callback(tg, lang="uk")
+    await tg.wait_text(COLLEAGUE, "R-0001")
+    assert await tg.app.desk.remind_overdue(utcnow() + timedelta(minutes=31)) == 1
+    tg.sender.wake()
+    reminder = await tg.wait_text(DESK, "R-0001")
+    assert reminder.startswith("⏰ R-0001")

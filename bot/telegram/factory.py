@@ -15,7 +15,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 
-from bot.telegram.handlers import migrant_router, staff_router
+from bot.telegram.handlers import migrant_router, staff_private_router, staff_router
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
 from storage.privacy import PrivacyRepository
@@ -33,20 +33,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 COMMANDS = ("start", "menu", "language", "help", "cancel")
-MAINTENANCE_EVERY = 15 * 60
+MAINTENANCE_EVERY = 60
+PURGE_EVERY = 6 * 3600
 
 
 async def maintain(app: App, sender: OutboxSender) -> None:
-    """Every few minutes: appointment reminders, and erasing data past RETENTION_DAYS."""
+    """Every minute: SLA reminders and appointment reminders; every few hours: erase data
+    past RETENTION_DAYS."""
+    last_purge = 0.0
+    loop = asyncio.get_running_loop()
     while True:
         try:
-            if await app.desk.send_reminders():
+            if await app.desk.remind_overdue() + await app.desk.send_reminders():
                 sender.wake()
-            async with app.sessions() as session, session.begin():
-                purged = await PrivacyRepository(session).purge(
-                    timedelta(days=app.settings.retention_days)
-                )
-            logger.info("retention: %s", purged)
+            if loop.time() - last_purge >= PURGE_EVERY or not last_purge:
+                async with app.sessions() as session, session.begin():
+                    purged = await PrivacyRepository(session).purge(
+                        timedelta(days=app.settings.retention_days)
+                    )
+                last_purge = loop.time()
+                logger.info("retention: %s", purged)
         except Exception:
             logger.exception("maintenance run failed; will try again")
         await asyncio.sleep(MAINTENANCE_EVERY)
@@ -91,6 +97,7 @@ def create_dispatcher(app: App, sender: OutboxSender) -> Dispatcher:
     dispatcher.update.outer_middleware(OnceMiddleware(app.sessions))
     if app.settings.staff_chat_id is not None:
         dispatcher.include_router(staff_router(app.settings.staff_chat_id))
+    dispatcher.include_router(staff_private_router())
     dispatcher.include_router(migrant_router())
     return dispatcher
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import CallbackQuery, Message
 
 from bot.telegram.mappers import CHANNEL, callback_to_event, message_to_event
@@ -19,6 +21,18 @@ if TYPE_CHECKING:
     from flows.engine import Engine
 
 _REFERENCE = re.compile(r"^R-\d{4,}$")
+_DESK_BUTTON = r"^(claim|close):"
+
+# Which request a replied-to message is about: (desk, message) -> reference or None.
+Lookup = Callable[["Desk", Message], Awaitable[str | None]]
+
+
+class IsStaff(Filter):
+    """The sender is a caseworker."""
+
+    async def __call__(self, event: Message | CallbackQuery, desk: Desk) -> bool:  # type: ignore[override]
+        user = event.from_user
+        return user is not None and await desk.is_staff(CHANNEL, str(user.id))
 
 
 def migrant_router() -> Router:
@@ -42,16 +56,43 @@ def migrant_router() -> Router:
 
 
 def staff_router(staff_chat_id: int) -> Router:
-    """The caseworkers' group: Claim / Close buttons, replies and /reply go to the desk."""
+    """The caseworkers' group: Claim / Close buttons, replies and commands go to the desk."""
     router = Router(name="staff")
     router.message.filter(F.chat.id == staff_chat_id)
     router.callback_query.filter(F.message.chat.id == staff_chat_id)
 
+    async def lookup(desk: Desk, message: Message) -> str | None:
+        assert message.reply_to_message is not None
+        return await desk.reference_of_post(str(message.reply_to_message.message_id))
+
+    _desk_handlers(router, lookup, refuse_other_buttons=True)
+    return router
+
+
+def staff_private_router() -> Router:
+    """A caseworker's own chat with the bot: requests routed to them personally."""
+    router = Router(name="staff-private")
+    router.message.filter(F.chat.type == "private", IsStaff())
+    router.callback_query.filter(F.message.chat.type == "private", F.data.regexp(_DESK_BUTTON))
+
+    async def lookup(desk: Desk, message: Message) -> str | None:
+        assert message.reply_to_message is not None
+        return await desk.reference_in_chat(
+            CHANNEL, str(message.chat.id), str(message.reply_to_message.message_id)
+        )
+
+    _desk_handlers(router, lookup, refuse_other_buttons=False)
+    return router
+
+
+def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool) -> None:
     @router.callback_query()
     async def on_desk_button(query: CallbackQuery, desk: Desk, sender: OutboxSender) -> None:
         try:
             payload = pl.parse_staff(query.data)
         except pl.ForgedPayloadError:
+            if not refuse_other_buttons:
+                raise SkipHandler from None
             await query.answer(desk.t("button-invalid"), show_alert=True)
             return
         act = desk.claim if payload.action == pl.CLAIM else desk.close
@@ -93,14 +134,12 @@ def staff_router(staff_chat_id: int) -> Router:
         sender.wake()
 
     @router.message(F.reply_to_message, F.text)
-    async def on_reply(message: Message, desk: Desk, sender: OutboxSender) -> None:
-        assert message.reply_to_message is not None and message.text is not None
-        reference = await desk.reference_of_post(str(message.reply_to_message.message_id))
+    async def on_reply(message: Message, desk: Desk, sender: OutboxSender, **_: Any) -> None:
+        assert message.text is not None
+        reference = await lookup(desk, message)
         if reference is None:
-            return  # a conversation among caseworkers, not about a request
+            raise SkipHandler  # not about a request: a colleague's chat, or a migrant's message
         await _reply(message, desk, sender, reference, message.text)
-
-    return router
 
 
 async def _reply(
