@@ -27,6 +27,8 @@ CATEGORIES: Final = (
 )  # fmt: skip
 MAX_TOKENS: Final = 400
 EXACT_LANGUAGES: Final = frozenset({"vi"})
+# One typo in a word of about ten letters; looser lets "prodali" (sold) match "prodlit" (extend).
+TYPO_RATIO: Final = 90
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def _word_matches(word: str, phrase_word: str, ratio: float) -> bool:
         return True  # the phrase gives a stem: "bij" matches "bije", "bijes"
     if len(word) >= 3 and phrase_word.startswith(word) and len(phrase_word) - len(word) <= 2:
         return True  # another ending: "hit" matches "hits"
-    return min(len(word), len(phrase_word)) >= 5 and ratio >= 84  # a typo
+    return min(len(word), len(phrase_word)) >= 5 and ratio >= TYPO_RATIO  # a typo
 
 
 class UrgentDetector:
@@ -65,6 +67,15 @@ class UrgentDetector:
         self._vocabulary = sorted(
             {w for p in urgent for w in p.tokens} | {w for h in harmless for w in h}
         )
+        self._words = frozenset(self._vocabulary)
+        self._urgent_by_word: dict[str, list[int]] = {}
+        for i, phrase in enumerate(urgent):
+            for word in set(phrase.tokens):
+                self._urgent_by_word.setdefault(word, []).append(i)
+        self._harmless_by_word: dict[str, list[int]] = {}
+        for i, words in enumerate(harmless):
+            for word in set(words):
+                self._harmless_by_word.setdefault(word, []).append(i)
         self._matches = lru_cache(maxsize=20_000)(self._matches_uncached)
 
     @classmethod
@@ -94,19 +105,26 @@ class UrgentDetector:
         if not words:
             return None
         matched = {w: self._matches(w) for w in words}
+        present = set().union(*matched.values())
         covered: set[str] = set()
-        for phrase in self._harmless:
-            hits = [w for w in words if matched[w] & set(phrase)]
-            if all(any(pw in matched[w] for w in words) for pw in phrase):
-                covered.update(hits)
+        for index in self._candidates(self._harmless_by_word, present):
+            phrase = self._harmless[index]
+            if all(pw in present for pw in phrase):
+                covered.update(w for w in words if matched[w] & set(phrase))
         free = [w for w in words if w not in covered]
         available = set().union(*(matched[w] for w in free)) if free else set()
         exact = set(free)
-        for phrase in self._urgent:
+        for index in self._candidates(self._urgent_by_word, available | exact):
+            phrase = self._urgent[index]
             pool = exact if phrase.exact else available
             if all(pw in pool for pw in phrase.tokens):
                 return UrgentHit(phrase.category, phrase.text)
         return None
+
+    @staticmethod
+    def _candidates(index: dict[str, list[int]], words: set[str]) -> list[int]:
+        """Phrases sharing a word with the message, in file order (only these can match)."""
+        return sorted({i for w in words for i in index.get(w, ())})
 
     def _matches_uncached(self, word: str) -> frozenset[str]:
         """The phrase words that this message word can stand for."""
@@ -117,7 +135,8 @@ class UrgentDetector:
             ):
                 if _word_matches(word, candidate, ratio):
                     found.add(candidate)
-            found.update(pw for pw in self._vocabulary if len(pw) >= 3 and word.startswith(pw))
+            # Phrase words that are stems of this word: look its prefixes up, not the whole list.
+            found.update(word[:n] for n in range(3, len(word)) if word[:n] in self._words)
         return frozenset(found)
 
 

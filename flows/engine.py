@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from faq.normalize import clean, fold
 from faq.offices import KINDS, PLACES
+from faq.quality import SOURCE_LANGUAGE, source_hash
 from flows import payloads as pl
 from flows.calendar import day_label, today_in_prague, working_days
 from flows.events import Button, Inbound, Reply
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from faq.loader import Faq
     from faq.matcher import Matcher
     from faq.offices import Office
+    from faq.schema import Topic
     from locales import Locales, Translator
     from storage.dto import CallbackDto, StaffDto, StateDto, UserDto
 
@@ -187,6 +189,10 @@ class Engine:
                     break
         t = self.locales.get(event.client_lang or self._default_lang)
         return [Reply(key="error-busy", text=t("error-busy"), lang=t.lang, rtl=t.rtl)]
+
+    def use(self, faq: Faq, matcher: Matcher) -> None:
+        """Serve new FAQ content (hot reload); conversations in progress go on."""
+        self.faq, self.matcher = faq, matcher
 
     async def collect(self, channel: str, user: str) -> list[Reply]:
         """Messages queued for this user by others (a caseworker's answer), for channels that
@@ -331,6 +337,8 @@ class Engine:
                 questions=erased.questions,
                 messages=erased.messages,
             )
+        elif action == pl.SOURCE_VERSION and value in self.faq.topics:
+            await self._show_answer(turn, value, source=True)
         elif action == pl.APPOINTMENT and value is None:
             self._clear_draft(turn)
             self._ask_kind(turn)
@@ -581,15 +589,21 @@ class Engine:
         rows.append([Button(turn.t("buttons-back"), pl.make(pl.MENU))])
         turn.say("menu-category", rows, category=turn.t(f"category-{category}"))
 
-    async def _show_answer(self, turn: Turn, topic_id: str) -> None:
+    async def _show_answer(self, turn: Turn, topic_id: str, *, source: bool = False) -> None:
+        """The answer in the person's language; `source`: the newest, source-language one."""
         topic = self.faq.topics[topic_id]
-        tr = topic.translation(turn.lang)
+        t = self.locales.get(SOURCE_LANGUAGE) if source else turn.t
+        tr = topic.translation(t.lang)
         if not turn.data.get("disclaimer"):
             turn.say("disclaimer")
             turn.data["disclaimer"] = True
-        text = turn.t.text(tr.answer)
+        text = t.text(tr.answer)
+        stale = not source and _outdated(topic, t.lang)
+        if stale:
+            newest = self.locales.get(SOURCE_LANGUAGE).name
+            text = f"{text}\n\n{turn.t('answer-outdated', language=newest)}"
         if topic.links:
-            text = f"{text}\n\n{turn.t('answer-links', links=' '.join(topic.links))}"
+            text = f"{text}\n\n{t('answer-links', links=' '.join(topic.links))}"
         text = f"{text}\n\n{turn.t('answer-feedback')}"
         rows = [
             [
@@ -601,13 +615,18 @@ class Engine:
                 self._menu_button(turn),
             ],
         ]
+        if stale:
+            label = turn.t(
+                "buttons-newest-version", language=self.locales.get(SOURCE_LANGUAGE).name
+            )
+            rows.insert(0, [Button(label, pl.make(pl.SOURCE_VERSION, topic.id))])
         turn.replies.append(
             Reply(
                 key="faq-answer",
                 text=text,
-                lang=turn.t.lang,
-                rtl=turn.t.rtl,
-                title=turn.t.text(tr.question),
+                lang=t.lang,
+                rtl=t.rtl,
+                title=t.text(tr.question),
                 buttons=tuple(tuple(r) for r in rows),
             )
         )
@@ -974,6 +993,15 @@ class Engine:
 
     def _cancel_button(self, turn: Turn) -> Button:
         return Button(turn.t("buttons-cancel"), pl.make(pl.CANCEL))
+
+
+def _outdated(topic: Topic, lang: str) -> bool:
+    """Whether the translation was made from an older source-language answer."""
+    tr = topic.translations.get(lang)
+    source = topic.translations.get(SOURCE_LANGUAGE)
+    if tr is None or source is None or lang == SOURCE_LANGUAGE or tr.source_hash is None:
+        return False
+    return tr.source_hash != source_hash(source.answer)
 
 
 def _with_lang(user: UserDto, lang: str) -> UserDto:

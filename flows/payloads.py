@@ -33,6 +33,7 @@ OFFICE: Final = "office"
 DAY: Final = "day"
 PART: Final = "part"
 CANCEL_APPOINTMENT: Final = "apcancel"
+SOURCE_VERSION: Final = "src"
 # Staff desk buttons.
 CLAIM: Final = "claim"
 CLOSE: Final = "close"
@@ -61,6 +62,7 @@ ACTIONS: Final = frozenset(
         DAY,
         PART,
         CANCEL_APPOINTMENT,
+        SOURCE_VERSION,
     }
 )
 TIMES: Final = ("morning", "afternoon", "evening")

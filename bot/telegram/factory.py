@@ -15,6 +15,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 
+from bot.reload import ContentWatcher
 from bot.telegram.handlers import migrant_router, staff_private_router, staff_router
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
@@ -92,8 +93,12 @@ class OnceMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
-def create_dispatcher(app: App, sender: OutboxSender) -> Dispatcher:
-    dispatcher = Dispatcher(engine=app.engine, desk=app.desk, sender=sender)
+def create_dispatcher(
+    app: App, sender: OutboxSender, watcher: ContentWatcher | None = None
+) -> Dispatcher:
+    dispatcher = Dispatcher(
+        engine=app.engine, desk=app.desk, sender=sender, watcher=watcher or ContentWatcher(app)
+    )
     dispatcher.update.outer_middleware(OnceMiddleware(app.sessions))
     if app.settings.staff_chat_id is not None:
         dispatcher.include_router(staff_router(app.settings.staff_chat_id))
@@ -124,10 +129,15 @@ async def bootstrap_staff(app: App) -> None:
 async def run_polling(app: App) -> None:
     bot = create_bot(app.settings)
     sender = OutboxSender(bot, app.sessions, app.settings.staff_chat_id)
-    dispatcher = create_dispatcher(app, sender)
+    watcher = ContentWatcher(app)
+    dispatcher = create_dispatcher(app, sender, watcher)
     await bootstrap_staff(app)
     await set_up_bot(bot, app.knowledge.locales, app.settings.default_language)
-    tasks = [asyncio.create_task(sender.run()), asyncio.create_task(maintain(app, sender))]
+    tasks = [
+        asyncio.create_task(sender.run()),
+        asyncio.create_task(maintain(app, sender)),
+        asyncio.create_task(watcher.run()),
+    ]
     try:
         await bot.delete_webhook(drop_pending_updates=False)
         await dispatcher.start_polling(bot)
@@ -146,7 +156,8 @@ async def run_webhook(app: App) -> None:
         raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
     bot = create_bot(settings)
     sender = OutboxSender(bot, app.sessions, settings.staff_chat_id)
-    dispatcher = create_dispatcher(app, sender)
+    watcher = ContentWatcher(app)
+    dispatcher = create_dispatcher(app, sender, watcher)
     await bootstrap_staff(app)
     await set_up_bot(bot, app.knowledge.locales, settings.default_language)
     secret = settings.webhook_secret.get_secret_value()
@@ -160,7 +171,11 @@ async def run_webhook(app: App) -> None:
     web_app.router.add_get("/healthz", healthz)
     SimpleRequestHandler(dispatcher, bot, secret_token=secret).register(web_app, path="/telegram")
     setup_application(web_app, dispatcher, bot=bot)
-    tasks = [asyncio.create_task(sender.run()), asyncio.create_task(maintain(app, sender))]
+    tasks = [
+        asyncio.create_task(sender.run()),
+        asyncio.create_task(maintain(app, sender)),
+        asyncio.create_task(watcher.run()),
+    ]
     runner = web.AppRunner(web_app)
     await runner.setup()
     await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()  # noqa: S104

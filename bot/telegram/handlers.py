@@ -16,6 +16,7 @@ from flows import payloads as pl
 from storage import states
 
 if TYPE_CHECKING:
+    from bot.reload import ContentWatcher
     from bot.telegram.outbox import OutboxSender
     from flows.desk import Desk
     from flows.engine import Engine
@@ -64,6 +65,17 @@ def staff_router(staff_chat_id: int) -> Router:
     async def lookup(desk: Desk, message: Message) -> str | None:
         assert message.reply_to_message is not None
         return await desk.reference_of_post(str(message.reply_to_message.message_id))
+
+    @router.message(Command("reload"))
+    async def on_reload(
+        message: Message, desk: Desk, watcher: ContentWatcher, sender: OutboxSender
+    ) -> None:
+        assert message.from_user is not None
+        if not await desk.is_staff(CHANNEL, str(message.from_user.id)):
+            await message.reply(desk.t("staff-not-staff"))
+            return
+        await watcher.reload()
+        sender.wake()
 
     _desk_handlers(router, lookup, refuse_other_buttons=True)
     return router

@@ -1,0 +1,103 @@
+"""Hot reload of the FAQ content: edited files are picked up without a restart.
+
+Content that fails validation is not loaded: the bot keeps serving the last good version and
+the coordinators are told, in the staff chat, what is wrong (`file:line: message`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from faq.loader import FaqError
+from faq.matcher import Matcher
+from faq.quality import outdated
+from faq.urgent import UrgentDetector
+from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT
+from flows.events import Reply
+from storage.repositories import OutboxRepository
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bot.app import App
+
+logger = logging.getLogger(__name__)
+
+MAX_PROBLEM_LINES: Final = 15
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    ok: bool
+    text: str
+
+
+class ContentWatcher:
+    """Watches the content files; reloads on change or on request."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self._seen = self._snapshot()
+        self._lock = asyncio.Lock()
+
+    def _files(self) -> list[Path]:
+        settings = self._app.settings
+        return [*sorted(settings.faq_dir.glob("*.y*ml")), settings.urgent_file]
+
+    def _snapshot(self) -> dict[str, int]:
+        snapshot = {}
+        for path in self._files():
+            try:
+                snapshot[str(path)] = path.stat().st_mtime_ns
+            except OSError:
+                snapshot[str(path)] = -1
+        return snapshot
+
+    def changed(self) -> bool:
+        return self._snapshot() != self._seen
+
+    async def reload(self) -> ReloadResult:
+        """Load the content again; swap it in only if all of it is valid."""
+        from faq.loader import load_faq
+
+        async with self._lock:
+            self._seen = self._snapshot()
+            settings, t = self._app.settings, self._app.engine.staff_t
+            try:
+                faq = await asyncio.to_thread(load_faq, settings.faq_dir)
+                urgent = await asyncio.to_thread(UrgentDetector.load, settings.urgent_file)
+                matcher = await asyncio.to_thread(Matcher, faq, None, urgent)
+            except FaqError as exc:
+                lines = [str(p) for p in exc.problems][:MAX_PROBLEM_LINES]
+                text = t("staff-faq-reload-failed", problems="\n".join(lines))
+                logger.warning("FAQ reload refused: %d problem(s)", len(exc.problems))
+                await self._tell(text, "staff-faq-reload-failed")
+                return ReloadResult(False, text)
+            self._app.engine.use(faq, matcher)
+            self._app.knowledge.faq, self._app.knowledge.matcher = faq, matcher
+            text = t("staff-faq-reloaded", topics=len(faq.topics))
+            stale = outdated(faq)
+            if stale:
+                listed = ", ".join(
+                    f"{topic} ({', '.join(langs)})" for topic, langs in stale.items()
+                )
+                text = f"{text}\n{t('staff-faq-outdated', list=listed)}"
+            logger.info("FAQ reloaded: %d topics", len(faq.topics))
+            await self._tell(text, "staff-faq-reloaded")
+            return ReloadResult(True, text)
+
+    async def run(self, interval: float = 5.0) -> None:
+        """Poll the files until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            if self.changed():
+                await self.reload()
+
+    async def _tell(self, text: str, key: str) -> None:
+        t = self._app.engine.staff_t
+        reply = Reply(key=key, text=text, lang=t.lang, rtl=t.rtl)
+        async with self._app.sessions() as session, session.begin():
+            await OutboxRepository(session).add(STAFF_CHANNEL, STAFF_RECIPIENT, reply.to_body())

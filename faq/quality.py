@@ -1,0 +1,223 @@
+"""Deep checks of FAQ content for coordinators: beyond the schema, what users will experience.
+
+- translations missing per topic and language;
+- stale translations: each translation records a hash of the source-language answer it was
+  made from (`source_hash`); when the source answer changes, the others are flagged outdated
+  until a translator updates them and runs `poradna faq stamp`;
+- variants that the matcher files under another topic than their own (the matcher disagrees
+  with the author);
+- pairs of topics so alike that users would be asked "did you mean" instead of answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import yaml
+
+if TYPE_CHECKING:
+    from faq.loader import Faq
+    from faq.matcher import Matcher
+
+SOURCE_LANGUAGE: Final = "en"
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """A problem (severity "error") or something to look at ("warning") in a content file."""
+
+    path: str
+    line: int
+    column: int
+    severity: str
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.message}"
+        return f"{text} (fix: {self.fix})" if self.fix else text
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def source_hash(text: str) -> str:
+    """What a translation was made from: a short hash of the source answer."""
+    return hashlib.sha256(text.strip().encode()).hexdigest()[:12]
+
+
+def outdated(faq: Faq, source: str = SOURCE_LANGUAGE) -> dict[str, list[str]]:
+    """Topic id -> languages whose translation was made from an older source answer."""
+    result: dict[str, list[str]] = {}
+    for topic in faq.topics.values():
+        if source not in topic.translations:
+            continue
+        current = source_hash(topic.translations[source].answer)
+        stale = [
+            lang
+            for lang, tr in topic.translations.items()
+            if lang != source and tr.source_hash is not None and tr.source_hash != current
+        ]
+        if stale:
+            result[topic.id] = stale
+    return result
+
+
+def deep_findings(faq: Faq, matcher: Matcher, source: str = SOURCE_LANGUAGE) -> list[Finding]:
+    """Warnings about what users will experience with this content."""
+    findings: list[Finding] = []
+    locations = _locations(faq)
+    stale = outdated(faq, source)
+    for topic in faq.topics.values():
+        for lang in stale.get(topic.id, []):
+            path, line, column = locations.get((topic.id, lang, "answer"), ("?", 0, 0))
+            findings.append(
+                Finding(
+                    path,
+                    line,
+                    column,
+                    "warning",
+                    f"the {lang} translation of {topic.id} was made from an older {source} answer",
+                    f"update the {lang} answer, then run `poradna faq stamp --topic {topic.id} "
+                    f"--lang {lang}`",
+                )
+            )
+        for lang, tr in topic.translations.items():
+            for index, variant in enumerate(tr.variants):
+                match = matcher.match(variant, lang=lang)
+                best = match.candidates[0].topic if match.candidates else None
+                if (
+                    best
+                    and best != topic.id
+                    and (
+                        match.decision == "answer"
+                        or match.candidates[0].score
+                        > next((c.score for c in match.candidates if c.topic == topic.id), 0)
+                    )
+                ):
+                    path, line, column = locations.get(
+                        (topic.id, lang, f"variants.{index}"), ("?", 0, 0)
+                    )
+                    findings.append(
+                        Finding(
+                            path,
+                            line,
+                            column,
+                            "warning",
+                            f"variant {variant!r} ({lang}) matches topic {best} better than its "
+                            f"own topic {topic.id}",
+                            "make the variant more specific, or move it to that topic",
+                        )
+                    )
+        for lang, tr in topic.translations.items():
+            match = matcher.match(tr.question, lang=lang)
+            if match.decision == "clarify" and topic.id in [c.topic for c in match.candidates]:
+                others = [c.topic for c in match.candidates if c.topic != topic.id]
+                path, line, column = locations.get((topic.id, lang, "question"), ("?", 0, 0))
+                findings.append(
+                    Finding(
+                        path,
+                        line,
+                        column,
+                        "warning",
+                        f"topics {topic.id} and {', '.join(others)} are so alike in {lang} that "
+                        f"people asking this question get 'did you mean' instead of an answer",
+                        "make the questions and keywords of the two topics more distinct",
+                    )
+                )
+    return sorted(findings)
+
+
+def missing_table(faq: Faq) -> dict[str, list[str]]:
+    """Topic id -> languages it has no translation for."""
+    return {
+        topic.id: [lang for lang in faq.languages if lang not in topic.translations]
+        for topic in faq.topics.values()
+        if any(lang not in topic.translations for lang in faq.languages)
+    }
+
+
+def stamp(
+    directory: Path, topic_id: str | None, lang: str | None, source: str = SOURCE_LANGUAGE
+) -> int:
+    """Record in the files that translations match the current source answer.
+
+    Edits only the `source_hash:` lines (adding one after `reviewed:` where missing), so the
+    coordinators' comments and formatting stay as they are. Returns how many were stamped.
+    """
+    count = 0
+    for path in sorted(directory.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        if not isinstance(data, dict) or (topic_id and data.get("id") != topic_id):
+            continue
+        translations = data.get("translations") or {}
+        if source not in translations:
+            continue
+        digest = source_hash(translations[source]["answer"])
+        lines = text.splitlines(keepends=True)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        edits: list[tuple[int, str, bool]] = []  # (line index, new line, replace?)
+        for key, value in _mapping(node, "translations"):
+            code = key.value
+            if code == source or (lang and code != lang):
+                continue
+            indent = " " * value.value[0][0].start_mark.column
+            existing = next((k for k, _ in value.value if k.value == "source_hash"), None)
+            if existing is not None:
+                edits.append((existing.start_mark.line, f"{indent}source_hash: {digest}\n", True))
+            else:
+                _, last_value = value.value[-1]
+                if last_value.end_mark.column == 0:
+                    after = last_value.end_mark.line
+                else:
+                    after = last_value.end_mark.line + 1
+                edits.append((after, f"{indent}source_hash: {digest}\n", False))
+            count += 1
+        for index, line, replace in sorted(edits, reverse=True):
+            if replace:
+                lines[index] = line
+            else:
+                lines.insert(index, line)
+        path.write_text("".join(lines), encoding="utf-8")
+    return count
+
+
+def _mapping(node: yaml.Node, key: str) -> list[tuple[yaml.Node, yaml.Node]]:
+    for k, v in node.value:
+        if k.value == key and isinstance(v, yaml.MappingNode):
+            return list(v.value)
+    return []
+
+
+def _locations(faq: Faq) -> dict[tuple[str, str, str], tuple[str, int, int]]:
+    """(topic, lang, field) -> (file, line, column), for pointing at findings."""
+    places: dict[tuple[str, str, str], tuple[str, int, int]] = {}
+    if faq.directory is None:
+        return places
+    for path in sorted(faq.directory.glob("*.yaml")):
+        try:
+            node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            continue
+        topic_id = next((v.value for k, v in node.value if k.value == "id"), path.stem)
+        for key, value in _mapping(node, "translations"):
+            for field_key, field_value in value.value:
+                mark = field_key.start_mark
+                places[(topic_id, key.value, field_key.value)] = (
+                    str(path),
+                    mark.line + 1,
+                    mark.column + 1,
+                )
+                if isinstance(field_value, yaml.SequenceNode):
+                    for index, item in enumerate(field_value.value):
+                        m = item.start_mark
+                        places[(topic_id, key.value, f"{field_key.value}.{index}")] = (
+                            str(path),
+                            m.line + 1,
+                            m.column + 1,
+                        )
+    return places
