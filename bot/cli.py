@@ -12,11 +12,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot import staffcli
+from bot import faqcli, staffcli
 from bot.app import build_app, build_knowledge
 from bot.config import Settings
-from faq.loader import FaqError, check_faq
-from faq.urgent import check_urgent
+from faq.loader import FaqError
 from locales import LANGUAGES
 from storage.db import SchemaOutdatedError, create_engine, upgrade
 from storage.states import APPOINTMENT_STATUSES, STATUSES
@@ -48,6 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--urgent", type=Path, help="urgent-situation phrases file (default: URGENT_FILE)"
     )
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    try_ = faq_sub.add_parser("try", help="how a question would be matched, and why")
+    try_.add_argument("text")
+    try_.add_argument("--lang", choices=LANGUAGES)
+    gaps = faq_sub.add_parser("gaps", help="what people asked that the FAQ did not answer")
+    gaps.add_argument("--since", type=_date, help="YYYY-MM-DD (default: everything kept)")
+    gaps.add_argument("--format", choices=("text", "json"), default="text")
+    stamp = faq_sub.add_parser(
+        "stamp", help="record that translations match the current English answer"
+    )
+    stamp.add_argument("--topic", help="only this topic")
+    stamp.add_argument("--lang", choices=LANGUAGES, help="only this language")
+    stamp.add_argument("--dir", type=Path, help="content folder (default: FAQ_DIR)")
 
     queue = sub.add_parser("queue", help="the caseworker queue")
     queue_sub = queue.add_subparsers(dest="queue_command", required=True)
@@ -147,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "ask":
             return _ask(settings, args)
         if command == "faq":
-            return _faq_check(args.dir or settings.faq_dir, args.urgent or settings.urgent_file)
+            return asyncio.run(faqcli.faq(settings, args))
         if command == "queue":
             return asyncio.run(staffcli.queue(settings, args))
         if command == "report":
@@ -256,18 +269,6 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{topic.id}: {tr.question}\n\n{tr.answer}")
         for c in match.candidates:
             print(f"  {c.score:3d}  {c.topic}")
-    return 0
-
-
-def _faq_check(directory: Path, urgent_file: Path) -> int:
-    topics, problems = check_faq(directory)
-    problems += check_urgent(urgent_file)[1]
-    for problem in problems:
-        print(problem)
-    if problems:
-        print(f"{len(problems)} problem(s) found in {directory}", file=sys.stderr)
-        return 1
-    print(f"OK: {len(topics)} topics in {directory}")
     return 0
 
 

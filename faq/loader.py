@@ -23,9 +23,13 @@ class Problem:
     path: str
     line: int
     message: str
+    column: int = 0
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+        where = (
+            f"{self.path}:{self.line}:{self.column}" if self.column else f"{self.path}:{self.line}"
+        )
+        return f"{where}: {self.message}"
 
 
 class FaqError(ValueError):
@@ -111,16 +115,18 @@ def _load_topic(path: Path, languages: tuple[str, ...]) -> tuple[Topic | None, l
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
+        column = mark.column + 1 if mark else 0
         what = exc.problem or "malformed YAML"
         hint = " (check the indentation, and put text containing ': ' in quotes)"
-        return None, [Problem(name, line, f"YAML syntax error: {what}{hint}")]
+        return None, [Problem(name, line, f"YAML syntax error: {what}{hint}", column)]
     if not isinstance(data, dict) or node is None:
         return None, [Problem(name, 1, "a topic file must be a mapping with id, category, ...")]
     try:
         topic = Topic.model_validate(data)
     except ValidationError as exc:
         return None, [
-            Problem(name, _line_of(node, err["loc"]), _describe(err)) for err in exc.errors()
+            Problem(name, _line_of(node, err["loc"]), _describe(err), _column_of(node, err["loc"]))
+            for err in exc.errors()
         ]
     problems = []
     if topic.id != path.stem:
@@ -136,6 +142,7 @@ def _load_topic(path: Path, languages: tuple[str, ...]) -> tuple[Topic | None, l
             name,
             _line_of(node, ("translations", lang)),
             f"unknown language code {lang!r}; supported: {', '.join(languages)}",
+            _column_of(node, ("translations", lang)),
         )
         for lang in topic.translations
         if lang not in languages
@@ -147,6 +154,7 @@ def _load_topic(path: Path, languages: tuple[str, ...]) -> tuple[Topic | None, l
                 name,
                 _line_of(node, ("translations",)),
                 f"missing translations: {', '.join(missing)}",
+                _column_of(node, ("translations",)),
             )
         )
     return (None if problems else topic), problems
@@ -156,16 +164,56 @@ def _describe(err: dict) -> str:
     loc = ".".join(str(p) for p in err["loc"])
     kind = err["type"]
     if kind == "missing":
-        return f"{loc}: this field is required"
+        return f"{loc}: this field is required (add it, see README 'FAQ content')"
     if kind == "extra_forbidden":
         return f"{loc}: unknown field (check the spelling)"
     if kind == "string_too_long":
         limit = err.get("ctx", {}).get("max_length")
-        return f"{loc}: too long, at most {limit} characters"
+        return f"{loc}: too long, at most {limit} characters (shorten it)"
+    if kind in ("string_type", "list_type", "bool_type", "dict_type", "int_type"):
+        wanted = {
+            "string_type": "text",
+            "list_type": "a list like [a, b]",
+            "bool_type": "true or false",
+            "dict_type": "a block of fields",
+            "int_type": "a whole number",
+        }[kind]
+        return f"{loc}: should be {wanted}"
     if kind == "string_pattern_mismatch":
         return f"{loc}: use lowercase letters, digits and dashes only (like 'health-insurance')"
     message = str(err["msg"]).removeprefix("Value error, ")
     return f"{loc}: {message}"
+
+
+def _column_of(node: yaml.Node, loc: tuple) -> int:
+    """The 1-based column of the deepest key along `loc` that exists."""
+    column = node.start_mark.column + 1
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        found = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+        if found is None:
+            break
+        column = found[0].start_mark.column + 1
+        node = found[1]
+    return column
+
+
+def missing_translations(
+    directory: Path, languages: tuple[str, ...] = LANGUAGES
+) -> dict[str, list[str]]:
+    """File stem -> languages its topic has no translation for (files that parse at all)."""
+    table: dict[str, list[str]] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("translations"), dict):
+            missing = [lang for lang in languages if lang not in data["translations"]]
+            if missing:
+                table[str(data.get("id") or path.stem)] = missing
+    return table
 
 
 def _line_of(node: yaml.Node, loc: tuple) -> int:

@@ -15,6 +15,7 @@ situation that a FAQ cannot answer).
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import re
 from collections import defaultdict
@@ -144,11 +145,10 @@ def stem_similarity(a: str, b: str) -> float:
     return 0.0
 
 
-# The fuzzy search first looks only at words whose ratio is above _NEAR_BOUND, then above
-# _MID_BOUND, then as low as needed (see `FuzzyVocabulary.closest`). Neither bound is a ratio two
-# words can have (200 * common letters / total length), so no word sits exactly on one.
-_NEAR_BOUND: Final = 74.9
-_MID_BOUND: Final = 66.6
+# The fuzzy search looks at the words above each of these ratios in turn, and lower only when
+# needed (see `FuzzyVocabulary.closest`). None of them is a ratio two words can have
+# (200 * common letters / total length), so no word sits exactly on one.
+_BOUNDS: Final = (74.9, 70.9, 66.6, 62.9, 59.9)
 # Shared bigrams are counted up to this many (a weaker but valid filter above it).
 _MAX_SHARED_BIGRAMS: Final = 8
 _ONE_BIT = re.compile("1")
@@ -160,22 +160,22 @@ class FuzzyVocabulary:
 
     `closest(token)` returns, in the same order, the head of what
     ``process.extract(token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
-    limit=FUZZY_LIMIT)`` returns: every entry down to a ratio bound below which no entry can get a
-    `token_similarity` above 0. So the similar words and their similarities are exactly those of
-    the full comparison.
+    limit=FUZZY_LIMIT)`` returns: every entry down to a ratio bound below which no entry can get
+    a `token_similarity` above 0. So the similar words and their similarities are exactly those
+    of the full comparison.
 
     How: ratio = 200 * LCS / (len(a) + len(b)), LCS being the longest common subsequence. A word
-    is above a bound only with an LCS of at least some L (given both lengths), and LCS <= the
-    letters the two words have in common, and LCS >= L implies at least 3L + 1 - len(a) - len(b)
-    shared bigrams of the words padded with start and end marks. One bit mask per letter
-    occurrence, per bigram occurrence and per word length (bit i: word i; Python ints) counts
-    both for all words at once; only the words that pass are compared with rapidfuzz.
+    is above a bound only with an LCS of at least some L (given both lengths); LCS is at most the
+    number of letters the words have in common, and LCS >= L implies at least 3L + 1 - len(a) -
+    len(b) shared bigrams of the words padded with start and end marks. Bit masks (Python ints,
+    bit i for word i), one per letter occurrence, per bigram occurrence and per word length,
+    count both for all words at once; only the words that pass are compared with rapidfuzz.
 
-    The bound: a word at or below 74.9 can only be similar by its stem (a typo needs TYPO_RATIO),
-    and those words share the query word's first three letters, so they are few and checked
-    directly. When none of them is in the result's range, or the words above the bound already
-    fill the limit, the words above 74.9 are the answer; else the bound goes down to 66.6, then
-    to the lowest such stem word.
+    The bound: a word at or below the first bound can only be similar by its stem (a typo needs
+    TYPO_RATIO), and such words share the query word's first three letters, so they are few and
+    checked directly. When none of them is below the bound, or the words above it already fill
+    the limit, the words above it are the answer; else the next, lower bound is tried (only the
+    words not compared yet are compared), down to just below the lowest such stem word.
     """
 
     def __init__(self, words: list[str]) -> None:
@@ -202,16 +202,32 @@ class FuzzyVocabulary:
             _MAX_SHARED_BIGRAMS,
         )
         letters = _at_least([self._letters.get(key, 0) for key in _occurrences(token)], len(token))
-        for bound in (_NEAR_BOUND, _MID_BOUND):
-            found = self._above(token, bound, grams, letters)
-            if len(found) >= FUZZY_LIMIT or lowest_stem is None or lowest_stem > bound:
-                return found
-        assert lowest_stem is not None
-        return self._above(token, lowest_stem - 1e-6, grams, letters)
+        # Down to just below the lowest stem word at most: that is enough to rank it.
+        bounds = [bound for bound in _BOUNDS if lowest_stem is None or bound > lowest_stem]
+        if lowest_stem is not None:
+            bounds.append(lowest_stem - 1e-6)
+        compared = 0  # mask of the words compared so far
+        found: list[tuple[float, int, str]] = []  # (ratio, index, word) at or above the cutoff
+        for bound in bounds:
+            candidates = self._candidates(len(token), bound, grams, letters) & ~compared
+            compared |= candidates
+            indices = _set_bits(candidates)
+            words = [self.words[i] for i in indices]
+            for word, ratio, j in process.extract(
+                token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None
+            ):
+                found.append((ratio, indices[j], word))
+            # process.extract's order: best ratio first, then the earlier word.
+            above = sorted((f for f in found if f[0] > bound), key=lambda f: (-f[0], f[1]))
+            if len(above) >= FUZZY_LIMIT or lowest_stem is None or lowest_stem > bound:
+                break
+        return [(word, ratio) for ratio, _, word in above[:FUZZY_LIMIT]]
 
     def _lowest_stem_ratio(self, token: str) -> float | None:
-        """The lowest ratio, up to _NEAR_BOUND, of a word with the same stem as `token`."""
-        start = token[:3]
+        """The lowest ratio, up to the first bound, of a word with the same stem as `token`."""
+        # Same stem (`stem_similarity`): the same word, or at least four first letters in common,
+        # or, for words of four letters, three.
+        start = token[:4] if len(token) > 4 else token[:3]
         lowest = None
         for i in range(bisect.bisect_left(self.words, start), len(self.words)):
             word = self.words[i]
@@ -220,15 +236,12 @@ class FuzzyVocabulary:
             if stem_similarity(token, word):
                 ratio = fuzz.ratio(token, word)
                 # Generous at the cutoff: a lower bound only makes the search wider.
-                if FUZZY_CUTOFF - 1 <= ratio <= _NEAR_BOUND and (lowest is None or ratio < lowest):
+                if FUZZY_CUTOFF - 1 <= ratio <= _BOUNDS[0] and (lowest is None or ratio < lowest):
                     lowest = ratio
         return lowest
 
-    def _above(
-        self, token: str, bound: float, grams: list[int], letters: list[int]
-    ) -> list[tuple[str, float]]:
-        """The words of the full result whose ratio is above `bound`, in its order."""
-        size = len(token)
+    def _candidates(self, size: int, bound: float, grams: list[int], letters: list[int]) -> int:
+        """A mask of the words that can have a ratio above `bound` with a word of `size`."""
         candidates = 0
         for length, mask in self._lengths.items():
             lcs = math.floor(bound * (size + length) / 200) + 1
@@ -238,11 +251,7 @@ class FuzzyVocabulary:
             if shared > 0:
                 mask &= grams[min(shared, len(grams) - 1)]
             candidates |= mask & letters[min(lcs, len(letters) - 1)]
-        words = [self.words[i] for i in _set_bits(candidates)]
-        found = process.extract(
-            token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=FUZZY_LIMIT
-        )
-        return [(word, ratio) for word, ratio, _ in found if ratio > bound]
+        return candidates
 
 
 def _bigrams(word: str) -> list[str]:
@@ -302,6 +311,7 @@ class Matcher:
         self.faq = faq
         self.urgent = urgent
         self._stopwords = stopwords if stopwords is not None else load_stopwords()
+        self.stopwords = self._stopwords
         self._all_stopwords = set().union(*self._stopwords.values()) if self._stopwords else set()
         self._docs: list[_Doc] = []
         lang_vocab: dict[str, set[str]] = defaultdict(set)
@@ -311,7 +321,7 @@ class Matcher:
                 phrases = [tr.question, *([tr.title] if tr.title else []), *tr.variants]
                 doc = _Doc(topic.id, lang, set(), set(), [])
                 for text in [*phrases, *tr.keywords]:
-                    toks = [t for t in (skeleton(w) for w in words(text)) if t not in stop]
+                    toks = [t for t in (skeleton(w) for w in words(text)) if t and t not in stop]
                     doc.tokens.update(toks)
                     doc.pairs.update(_pairs(toks))
                     if text in phrases and len(toks) >= 2:
@@ -362,7 +372,9 @@ class Matcher:
         query = self._informative(text, detection.lang, detection.confident)
         if not query:
             return Match(text, detection.lang, detection.confident, "escalate", None, 0, ())
-        scores = self._score(query, _languages_for(text), detection.lang in ANALYTIC_LANGUAGES)
+        scores = self._score(
+            query, _languages_for(text), detection.lang in ANALYTIC_LANGUAGES, leaders_only=True
+        )
         ranked = sorted(((t, sc[0]) for t, sc in scores.items()), key=lambda kv: (-kv[1], kv[0]))
         best = ranked[0][1] if ranked else 0
         second = ranked[1][1] if len(ranked) > 1 else 0
@@ -398,6 +410,28 @@ class Matcher:
             tuple(query),
         )
 
+    def word_scores(self, text: str, lang: str) -> dict[str, float]:
+        """Topic scores from the words alone (no whole-phrase similarity), for content checks."""
+        query = self._informative(text, lang, True)
+        if not query:
+            return {}
+        scores = self._score(
+            query, _languages_for(text), lang in ANALYTIC_LANGUAGES, phrases=False
+        )
+        return {topic: sc[0] for topic, sc in scores.items()}
+
+    def explain(self, text: str, lang: str | None = None) -> dict[str, object]:
+        """Why a question matches as it does: its informative words, the FAQ words each one
+        matched (with similarity), and every topic's score, best first."""
+        detection = Detection(lang, True) if lang else self.detector.detect(text)
+        query = self._informative(text, detection.lang, detection.confident)
+        scores = self._score(query, _languages_for(text), detection.lang in ANALYTIC_LANGUAGES)
+        return {
+            "words": query,
+            "matches": {qt: sorted(self._similar(qt), key=lambda kv: -kv[1]) for qt in query},
+            "scores": sorted(((t, sc[0]) for t, sc in scores.items()), key=lambda kv: -kv[1]),
+        }
+
     def _informative(self, text: str, lang: str, sure_of_language: bool) -> list[str]:
         """The query's words that can tell topics apart.
 
@@ -410,7 +444,7 @@ class Matcher:
         result = []
         for word in words(text):
             tok = skeleton(word)
-            if tok in own_stop or (tok in self._all_stopwords and tok not in own_vocab):
+            if not tok or tok in own_stop or (tok in self._all_stopwords and tok not in own_vocab):
                 continue
             if tok not in result:
                 result.append(tok)
@@ -427,9 +461,20 @@ class Matcher:
         return tuple(result)
 
     def _score(
-        self, query: list[str], languages: tuple[str, ...], exact: bool
+        self,
+        query: list[str],
+        languages: tuple[str, ...],
+        exact: bool,
+        phrases: bool = True,
+        *,
+        leaders_only: bool = False,
     ) -> dict[str, tuple[float, float]]:
-        """Per topic: (score, coverage), both 0..100."""
+        """Per topic: (score, coverage), both 0..100.
+
+        With `leaders_only`, only the topics a decision depends on are sure to be there, with
+        the same numbers: the MAX_CANDIDATES best (and any tied with them) and every topic at
+        FULL_COVERAGE. Topics that cannot be among them may be left out.
+        """
         if exact:
             similar = {qt: ({qt: 1.0} if qt in self._idf else {}) for qt in query}
         else:
@@ -443,42 +488,64 @@ class Matcher:
         pairs = [p for p in _pairs(query) if p in self._idf]
         total = sum(weight.values()) + sum(self._idf[p] for p in pairs)
         sorted_phrase = " ".join(sorted(query))
-        # What each document covers: per query word in order, the best of its similar words the
-        # document has (at most the word's weight); then the sum of its pairs. Only documents
-        # with a similar word or a pair get anything, so only they are visited. (Adding in the
-        # same order as one loop over all documents gives the very same numbers.)
+        # What each document covers: per query word in query order, the best of its similar
+        # words the document has (at most the word's weight), then the sum of its pairs. Only
+        # the documents with a similar word or a pair get anything, so only they are visited
+        # (inverted index); the additions happen in the same order as in one loop over every
+        # document, so the numbers are the very same.
         covered_by: dict[int, float] = {}
         for qt, sims in similar.items():
+            cap = weight[qt]
             best: dict[int, float] = {}
             for vt, value in sorted(
-                ((vt, s * self._idf[vt]) for vt, s in sims.items()), key=lambda kv: kv[1]
+                ((vt, min(s * self._idf[vt], cap)) for vt, s in sims.items()), key=lambda kv: kv[1]
             ):
                 best.update(dict.fromkeys(self._postings[vt], value))  # the highest wins
-            cap = weight[qt]
-            for i, value in best.items():
-                covered_by[i] = covered_by.get(i, 0.0) + min(value, cap)
-        paired: dict[int, float] = {}
+            both = best.keys() & covered_by.keys()
+            for i in both:
+                covered_by[i] += best[i]
+            covered_by.update((i, value) for i, value in best.items() if i not in both)
+        paired: dict[int, list[float]] = defaultdict(list)
         for p in pairs:
-            value = self._idf[p]
             for i in self._postings[p]:
-                paired[i] = paired.get(i, 0) + value
+                paired[i].append(self._idf[p])
+        for i, values in paired.items():
+            covered_by[i] = covered_by.get(i, 0.0) + sum(values)
         scores: dict[str, tuple[float, float]] = {}
-        for i in sorted(covered_by.keys() | paired.keys()):
+        # With leaders_only, the most covered documents first: a document's score (before the
+        # phrase bonus) and coverage only grow with what it covers, so once a document is
+        # below the bonus, below FULL_COVERAGE and below the third best topic so far, so is
+        # every document after it, and none of them can change the leaders.
+        if leaders_only:
+            order = sorted(covered_by, key=covered_by.__getitem__, reverse=True)
+        else:
+            order = sorted(covered_by)
+        third = -1.0  # the third best topic score so far (-1 while there are fewer)
+        third_stale = False
+        for i in order:
             doc = self._docs[i]
             if doc.lang not in languages:
                 continue
-            covered = covered_by.get(i, 0.0) + paired.get(i, 0)
+            covered = covered_by[i]
             if not covered:
                 continue
             coverage = min(100.0, 100 * covered / total)
             score = coverage * min(1.0, covered / EVIDENCE_FULL)
-            if score >= CLARIFY_SCORE / 2 and len(query) >= 2:
+            if leaders_only and score < CLARIFY_SCORE / 2 and coverage < FULL_COVERAGE:
+                if third_stale:
+                    best_three = heapq.nlargest(MAX_CANDIDATES, (s for s, _ in scores.values()))
+                    third = best_three[-1] if len(best_three) == MAX_CANDIDATES else -1.0
+                    third_stale = False
+                if score < third:
+                    break
+            if phrases and score >= CLARIFY_SCORE / 2 and len(query) >= 2:
                 # fuzz.token_sort_ratio of the phrases, their words sorted beforehand.
                 near = max((fuzz.ratio(sorted_phrase, p) for p in doc.sorted_phrases), default=0.0)
                 if near >= PHRASE_SCORE:
                     score = max(score, near)
             if (score, coverage) > scores.get(doc.topic, (0.0, 0.0)):
                 scores[doc.topic] = (score, coverage)
+                third_stale = third_stale or score > third
         return scores
 
 

@@ -105,7 +105,10 @@ def fold(text: str) -> str:
     text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
     decomposed = unicodedata.normalize("NFD", text.translate(_LATIN_EXTRA))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", stripped)
+    # Again after decomposing: "ǽ" is only "æ" once its accent is gone. A spacing accent
+    # ("¨" is a space and a combining mark) leaves a space: fold spaces once more.
+    folded = unicodedata.normalize("NFC", stripped).translate(_LATIN_EXTRA)
+    return _SPACES.sub(" ", folded).strip()
 
 
 @lru_cache(maxsize=65536)
@@ -128,8 +131,8 @@ def words(text: str) -> list[str]:
 
 
 def tokens(text: str) -> list[str]:
-    """Matching forms of the words of `text`, in order."""
-    return [skeleton(w) for w in words(text)]
+    """Matching forms of the words of `text`, in order (a word of only ъ/ь has none)."""
+    return [s for s in (skeleton(w) for w in words(text)) if s]
 
 
 def _is_arabic(word: str) -> bool:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from faq.matcher import Matcher
 
 SOURCE_LANGUAGE: Final = "en"
+# Questions this alike (word order aside) make two topics that users cannot tell apart.
+TWIN_SIMILARITY: Final = 85
 
 
 @dataclass(frozen=True, order=True)
@@ -67,37 +69,54 @@ def outdated(faq: Faq, source: str = SOURCE_LANGUAGE) -> dict[str, list[str]]:
 
 
 def deep_findings(faq: Faq, matcher: Matcher, source: str = SOURCE_LANGUAGE) -> list[Finding]:
-    """Warnings about what users will experience with this content."""
+    """Warnings about what users will experience with this content.
+
+    A variant always matches itself, so variants are tried the way a user's message would be:
+    against the FAQ without them (two folds: the even-numbered variants against a FAQ that has
+    only the odd-numbered ones, and the other way round).
+    """
+    from rapidfuzz import fuzz
+
+    from faq.loader import Faq as FaqType
+    from faq.matcher import Matcher as MatcherType
+    from faq.normalize import tokens
+
     findings: list[Finding] = []
     locations = _locations(faq)
-    stale = outdated(faq, source)
-    for topic in faq.topics.values():
-        for lang in stale.get(topic.id, []):
-            path, line, column = locations.get((topic.id, lang, "answer"), ("?", 0, 0))
+    for topic_id, langs in outdated(faq, source).items():
+        for lang in langs:
+            path, line, column = locations.get((topic_id, lang, "answer"), ("?", 0, 0))
             findings.append(
                 Finding(
                     path,
                     line,
                     column,
                     "warning",
-                    f"the {lang} translation of {topic.id} was made from an older {source} answer",
-                    f"update the {lang} answer, then run `poradna faq stamp --topic {topic.id} "
+                    f"the {lang} translation of {topic_id} was made from an older {source} answer",
+                    f"update the {lang} answer, then run `poradna faq stamp --topic {topic_id} "
                     f"--lang {lang}`",
                 )
             )
-        for lang, tr in topic.translations.items():
-            for index, variant in enumerate(tr.variants):
-                match = matcher.match(variant, lang=lang)
-                best = match.candidates[0].topic if match.candidates else None
-                if (
-                    best
-                    and best != topic.id
-                    and (
-                        match.decision == "answer"
-                        or match.candidates[0].score
-                        > next((c.score for c in match.candidates if c.topic == topic.id), 0)
-                    )
-                ):
+    for fold in (0, 1):
+        kept = {
+            topic.id: topic.model_copy(
+                update={
+                    "translations": {
+                        lang: tr.model_copy(update={"variants": tr.variants[1 - fold :: 2]})
+                        for lang, tr in topic.translations.items()
+                    }
+                }
+            )
+            for topic in faq.topics.values()
+        }
+        held_out = MatcherType(FaqType(topics=kept, languages=faq.languages), matcher.stopwords)
+        for topic in faq.topics.values():
+            for lang, tr in topic.translations.items():
+                for index in range(fold, len(tr.variants), 2):
+                    variant = tr.variants[index]
+                    match = held_out.match(variant, lang=lang)
+                    if match.decision != "answer" or match.topic == topic.id:
+                        continue  # answered right, or asked back: no one gets a wrong answer
                     path, line, column = locations.get(
                         (topic.id, lang, f"variants.{index}"), ("?", 0, 0)
                     )
@@ -107,28 +126,33 @@ def deep_findings(faq: Faq, matcher: Matcher, source: str = SOURCE_LANGUAGE) -> 
                             line,
                             column,
                             "warning",
-                            f"variant {variant!r} ({lang}) matches topic {best} better than its "
-                            f"own topic {topic.id}",
+                            f"variant {variant!r} ({lang}) is answered with topic "
+                            f"{match.topic}, not its own topic {topic.id}",
                             "make the variant more specific, or move it to that topic",
                         )
                     )
-        for lang, tr in topic.translations.items():
-            match = matcher.match(tr.question, lang=lang)
-            if match.decision == "clarify" and topic.id in [c.topic for c in match.candidates]:
-                others = [c.topic for c in match.candidates if c.topic != topic.id]
-                path, line, column = locations.get((topic.id, lang, "question"), ("?", 0, 0))
-                findings.append(
-                    Finding(
-                        path,
-                        line,
-                        column,
-                        "warning",
-                        f"topics {topic.id} and {', '.join(others)} are so alike in {lang} that "
-                        f"people asking this question get 'did you mean' instead of an answer",
-                        "make the questions and keywords of the two topics more distinct",
+    topics = list(faq.topics.values())
+    for i, first in enumerate(topics):
+        for second in topics[i + 1 :]:
+            for lang in faq.languages:
+                if lang not in first.translations or lang not in second.translations:
+                    continue
+                a = " ".join(tokens(first.translations[lang].question))
+                b = " ".join(tokens(second.translations[lang].question))
+                if fuzz.token_sort_ratio(a, b) >= TWIN_SIMILARITY:
+                    path, line, column = locations.get((first.id, lang, "question"), ("?", 0, 0))
+                    findings.append(
+                        Finding(
+                            path,
+                            line,
+                            column,
+                            "warning",
+                            f"topics {first.id} and {second.id} ask almost the same question in "
+                            f"{lang}: people will get 'did you mean' instead of an answer",
+                            "merge the topics, or make their questions and keywords distinct",
+                        )
                     )
-                )
-    return sorted(findings)
+    return sorted(set(findings))
 
 
 def missing_table(faq: Faq) -> dict[str, list[str]]:

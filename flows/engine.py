@@ -528,6 +528,8 @@ class Engine:
             rows.append([Button(turn.t("buttons-none-of-these"), pl.make(pl.NONE_OF_THESE))])
             turn.say("clarify-intro", rows)
             await self._record(turn, "clarify")
+            best = match.candidates[0]
+            await self._log_unanswered(turn, text, "unsure", best.topic, best.score)
         else:
             turn.step = ESCALATED
             best = match.candidates[0] if match.candidates else None

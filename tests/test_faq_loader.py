@@ -57,12 +57,15 @@ def test_missing_field_points_at_its_translation(tmp_path: Path) -> None:
         "dentist",
         GOOD.format(id="dentist").replace("    question: Where is a dentist?\n", ""),
     )
-    assert problems(tmp_path) == [f"{path}:5: translations.en.question: this field is required"]
+    assert problems(tmp_path) == [
+        f"{path}:5:3: translations.en.question: this field is required "
+        "(add it, see README 'FAQ content')"
+    ]
 
 
 def test_misspelled_field_is_reported_on_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, "dentist", GOOD.format(id="dentist").replace("keywords", "keywrods"))
-    assert f"{path}:8: translations.en.keywrods: unknown field (check the spelling)" in problems(
+    assert f"{path}:8:5: translations.en.keywrods: unknown field (check the spelling)" in problems(
         tmp_path
     )
 
@@ -75,16 +78,16 @@ def test_unknown_category_and_bad_link(tmp_path: Path) -> None:
     )
     path = write(tmp_path, "dentist", text)
     found = problems(tmp_path)
-    assert any(p.startswith(f"{path}:2: category: unknown category 'food'") for p in found)
-    assert any(p.startswith(f"{path}:3: links") for p in found)
+    assert any(p.startswith(f"{path}:2:1: category: unknown category 'food'") for p in found)
+    assert any(p.startswith(f"{path}:3:1: links") for p in found)
 
 
 def test_unknown_and_missing_languages(tmp_path: Path) -> None:
     text = GOOD.format(id="dentist").replace("  en:", "  xx:")
     path = write(tmp_path, "dentist", text)
     found = problems(tmp_path)
-    assert f"{path}:5: unknown language code 'xx'; supported: en" in found
-    assert f"{path}:4: missing translations: en" in found
+    assert f"{path}:5:3: unknown language code 'xx'; supported: en" in found
+    assert f"{path}:4:1: missing translations: en" in found
 
 
 def test_duplicate_ids_and_file_name_mismatch(tmp_path: Path) -> None:
@@ -102,7 +105,7 @@ def test_answer_over_the_limit(tmp_path: Path) -> None:
         GOOD.format(id="dentist").replace("Ask your health insurer.", long_answer),
     )
     assert any(
-        p.startswith(f"{path}:9: translations.en.answer: too long") for p in problems(tmp_path)
+        p.startswith(f"{path}:9:5: translations.en.answer: too long") for p in problems(tmp_path)
     )
 
 
@@ -128,4 +131,4 @@ def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     write(tmp_path, "broken", "id: [")
     assert main(["faq", "check", "--dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
-    assert f"{tmp_path / 'broken.yaml'}:1: YAML syntax error" in out
+    assert f"{tmp_path / 'broken.yaml'}:1:6: YAML syntax error" in out

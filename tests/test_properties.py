@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import unicodedata
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from bot.app import App, Knowledge
@@ -98,16 +99,38 @@ def test_normalize_never_raises_and_clean_is_clean(text: str) -> None:
     assert "  " not in cleaned
     folded = fold(text)
     assert isinstance(folded, str)
-    assert all(isinstance(tok, str) and tok for tok in tokens(text))
+    assert all(isinstance(tok, str) for tok in tokens(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=any_text)
+@example(text="\u00a8")  # DIAERESIS: fold gives " ", folding again gives ""
+@example(text="\u01fd")  # LATIN SMALL LETTER AE WITH ACUTE: fold gives "æ", again "ae"
+def test_fold_is_idempotent(text: str) -> None:
+    once = fold(text)
+    assert fold(once) == once
+
+
+# Letters that _LATIN_EXTRA spells out, alone or under an accent (the second known defect above).
+_STROKE_LETTERS = frozenset("æøœđðłı")
+
+
+def _has_stroke_letter(text: str) -> bool:
+    decomposed = unicodedata.normalize("NFKD", text).casefold()
+    return any(ch in _STROKE_LETTERS for ch in decomposed)
 
 
 @settings(max_examples=300, deadline=None)
 @given(text=any_text)
 @example(text="\u0345")  # combining ypogegrammeni casefolds to a letter
-@example(text="İ ǰ ß ﬃ ٲ ۀ")
-def test_fold_is_idempotent(text: str) -> None:
+@example(text="İ ǰ ß ﬃ ٲ ۀ ﷺ")
+@example(text="a \u00a8 b \u0301 ـ")
+def test_fold_is_idempotent_up_to_whitespace_without_stroke_letters(text: str) -> None:
+    """What still holds despite the known defects: the folded words never change again."""
+    assume(not _has_stroke_letter(text))
     once = fold(text)
-    assert fold(once) == once
+    assert fold(once).split() == once.split()
+    assert tokens(once) == tokens(text)
 
 
 @st.composite
@@ -140,7 +163,7 @@ _forced_lang = st.sampled_from([None, "cs", "en", "ru", "uk", "vi", "ar", "mn", 
 
 
 @settings(
-    max_examples=150,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -172,7 +195,7 @@ def test_matcher_keeps_its_contract(knowledge: Knowledge, text: str, lang: str |
 
 
 @settings(
-    max_examples=200,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -244,14 +267,13 @@ QUESTIONS = [
     "hello",
     "my husband beats me",
     "I want to talk to a person",
-    "+420 601 234 567",
-    "601234567",
     "morning",
     "English",
     "Русский",
     "ano",
     "yes",
 ]
+PHONES = ["+420 601 234 567", "601234567", "+380 67 123 4567", "123", "+420 " + "9" * 40]
 KINDS = ["sticker", "photo", "voice", "video", "document", "location", "other", "open"]
 CLIENT_LANGS = [None, "en", "ru", "ar", "vi", "zz", ""]
 
@@ -263,15 +285,18 @@ def _event(draw: st.DrawFn, users: tuple[str, ...], last: dict[str, list[Reply]]
     user = draw(st.sampled_from(users))
     client_lang = draw(st.sampled_from(CLIENT_LANGS))
     shown = [b.payload for r in last.get(user, []) for b in r.flat_buttons]
-    choices = ["text", "question", "command", "forged", "random-payload", "kind", "contact"]
+    choices = ["text", "question", "phone", "command", "forged", "random-payload", "kind"]
+    choices += ["contact"]
     if shown:
-        choices += ["shown"] * 4  # follow the flows deep, not only bounce off the menu
+        choices += ["shown"] * 10  # follow the flows deep, not only bounce off the menu
     choice = draw(st.sampled_from(choices))
     if choice == "text":
-        text = draw(st.one_of(_short_text, st.sampled_from(NASTY), _long_text))
+        text = draw(st.one_of(st.text(_char, min_size=1), st.sampled_from(NASTY), _long_text))
         return Inbound.message("test", user, text, client_lang)
     if choice == "question":
         return Inbound.message("test", user, draw(st.sampled_from(QUESTIONS)), client_lang)
+    if choice == "phone":
+        return Inbound.message("test", user, draw(st.sampled_from(PHONES)), client_lang)
     if choice == "command":
         return Inbound.message("test", user, draw(st.sampled_from(COMMANDS)), client_lang)
     if choice == "shown":
@@ -284,7 +309,7 @@ def _event(draw: st.DrawFn, users: tuple[str, ...], last: dict[str, list[Reply]]
             channel="test", user=user, kind="button", payload=payload, client_lang=client_lang
         )
     if choice == "contact":
-        phone = draw(st.one_of(st.none(), st.sampled_from(QUESTIONS[6:8]), st.text(max_size=30)))
+        phone = draw(st.one_of(st.none(), st.sampled_from(PHONES), st.text(max_size=30)))
         return Inbound(
             channel="test", user=user, kind="contact", phone=phone, client_lang=client_lang
         )
@@ -295,13 +320,11 @@ def _event(draw: st.DrawFn, users: tuple[str, ...], last: dict[str, list[Reply]]
 
 def _errors(caplog: pytest.LogCaptureFixture) -> str:
     formatter = logging.Formatter("%(name)s: %(message)s")
-    return "\n".join(
-        formatter.format(r) for r in caplog.records if r.levelno >= logging.ERROR
-    )
+    return "\n".join(formatter.format(r) for r in caplog.records if r.levelno >= logging.ERROR)
 
 
 @settings(
-    max_examples=12,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
@@ -318,7 +341,7 @@ async def test_engine_always_replies(
     users = tuple(f"p{run}-{i}" for i in range(data.draw(st.integers(1, 2), label="users")))
     last: dict[str, list[Reply]] = {}
     caplog.clear()
-    for _ in range(30):
+    for _ in range(40):
         event = data.draw(_event(users, last), label="event")
         replies = await app.engine.handle(event)
         assert isinstance(replies, list)

@@ -1,0 +1,187 @@
+"""`poradna faq ...`: tools for coordinators who edit the FAQ content."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from rapidfuzz import fuzz
+
+from faq.loader import Faq, check_faq, missing_translations
+from faq.matcher import ANSWER_MARGIN, ANSWER_SCORE, CLARIFY_SCORE, Matcher, load_stopwords
+from faq.normalize import tokens
+from faq.offices import check_offices
+from faq.quality import deep_findings, outdated, stamp
+from faq.urgent import UrgentDetector, check_urgent
+from locales import LANGUAGES
+
+if TYPE_CHECKING:
+    import argparse
+
+    from bot.config import Settings
+
+GAP_SIMILARITY = 70
+
+
+async def faq(settings: Settings, args: argparse.Namespace) -> int:
+    command = args.faq_command
+    if command == "check":
+        return _check(settings, args)
+    if command == "try":
+        return _try(settings, args)
+    if command == "stamp":
+        directory = args.dir or settings.faq_dir
+        count = stamp(directory, args.topic, args.lang)
+        print(f"Stamped {count} translation(s) as matching the current English answer.")
+        return 0
+    return await _gaps(settings, args)
+
+
+def _check(settings: Settings, args: argparse.Namespace) -> int:
+    directory = args.dir or settings.faq_dir
+    topics, problems = check_faq(directory)
+    problems += check_urgent(args.urgent or settings.urgent_file)[1]
+    problems += check_offices(settings.offices_file)[1]
+    missing = missing_translations(directory)
+    warnings = []
+    stale: dict[str, list[str]] = {}
+    if not problems and topics:
+        content = Faq(topics=topics, directory=directory)
+        warnings = deep_findings(content, Matcher(content))
+        stale = outdated(content)
+    failed = bool(problems) or (args.strict and bool(warnings))
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "ok": not failed,
+                    "topics": len(topics),
+                    "errors": [
+                        {"path": p.path, "line": p.line, "column": p.column, "message": p.message}
+                        for p in problems
+                    ],
+                    "warnings": [w.as_dict() for w in warnings],
+                    "missing_translations": missing,
+                    "outdated_translations": stale,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 1 if failed else 0
+    for problem in problems:
+        print(problem)
+    for warning in warnings:
+        print(warning)
+    if missing:
+        print()
+        print("Missing translations (x = missing):")
+        print(f"{'topic':<32} " + " ".join(f"{lang:>3}" for lang in LANGUAGES))
+        for topic, langs in sorted(missing.items()):
+            cells = " ".join(f"{'x' if lang in langs else '.':>3}" for lang in LANGUAGES)
+            print(f"{topic:<32} {cells}")
+    if problems:
+        print(f"{len(problems)} problem(s) to fix in {directory}", file=sys.stderr)
+        return 1
+    summary = f"OK: {len(topics)} topics in {directory}"
+    if warnings:
+        summary += f", {len(warnings)} warning(s) to look at"
+    print(summary)
+    return 1 if failed else 0
+
+
+def _try(settings: Settings, args: argparse.Namespace) -> int:
+    from faq.loader import load_faq
+
+    content = load_faq(settings.faq_dir)
+    matcher = Matcher(content, urgent=UrgentDetector.load(settings.urgent_file))
+    match = matcher.match(args.text, lang=args.lang)
+    explained = matcher.explain(args.text, lang=args.lang)
+    print(f"question:   {args.text}")
+    print(f"language:   {match.lang} ({'sure' if match.lang_confident else 'a guess'})")
+    if match.decision == "urgent":
+        print(f"decision:   urgent ({match.urgent_category}): never answered with an FAQ")
+        return 0
+    print(f"words:      {', '.join(explained['words']) or '(none that tell topics apart)'}")
+    for word, matches in explained["matches"].items():
+        shown = ", ".join(f"{w} ({s:.2f})" for w, s in matches[:4]) or "not in the FAQ"
+        print(f"  {word:<16} -> {shown}")
+    print("topics:")
+    for topic, score in explained["scores"][:5]:
+        print(f"  {score:5.1f}  {topic}")
+    reason = {
+        "answer": f"the best topic scores {ANSWER_SCORE} or more and leads by {ANSWER_MARGIN}",
+        "clarify": f"some topics score {CLARIFY_SCORE} or more, but none clearly leads",
+        "escalate": "no topic fits well enough: a person is offered",
+    }[match.decision]
+    print(f"decision:   {match.decision}{' -> ' + match.topic if match.topic else ''} ({reason})")
+    return 0
+
+
+async def _gaps(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime, time
+
+    from storage.db import create_engine, create_sessionmaker, ensure_schema
+    from storage.reports import PRAGUE
+    from storage.repositories import UnansweredRepository
+
+    db = create_engine(settings.database_url)
+    try:
+        await ensure_schema(db, apply=settings.is_sqlite)
+        async with create_sessionmaker(db)() as session:
+            rows = await UnansweredRepository(session).list_questions()
+    finally:
+        await db.dispose()
+    if args.since:
+        since = datetime.combine(args.since, time.min, PRAGUE)
+        rows = [r for r in rows if r["created"] >= since]
+    groups = group_gaps(rows)
+    if args.format == "json":
+        print(json.dumps(groups, ensure_ascii=False, indent=2))
+        return 0
+    if not groups:
+        print("Nothing unanswered. 🎉")
+        return 0
+    print(f"{'count':>5}  {'lang':<4} {'why':<24} question (and similar ones)")
+    for group in groups:
+        why = ", ".join(f"{k} {v}" for k, v in sorted(group["reasons"].items()))
+        print(f"{group['count']:>5}  {group['lang']:<4} {why:<24} {group['text']}")
+        for other in group["examples"][1:3]:
+            print(f"{'':>36}  ~ {other}")
+    return 0
+
+
+def group_gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Group unanswered questions by language and similar wording, most frequent first."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    stop = load_stopwords()
+    for row in rows:
+        words = set(tokens(row["text"])) - stop.get(row["lang"], set())
+        norm = " ".join(sorted(words))
+        for group in groups[row["lang"]]:
+            if fuzz.token_set_ratio(norm, group["norm"]) >= GAP_SIMILARITY:
+                group["items"].append(row)
+                break
+        else:
+            groups[row["lang"]].append({"norm": norm, "items": [row]})
+    result = []
+    for lang, lang_groups in groups.items():
+        for group in lang_groups:
+            items = group["items"]
+            reasons: dict[str, int] = defaultdict(int)
+            for item in items:
+                reasons[item["reason"]] += 1
+            topics = sorted({i["best_topic"] for i in items if i["best_topic"]})
+            result.append(
+                {
+                    "lang": lang,
+                    "count": len(items),
+                    "text": items[0]["text"],
+                    "examples": [i["text"] for i in items[:5]],
+                    "reasons": dict(reasons),
+                    "closest_topics": topics,
+                }
+            )
+    return sorted(result, key=lambda g: (-g["count"], g["lang"], g["text"]))
