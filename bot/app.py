@@ -69,6 +69,7 @@ async def build_app(settings: Settings, *, migrate: bool | None = None) -> App:
         default_lang=settings.default_language,
         staff_lang=settings.staff_language,
         offices=offices,
+        rate_limit=settings.rate_limit_per_minute,
     )
     desk = Desk(
         sessions=sessions,

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from bot import faqcli, staffcli
 from bot.app import build_app, build_knowledge
 from bot.config import Settings
+from bot.logs import set_up_logging
 from faq.loader import FaqError
 from locales import LANGUAGES
 from storage.db import SchemaOutdatedError, create_engine, upgrade
@@ -144,11 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"poradna: configuration error:\n{exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    set_up_logging(settings.log_level, settings.log_format)
     command = args.command or "run"
     try:
         if command == "run":

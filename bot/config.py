@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     console_user: str = "local"
     staff_language: str = "cs"
     sla_minutes: int = Field(default=30, ge=1)
+    rate_limit_per_minute: int = Field(default=30, ge=1)
+    log_format: str = "text"
     urgent_sla_minutes: int = Field(default=5, ge=1)
     telegram_bot_token: SecretStr | None = None
     telegram_api_base: str | None = None

@@ -9,8 +9,10 @@ serialises them in this process, and a version check on the stored state catches
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import logging
+import time
 import weakref
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_TEXT: Final = 2000
+RATE_WINDOW: Final = 60.0
+RATE_USERS: Final = 10_000
 STATE_RETRIES: Final = 3
 
 # The caseworkers' desk, as the outbox knows it; a channel adapter delivers it (Telegram: the
@@ -143,6 +147,7 @@ class Engine:
         crisis_contacts: str | None = None,
         staff_lang: str = "cs",
         offices: list[Office] | None = None,
+        rate_limit: int | None = None,
     ) -> None:
         self.faq = faq
         self.matcher = matcher
@@ -153,6 +158,9 @@ class Engine:
         self._crisis_contacts = crisis_contacts
         self.staff_t = locales.get(staff_lang)
         self.offices = {office.id: office for office in offices or []}
+        self._rate_limit = rate_limit
+        self._recent: dict[tuple[str, str], collections.deque[float]] = {}
+        self._limited: set[tuple[str, str]] = set()
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -164,6 +172,13 @@ class Engine:
         the conversation state, for a channel whose delivery can fail and must be retried.
         """
         key = (event.channel, event.user)
+        if self._flooding(key):
+            if key in self._limited:
+                return []  # one notice per flood, not one per message
+            self._limited.add(key)
+            t = self.locales.get(event.client_lang or self._default_lang)
+            return [Reply(key="rate-limited", text=t("rate-limited"), lang=t.lang, rtl=t.rtl)]
+        self._limited.discard(key)
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
@@ -189,6 +204,20 @@ class Engine:
                     break
         t = self.locales.get(event.client_lang or self._default_lang)
         return [Reply(key="error-busy", text=t("error-busy"), lang=t.lang, rtl=t.rtl)]
+
+    def _flooding(self, key: tuple[str, str]) -> bool:
+        """More than `rate_limit` events from one user in the last minute."""
+        if self._rate_limit is None:
+            return False
+        now = time.monotonic()
+        recent = self._recent.setdefault(key, collections.deque())
+        while recent and now - recent[0] > RATE_WINDOW:
+            recent.popleft()
+        recent.append(now)
+        if len(self._recent) > RATE_USERS:
+            for other in [k for k, v in self._recent.items() if now - v[-1] > RATE_WINDOW]:
+                del self._recent[other]
+        return len(recent) > self._rate_limit
 
     def use(self, faq: Faq, matcher: Matcher) -> None:
         """Serve new FAQ content (hot reload); conversations in progress go on."""
@@ -500,10 +529,10 @@ class Engine:
 
     def _time_named(self, turn: Turn, text: str) -> str | None:
         wanted = fold(text)
-        for time in pl.TIMES:
-            label = fold(turn.t(f"callback-time-{time}"))
+        for part in pl.TIMES:
+            label = fold(turn.t(f"callback-time-{part}"))
             if wanted and (wanted == label or label.startswith(wanted)):
-                return time
+                return part
         return None
 
     async def _question(self, turn: Turn, text: str) -> None:
@@ -946,7 +975,7 @@ class Engine:
         await self._record(
             turn, "urgent-callback" if request.urgent else "callback", request.topic_id
         )
-        time = turn.data["time"]
+        part = turn.data["time"]
         self._clear_draft(turn)
         turn.step = MENU
         if request.urgent:
@@ -956,7 +985,7 @@ class Engine:
             "callback-done",
             [[self._menu_button(turn)]],
             reference=request.reference,
-            time=turn.t(f"callback-time-{time}"),
+            time=turn.t(f"callback-time-{part}"),
         )
 
     async def _consent_version(self, turn: Turn) -> str:

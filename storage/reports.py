@@ -204,3 +204,24 @@ def to_rows(report: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
     ]
     rows += [("ratings", "all", k, v) for k, v in report["ratings"].items()]
     return rows
+
+
+async def recent_counts(session: AsyncSession, period: timedelta) -> dict[str, int]:
+    """Answered / clarified / escalated questions (and requests) in the last `period`."""
+    from sqlalchemy import func
+
+    from storage.models import utcnow
+
+    rows = await session.execute(
+        select(Interaction.kind, func.count())
+        .where(Interaction.created_at >= utcnow() - period)
+        .group_by(Interaction.kind)
+    )
+    kinds = dict(rows.all())
+    return {
+        "answered": kinds.get("faq-answer", 0),
+        "clarified": kinds.get("clarify", 0),
+        "escalated": kinds.get("no-match", 0) + kinds.get("none-fits", 0),
+        "urgent": kinds.get("urgent", 0),
+        "callbacks": kinds.get("callback", 0) + kinds.get("urgent-callback", 0),
+    }

@@ -54,6 +54,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
+    # Tests drive many events per second; the flood limit has its own test.
+    overrides = {"rate_limit_per_minute": 100_000, **overrides}
     return Settings(_env_file=None, database_url=database_url, **overrides)
 
 

@@ -353,6 +353,10 @@ async def test_webhook_checks_the_secret_and_serves_health(flow_database_url: st
                         break
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.05)
+            async with client.get(f"{url}/healthz") as response:
+                health = await response.json()
+            assert health["status"] == "ok"
+            assert set(health["last_24h"]) >= {"answered", "clarified", "escalated"}
             async with client.post(f"{url}/telegram", json=update) as response:
                 assert response.status == 401
             async with client.post(

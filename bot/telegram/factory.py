@@ -20,6 +20,7 @@ from bot.telegram.handlers import migrant_router, staff_private_router, staff_ro
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
 from storage.privacy import PrivacyRepository
+from storage.reports import recent_counts
 from storage.repositories import StaffRepository, UpdateRepository
 
 if TYPE_CHECKING:
@@ -166,7 +167,14 @@ async def run_webhook(app: App) -> None:
     web_app = web.Application()
 
     async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        """Alive, the database reachable, and what the bot did in the last 24 hours."""
+        try:
+            async with app.sessions() as session:
+                counts = await recent_counts(session, timedelta(hours=24))
+        except Exception:
+            logger.exception("health check: database unavailable")
+            return web.json_response({"status": "database unavailable"}, status=503)
+        return web.json_response({"status": "ok", "last_24h": counts})
 
     web_app.router.add_get("/healthz", healthz)
     SimpleRequestHandler(dispatcher, bot, secret_token=secret).register(web_app, path="/telegram")

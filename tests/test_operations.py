@@ -1,0 +1,58 @@
+"""Operations: flood limit, logs without personal data, health counts."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from bot.app import build_app
+from bot.logs import JsonFormatter
+from flows.events import Inbound
+from tests.conftest import make_settings
+from tests.test_cli import poradna
+
+
+async def test_a_flood_gets_one_polite_notice_not_a_thousand_replies(
+    flow_database_url: str,
+) -> None:
+    app = await build_app(make_settings(flow_database_url, rate_limit_per_minute=5), migrate=True)
+    try:
+        replies = [
+            await app.engine.handle(Inbound.message("test", "flooder", "spam", "cs"))
+            for _ in range(50)
+        ]
+        keys = [r[0].key if r else None for r in replies]
+        assert "error-busy" not in keys
+        assert keys[5] == "rate-limited" and replies[5][0].lang == "cs"
+        assert keys[6:] == [None] * 44  # silence until the minute has passed
+        other = await app.engine.handle(Inbound.message("test", "someone-else", "/start"))
+        assert other[0].key == "start-greeting"  # others are not affected
+    finally:
+        await app.close()
+
+
+def test_logs_never_contain_phones_names_or_message_text(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+        "LOG_LEVEL": "DEBUG",
+        "LOG_FORMAT": "json",
+    }
+    secret = "Moje sestra Olga Nováková potřebuje pomoc s dopisem"
+    script = f"Čeština\n👤 Zeptat se člověka\n777 123 456\n1\n{secret}\n1\nmuž mě bije\n"
+    result = poradna("run", stdin=script, env=env)
+    assert result.returncode == 0
+    assert "R-0001" in result.stdout
+    logs = result.stderr
+    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    assert any("R-0001" in line["message"] for line in lines)  # reference codes are logged
+    for private in ("777123456", "777 123 456", "Olga", "Nováková", "sestra", "bije"):
+        assert private not in logs
+
+
+def test_json_log_lines() -> None:
+    record = logging.LogRecord(
+        "poradna", logging.WARNING, __file__, 1, "request %s", ("R-0042",), None
+    )
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["level"] == "warning" and entry["message"] == "request R-0042"
