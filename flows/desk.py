@@ -6,6 +6,7 @@ the staff language) go through the outbox, so a failing channel delays them but 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -114,7 +115,7 @@ class Desk:
             stars = tuple(
                 Button("⭐" * n, pl.make(pl.RATE, f"{reference}:{n}")) for n in range(1, 6)
             )
-            await self._to_person(session, request, "case-closed", buttons=(stars,))
+            await self._to_person(session, request, "case-closed", lambda _t: (stars,))
             await queue_for_staff(
                 session, self._t, "staff-closed", reference, reply_to=True, name=staff.name
             )
@@ -178,10 +179,18 @@ class Desk:
             if not moved or appointment is None:
                 return self._outcome(False, "staff-unknown-request", reference=reference)
             office = self._offices.get(appointment.office_id)
-            await self._appointment_to_person(
+            await self._to_person(
                 session,
                 appointment,
                 "appointment-confirmed",
+                lambda t: (
+                    (
+                        Button(
+                            t("buttons-cancel-appointment"),
+                            pl.make(pl.CANCEL_APPOINTMENT, reference),
+                        ),
+                    ),
+                ),
                 when=when,
                 office=office.name if office else appointment.office_id,
                 address=office.address if office else "",
@@ -215,9 +224,7 @@ class Desk:
                 return self._outcome(False, "staff-unknown-request", reference=reference)
             appointment = await repo.get(reference)
             if status == states.CANCELLED and appointment is not None:
-                await self._appointment_to_person(
-                    session, appointment, "appointment-cancelled-by-staff"
-                )
+                await self._to_person(session, appointment, "appointment-cancelled-by-staff")
             return self._outcome(
                 True, "staff-appointment-updated", reference=reference, status=status
             )
@@ -233,7 +240,7 @@ class Desk:
             for appointment in due:
                 office = self._offices.get(appointment.office_id)
                 assert appointment.starts_at is not None
-                await self._appointment_to_person(
+                await self._to_person(
                     session,
                     appointment,
                     "appointment-reminder",
@@ -243,41 +250,6 @@ class Desk:
                 )
                 await repo.mark_reminded(appointment.reference)
         return len(due)
-
-    async def _appointment_to_person(
-        self,
-        session: AsyncSession,
-        appointment: AppointmentDto,
-        key: str,
-        *,
-        when: datetime | None = None,
-        **args: object,
-    ) -> None:
-        if appointment.user_id is None:
-            return
-        user = await UserRepository(session).get(appointment.user_id)
-        if user is None:
-            return
-        t = self._locales.get(user.lang or appointment.lang)
-        if when is not None:
-            args["when"] = when_label(when, t.lang)
-        buttons: tuple[tuple[Button, ...], ...] = ()
-        if key == "appointment-confirmed":
-            cancel = Button(
-                t("buttons-cancel-appointment"),
-                pl.make(pl.CANCEL_APPOINTMENT, appointment.reference),
-            )
-            buttons = ((cancel,),)
-        reply = Reply(
-            key=key,
-            text=t(key, reference=appointment.reference, **args),
-            lang=t.lang,
-            rtl=t.rtl,
-            buttons=buttons,
-        )
-        await OutboxRepository(session).add(
-            user.channel, user.external_id, reply.to_body(), reference=appointment.reference
-        )
 
     # ----------------------------------------------------------------- helpers
 
@@ -315,23 +287,28 @@ class Desk:
     async def _to_person(
         self,
         session: AsyncSession,
-        request: CallbackDto,
+        request: CallbackDto | AppointmentDto,
         key: str,
-        buttons: tuple[tuple[Button, ...], ...] = (),
+        buttons: Callable[[Translator], tuple[tuple[Button, ...], ...]] | None = None,
+        *,
+        when: datetime | None = None,
         **args: object,
     ) -> None:
+        """Queue a message to the person a request is from, in their language."""
         if request.user_id is None:
             return  # the person asked to be forgotten
         user = await UserRepository(session).get(request.user_id)
         if user is None:
             return
         t = self._locales.get(user.lang or request.lang)
+        if when is not None:
+            args["when"] = when_label(when, t.lang)
         reply = Reply(
             key=key,
             text=t(key, reference=request.reference, **args),
             lang=t.lang,
             rtl=t.rtl,
-            buttons=buttons,
+            buttons=buttons(t) if buttons else (),
         )
         await OutboxRepository(session).add(
             user.channel, user.external_id, reply.to_body(), reference=request.reference

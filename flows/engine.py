@@ -436,26 +436,19 @@ class Engine:
             self._offer_languages(turn, "language-choose")
         elif turn.step == CB_PHONE and turn.data.get("urgent"):
             turn.say("urgent-offer", [[self._cancel_button(turn)]], request_phone=True)
-        elif turn.step == CB_PHONE:
-            self._start_callback(turn)
-        elif turn.step == CB_TIME:
-            self._ask_time(turn)
-        elif turn.step == CB_QUESTION:
-            self._ask_request_question(turn)
-        elif turn.step == CB_CONSENT:
-            self._ask_consent(turn)
-        elif turn.step == AP_KIND:
-            self._ask_kind(turn)
-        elif turn.step == AP_PLACE:
-            self._ask_place(turn)
-        elif turn.step == AP_OFFICE:
-            self._ask_office(turn)
-        elif turn.step == AP_DAY:
-            self._ask_day(turn)
-        elif turn.step == AP_PART:
-            self._ask_part(turn)
         else:
-            self._show_menu(turn)
+            prompts = {
+                CB_PHONE: self._start_callback,
+                CB_TIME: self._ask_time,
+                CB_QUESTION: self._ask_request_question,
+                CB_CONSENT: self._ask_consent,
+                AP_KIND: self._ask_kind,
+                AP_PLACE: self._ask_place,
+                AP_OFFICE: self._ask_office,
+                AP_DAY: self._ask_day,
+                AP_PART: self._ask_part,
+            }
+            prompts.get(turn.step, self._show_menu)(turn)
 
     def _offer_languages(self, turn: Turn, key: str) -> None:
         preferred = turn.user.lang or turn.client_lang
