@@ -227,6 +227,7 @@ class CallbackRepository:
                 ),
             )
             .order_by(CallbackRequest.urgent.desc(), CallbackRequest.id)
+            .with_for_update(skip_locked=True)
         )
         return [_callback_dto(r) for r in rows]
 
@@ -620,6 +621,8 @@ class AppointmentRepository:
                 Appointment.starts_at >= start,
                 Appointment.starts_at < end,
             )
+            # Several bot instances run this: each reminder is taken by one of them.
+            .with_for_update(skip_locked=True)
         )
         return [_appointment_dto(r) for r in rows]
 

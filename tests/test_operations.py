@@ -56,3 +56,25 @@ def test_json_log_lines() -> None:
     )
     entry = json.loads(JsonFormatter().format(record))
     assert entry["level"] == "warning" and entry["message"] == "request R-0042"
+
+
+async def test_database_unreachable_gets_a_polite_reply_not_a_crash() -> None:
+    from bot.app import build_knowledge
+    from flows.engine import Engine
+    from storage.db import create_engine, create_sessionmaker
+
+    settings = make_settings("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    knowledge = build_knowledge(settings)
+    db = create_engine(settings.database_url)
+    engine = Engine(
+        faq=knowledge.faq,
+        matcher=knowledge.matcher,
+        locales=knowledge.locales,
+        sessions=create_sessionmaker(db),
+        retention_days=90,
+    )
+    try:
+        [reply] = await engine.handle(Inbound.message("test", "u", "ahoj", client_lang="uk"))
+        assert reply.key == "error-busy" and reply.lang == "uk"
+    finally:
+        await db.dispose()
