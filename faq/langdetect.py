@@ -86,7 +86,9 @@ class LanguageDetector:
             langs = self._languages_of.get(skeleton(word), set()).intersection(allowed)
             for lang in langs:
                 scores[lang] += 1 / len(langs)
-        ranked = scores.most_common()
+        # Ties go to the language listed first for the script, never to set order (which
+        # changes from one process to the next).
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], allowed.index(kv[0])))
         if not ranked:
             fallback = hint if hint in allowed else _SCRIPT_DEFAULT[script]
             return Detection(fallback, confident=False)

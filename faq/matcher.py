@@ -10,6 +10,11 @@ variant with typos or another word order. The best language of each topic counts
 Decisions: *answer* only when one topic is clearly ahead; *clarify* with the closest few when
 several fit or the fit is partial; *escalate* when nothing fits (greetings, chatter, a personal
 situation that a FAQ cannot answer).
+
+Speed (same results as comparing with everything): a query word is compared only with the FAQ
+words that can be similar to it (`FuzzyVocabulary`), only the documents that share a word with
+the query are scored (an inverted index), and a decision scores only the documents that can
+change it.
 """
 
 from __future__ import annotations
@@ -345,10 +350,11 @@ class Matcher:
         self._vocab = sorted({t for d in self._docs for t in d.tokens})
         self._fuzzy = FuzzyVocabulary(self._vocab)
         # Which documents have a token or pair: only they can score for a query that has it.
-        self._postings: dict[str, list[int]] = defaultdict(list)
+        postings: dict[str, list[int]] = defaultdict(list)
         for i, doc in enumerate(self._docs):
             for tok in doc.tokens | doc.pairs:
-                self._postings[tok].append(i)
+                postings[tok].append(i)
+        self._postings = dict(postings)
         self._similar = lru_cache(maxsize=50_000)(self._similar_uncached)
 
     def detect(self, text: str, hint: str | None = None) -> Detection:

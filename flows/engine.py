@@ -148,6 +148,7 @@ class Engine:
         staff_lang: str = "cs",
         offices: list[Office] | None = None,
         rate_limit: int | None = None,
+        unlimited_channels: tuple[str, ...] = (),
     ) -> None:
         self.faq = faq
         self.matcher = matcher
@@ -159,6 +160,7 @@ class Engine:
         self.staff_t = locales.get(staff_lang)
         self.offices = {office.id: office for office in offices or []}
         self._rate_limit = rate_limit
+        self._unlimited = unlimited_channels
         self._recent: dict[tuple[str, str], collections.deque[float]] = {}
         self._limited: set[tuple[str, str]] = set()
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -207,7 +209,7 @@ class Engine:
 
     def _flooding(self, key: tuple[str, str]) -> bool:
         """More than `rate_limit` events from one user in the last minute."""
-        if self._rate_limit is None:
+        if self._rate_limit is None or key[0] in self._unlimited:
             return False
         now = time.monotonic()
         recent = self._recent.setdefault(key, collections.deque())
