@@ -615,7 +615,8 @@ class AppointmentRepository:
     async def due_reminders(self, start: datetime, end: datetime) -> list[AppointmentDto]:
         """Confirmed appointments starting in [start, end) whose person was not reminded."""
         rows = await self._session.scalars(
-            select(Appointment).where(
+            select(Appointment)
+            .where(
                 Appointment.status == states.CONFIRMED,
                 Appointment.reminded.is_(False),
                 Appointment.starts_at >= start,
