@@ -200,7 +200,7 @@ class Interaction(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_key: Mapped[str] = mapped_column(String(36), index=True)
     channel: Mapped[str] = mapped_column(String(16))
-    kind: Mapped[str] = mapped_column(String(24), index=True)
+    kind: Mapped[str] = mapped_column(String(48), index=True)
     topic: Mapped[str | None] = mapped_column(String(40))
     lang: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

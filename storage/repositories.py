@@ -163,15 +163,9 @@ class CallbackRepository:
 
     async def move(self, reference: str, target: str, **values: Any) -> bool:
         """Change the status if the lifecycle allows it from the current one (atomically)."""
-        result = await self._session.execute(
-            update(CallbackRequest)
-            .where(
-                CallbackRequest.reference == reference,
-                CallbackRequest.status.in_(states.allowed_from(target)),
-            )
-            .values(status=target, updated_at=utcnow(), **values)
+        return await _move(
+            self._session, CallbackRequest, states.allowed_from(target), reference, target, values
         )
-        return result.rowcount == 1
 
     async def claim(self, reference: str, staff_id: int) -> bool:
         """Claim a new request; exactly one of several concurrent claims wins."""
@@ -596,15 +590,14 @@ class AppointmentRepository:
 
     async def move(self, reference: str, target: str, **values: Any) -> bool:
         """Change the status if the appointment lifecycle allows it (atomically)."""
-        result = await self._session.execute(
-            update(Appointment)
-            .where(
-                Appointment.reference == reference,
-                Appointment.status.in_(states.appointment_allowed_from(target)),
-            )
-            .values(status=target, updated_at=utcnow(), **values)
+        return await _move(
+            self._session,
+            Appointment,
+            states.appointment_allowed_from(target),
+            reference,
+            target,
+            values,
         )
-        return result.rowcount == 1
 
     async def list_appointments(self, status: str | None = None) -> list[AppointmentDto]:
         stmt = select(Appointment).order_by(Appointment.id)
@@ -631,6 +624,23 @@ class AppointmentRepository:
         await self._session.execute(
             update(Appointment).where(Appointment.reference == reference).values(reminded=True)
         )
+
+
+async def _move(
+    session: AsyncSession,
+    model: type[CallbackRequest] | type[Appointment],
+    sources: tuple[str, ...],
+    reference: str,
+    target: str,
+    values: dict[str, Any],
+) -> bool:
+    """One conditional UPDATE: applied whole if the status allows it, else not at all."""
+    result = await session.execute(
+        update(model)
+        .where(model.reference == reference, model.status.in_(sources))
+        .values(status=target, updated_at=utcnow(), **values)
+    )
+    return result.rowcount == 1
 
 
 def _appointment_dto(a: Appointment) -> AppointmentDto:

@@ -36,9 +36,12 @@ class InvalidTransitionError(ValueError):
         super().__init__(f"{reference} is {current}; it cannot become {target}")
 
 
-def allowed_from(target: str) -> tuple[str, ...]:
-    """The statuses from which a request may move to `target`."""
-    return tuple(source for source, targets in TRANSITIONS.items() if target in targets)
+def allowed_from(
+    target: str, transitions: dict[str, frozenset[str]] | None = None
+) -> tuple[str, ...]:
+    """The statuses from which a request (by default a callback request) may move to `target`."""
+    table = TRANSITIONS if transitions is None else transitions
+    return tuple(source for source, targets in table.items() if target in targets)
 
 
 # Appointments: requested by the person, confirmed (or re-proposed) by a caseworker, then done,
@@ -60,4 +63,4 @@ APPOINTMENT_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
 
 
 def appointment_allowed_from(target: str) -> tuple[str, ...]:
-    return tuple(s for s, targets in APPOINTMENT_TRANSITIONS.items() if target in targets)
+    return allowed_from(target, APPOINTMENT_TRANSITIONS)
