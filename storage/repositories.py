@@ -44,7 +44,6 @@ class UserRepository:
 
     async def get_or_create(self, channel: str, external_id: str) -> UserDto:
         """The user, created on first contact (safe when two first messages race)."""
-        dialect = self._session.get_bind().dialect.name
         values = {
             "channel": channel,
             "external_id": external_id,
@@ -52,11 +51,7 @@ class UserRepository:
             "updated_at": utcnow(),
             "person_key": str(uuid.uuid4()),
         }
-        if dialect == "postgresql":
-            stmt = pg_insert(User).values(**values).on_conflict_do_nothing()
-        else:
-            stmt = sqlite_insert(User).values(**values).on_conflict_do_nothing()
-        await self._session.execute(stmt)
+        await _insert_once(self._session, User, values)
         user = await self._session.scalar(
             select(User).where(User.channel == channel, User.external_id == external_id)
         )
@@ -424,14 +419,8 @@ class UpdateRepository:
 
     async def first_time(self, channel: str, update_id: int) -> bool:
         """Record an update; False when it was processed before (a redelivery)."""
-        dialect = self._session.get_bind().dialect.name
         values = {"channel": channel, "update_id": update_id, "processed_at": utcnow()}
-        if dialect == "postgresql":
-            stmt = pg_insert(ProcessedUpdate).values(**values).on_conflict_do_nothing()
-        else:
-            stmt = sqlite_insert(ProcessedUpdate).values(**values).on_conflict_do_nothing()
-        result = await self._session.execute(stmt)
-        return result.rowcount == 1
+        return await _insert_once(self._session, ProcessedUpdate, values)
 
     async def forget_before(self, moment: datetime) -> None:
         await self._session.execute(
@@ -460,9 +449,7 @@ class ConsentRepository:
     async def record(self, version: str, lang: str, text: str) -> None:
         """Keep the exact consent text of this version and language (once)."""
         values = {"version": version, "lang": lang, "text": text, "created_at": utcnow()}
-        dialect = self._session.get_bind().dialect.name
-        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
-        await self._session.execute(insert_(ConsentText).values(**values).on_conflict_do_nothing())
+        await _insert_once(self._session, ConsentText, values)
 
     async def text(self, version: str, lang: str) -> str | None:
         return await self._session.scalar(
@@ -511,6 +498,13 @@ class UnansweredRepository:
             }
             for r in rows
         ]
+
+
+async def _insert_once(session: AsyncSession, model: type, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on either backend; True when the row was new."""
+    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = await session.execute(insert_(model).values(**values).on_conflict_do_nothing())
+    return result.rowcount == 1
 
 
 def _user_dto(user: User) -> UserDto:
