@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from faq.offices import Office
     from faq.schema import Topic
     from locales import Locales, Translator
-    from storage.dto import CallbackDto, StaffDto, StateDto, UserDto
+    from storage.dto import CallbackDto, StaffDto, UserDto
 
 logger = logging.getLogger(__name__)
 
@@ -235,10 +235,8 @@ class Engine:
     # ----------------------------------------------------------------- dispatch
 
     async def _handle(self, session: AsyncSession, event: Inbound) -> list[Reply]:
-        users = UserRepository(session)
         states = StateRepository(session)
-        user = await users.get_or_create(event.channel, event.user)
-        state: StateDto = await states.load(user.id)
+        user, state = await states.open(event.channel, event.user)
         client_lang = event.client_lang if event.client_lang in self.locales else None
         lang = user.lang or client_lang or self._default_lang
         turn = Turn(

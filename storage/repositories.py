@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -38,25 +38,46 @@ def reference_for(request_id: int) -> str:
     return f"R-{request_id:04d}"
 
 
+# The statements of every message, built once: building a SQLAlchemy statement costs more than
+# SQLite takes to run it. Plain Core statements on the session's connection, no ORM bookkeeping.
+_USER_AND_STATE = (
+    select(
+        User.id,
+        User.channel,
+        User.external_id,
+        User.lang,
+        User.switch_offered,
+        User.person_key,
+        ConversationState.step,
+        ConversationState.data,
+        ConversationState.version,
+    )
+    .outerjoin(ConversationState, ConversationState.user_id == User.id)
+    .where(User.channel == bindparam("channel"), User.external_id == bindparam("external_id"))
+)
+_SAVE_STATE = (
+    update(ConversationState)
+    .where(
+        ConversationState.user_id == bindparam("user_id_"),
+        ConversationState.version == bindparam("version_"),
+    )
+    .values(
+        step=bindparam("step_"),
+        data=bindparam("data_", type_=ConversationState.data.type),
+        version=bindparam("version_") + 1,
+        updated_at=bindparam("now_"),
+    )
+)
+
+
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def get_or_create(self, channel: str, external_id: str) -> UserDto:
         """The user, created on first contact (safe when two first messages race)."""
-        values = {
-            "channel": channel,
-            "external_id": external_id,
-            "created_at": utcnow(),
-            "updated_at": utcnow(),
-            "person_key": str(uuid.uuid4()),
-        }
-        await _insert_once(self._session, User, values)
-        user = await self._session.scalar(
-            select(User).where(User.channel == channel, User.external_id == external_id)
-        )
-        assert user is not None
-        return _user_dto(user)
+        user, _ = await StateRepository(self._session).open(channel, external_id)
+        return user
 
     async def get(self, user_id: int) -> UserDto | None:
         user = await self._session.get(User, user_id)
@@ -77,6 +98,34 @@ class StateRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def open(self, channel: str, external_id: str) -> tuple[UserDto, StateDto]:
+        """The user (created on first contact, safe when two first messages race) and where
+        their conversation is, in one query for a returning user."""
+        connection = await self._session.connection()
+        params = {"channel": channel, "external_id": external_id}
+        row = (await connection.execute(_USER_AND_STATE, params)).first()
+        if row is None:
+            now = utcnow()
+            values = {
+                **params,
+                "created_at": now,
+                "updated_at": now,
+                "person_key": str(uuid.uuid4()),
+            }
+            await _insert_once(self._session, User, values)
+            row = (await connection.execute(_USER_AND_STATE, params)).one()
+        user = UserDto(
+            id=row.id,
+            channel=row.channel,
+            external_id=row.external_id,
+            lang=row.lang,
+            switch_offered=row.switch_offered,
+            person_key=row.person_key,
+        )
+        if row.step is None:
+            return user, StateDto(step="new", data={}, version=0)
+        return user, StateDto(step=row.step, data=dict(row.data or {}), version=row.version)
+
     async def load(self, user_id: int) -> StateDto:
         row = await self._session.get(ConversationState, user_id, populate_existing=True)
         if row is None:
@@ -96,10 +145,16 @@ class StateRepository:
             except IntegrityError as exc:
                 raise StaleStateError(user_id) from exc
             return
-        result = await self._session.execute(
-            update(ConversationState)
-            .where(ConversationState.user_id == user_id, ConversationState.version == version)
-            .values(step=step, data=data, version=version + 1, updated_at=utcnow())
+        connection = await self._session.connection()
+        result = await connection.execute(
+            _SAVE_STATE,
+            {
+                "user_id_": user_id,
+                "version_": version,
+                "step_": step,
+                "data_": data,
+                "now_": utcnow(),
+            },
         )
         if result.rowcount != 1:
             raise StaleStateError(user_id)
