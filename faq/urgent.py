@@ -68,6 +68,15 @@ class UrgentDetector:
             {w for p in urgent for w in p.tokens} | {w for h in harmless for w in h}
         )
         self._words = frozenset(self._vocabulary)
+        # Words long enough for the typo rule, and phrase words by their stem minus one or two
+        # final letters (another ending: "hit" for "hits"), so a new word costs two lookups
+        # and one fuzzy pass over the long words only.
+        self._long_words = [w for w in self._vocabulary if len(w) >= 5]
+        self._by_shorter: dict[str, list[str]] = {}
+        for w in self._vocabulary:
+            for cut in (1, 2):
+                if len(w) - cut >= 3:
+                    self._by_shorter.setdefault(w[:-cut], []).append(w)
         self._urgent_by_word: dict[str, list[int]] = {}
         for i, phrase in enumerate(urgent):
             for word in set(phrase.tokens):
@@ -128,15 +137,17 @@ class UrgentDetector:
 
     def _matches_uncached(self, word: str) -> frozenset[str]:
         """The phrase words that this message word can stand for."""
-        found = {word} if word in self._vocabulary else set()
+        found = {word} if word in self._words else set()
         if len(word) >= 3:
+            # Phrase words that are stems of this word, or this word plus one or two letters.
+            found.update(word[:n] for n in range(3, len(word)) if word[:n] in self._words)
+            found.update(self._by_shorter.get(word, ()))
+        if len(word) >= 5:
             for candidate, ratio, _ in process.extract(
-                word, self._vocabulary, scorer=fuzz.ratio, score_cutoff=50, limit=30
+                word, self._long_words, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO, limit=30
             ):
                 if _word_matches(word, candidate, ratio):
                     found.add(candidate)
-            # Phrase words that are stems of this word: look its prefixes up, not the whole list.
-            found.update(word[:n] for n in range(3, len(word)) if word[:n] in self._words)
         return frozenset(found)
 
 
