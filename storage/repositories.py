@@ -69,6 +69,9 @@ _SAVE_STATE = (
     )
 )
 
+_ADD_INTERACTION = insert(Interaction)
+_ADD_UNANSWERED = insert(UnansweredQuestion)
+
 
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -492,8 +495,16 @@ class InteractionRepository:
     async def add(
         self, *, person_key: str, channel: str, kind: str, lang: str, topic: str | None = None
     ) -> None:
-        self._session.add(
-            Interaction(person_key=person_key, channel=channel, kind=kind, lang=lang, topic=topic)
+        connection = await self._session.connection()
+        await connection.execute(
+            _ADD_INTERACTION,
+            {
+                "person_key": person_key,
+                "channel": channel,
+                "kind": kind,
+                "lang": lang,
+                "topic": topic,
+            },
         )
 
 
@@ -528,15 +539,17 @@ class UnansweredRepository:
         best_topic: str | None,
         best_score: int,
     ) -> None:
-        self._session.add(
-            UnansweredQuestion(
-                user_id=user_id,
-                text=text,
-                lang=lang,
-                reason=reason,
-                best_topic=best_topic,
-                best_score=best_score,
-            )
+        connection = await self._session.connection()
+        await connection.execute(
+            _ADD_UNANSWERED,
+            {
+                "user_id": user_id,
+                "text": text,
+                "lang": lang,
+                "reason": reason,
+                "best_topic": best_topic,
+                "best_score": best_score,
+            },
         )
 
     async def list_questions(self) -> list[dict[str, Any]]:
