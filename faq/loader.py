@@ -10,6 +10,7 @@ from typing import Final
 import yaml
 from pydantic import ValidationError
 
+from faq import yamlio
 from faq.schema import CATEGORIES, Topic
 from locales import LANGUAGES
 
@@ -110,8 +111,7 @@ def _load_topic(path: Path, languages: tuple[str, ...]) -> tuple[Topic | None, l
     except UnicodeDecodeError as exc:
         return None, [Problem(name, 1, f"the file is not UTF-8 text ({exc.reason})")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = yamlio.parse(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -206,7 +206,7 @@ def missing_translations(
     table: dict[str, list[str]] = {}
     for path in sorted(directory.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yamlio.load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
         if isinstance(data, dict) and isinstance(data.get("translations"), dict):

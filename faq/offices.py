@@ -8,6 +8,7 @@ from typing import Annotated, Final
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from faq import yamlio
 from faq.loader import FaqError, Problem, _describe, _line_of
 from locales import LANGUAGES
 
@@ -41,8 +42,7 @@ def check_offices(path: Path = OFFICES_FILE) -> tuple[list[Office], list[Problem
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = yamlio.parse(text)
     except OSError as exc:
         return [], [Problem(name, 0, f"cannot read the file: {exc.strerror}")]
     except yaml.MarkedYAMLError as exc:

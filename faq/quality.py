@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Final
 
 import yaml
 
+from faq import yamlio
+
 if TYPE_CHECKING:
     from faq.loader import Faq
     from faq.matcher import Matcher
@@ -175,7 +177,7 @@ def stamp(
     count = 0
     for path in sorted(directory.glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yamlio.load(text)
         if not isinstance(data, dict) or (topic_id and data.get("id") != topic_id):
             continue
         translations = data.get("translations") or {}
@@ -183,7 +185,7 @@ def stamp(
             continue
         digest = source_hash(translations[source]["answer"])
         lines = text.splitlines(keepends=True)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yamlio.compose(text)
         edits: list[tuple[int, str, bool]] = []  # (line index, new line, replace?)
         for key, value in _mapping(node, "translations"):
             code = key.value
@@ -224,7 +226,7 @@ def _locations(faq: Faq) -> dict[tuple[str, str, str], tuple[str, int, int]]:
         return places
     for path in sorted(faq.directory.glob("*.yaml")):
         try:
-            node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+            node = yamlio.compose(path.read_text(encoding="utf-8"))
         except yaml.YAMLError:
             continue
         topic_id = next((v.value for k, v in node.value if k.value == "id"), path.stem)

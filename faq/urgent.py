@@ -17,6 +17,7 @@ from typing import Final
 import yaml
 from rapidfuzz import fuzz, process
 
+from faq import yamlio
 from faq.loader import Problem, _line_of
 from faq.normalize import tokens
 from locales import LANGUAGES
@@ -156,8 +157,7 @@ def check_urgent(path: Path = URGENT_FILE) -> tuple[dict, list[Problem]]:
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = yamlio.parse(text)
     except OSError as exc:
         return {}, [Problem(name, 0, f"cannot read the file: {exc.strerror}")]
     except yaml.MarkedYAMLError as exc:

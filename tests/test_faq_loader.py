@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.cli import main
-from faq.loader import FaqError, check_faq, load_faq
+from faq.loader import CONTENT_DIR, FaqError, check_faq, load_faq
+from faq.offices import OFFICES_FILE
+from faq.urgent import URGENT_FILE
 
 GOOD = """\
 id: {id}
@@ -132,3 +135,14 @@ def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["faq", "check", "--dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert f"{tmp_path / 'broken.yaml'}:1:6: YAML syntax error" in out
+
+
+def test_fast_yaml_reading_gives_the_same_data_as_the_reference_parser() -> None:
+    from faq import yamlio
+
+    shipped = [*CONTENT_DIR.glob("*.yaml"), URGENT_FILE, OFFICES_FILE]
+    for path in shipped:
+        text = path.read_text(encoding="utf-8")
+        node, data = yamlio.parse(text)
+        assert node is not None
+        assert data == yaml.safe_load(text), path
