@@ -45,6 +45,26 @@ class Chat:
         button = self.button(label_part)
         return await self.press_payload(button.payload)
 
+    async def request_callback(
+        self,
+        lang: str = "en",
+        *,
+        phone: str = "777123456",
+        time: str = "morning",
+        question: str = "question",
+        agree: bool = True,
+    ) -> list[Reply]:
+        """From /start to a stored callback request (or to the consent question)."""
+        await self.send("/start")
+        await self.press_payload(f"lang:{lang}")
+        await self.press_payload("person")
+        await self.send(phone)
+        await self.press_payload(f"time:{time}")
+        await self.send(question)
+        if agree:
+            await self.press_payload("consent:yes")
+        return self.replies
+
     def button(self, label_part: str) -> Button:
         buttons = [b for r in self.replies for b in r.flat_buttons]
         found = [b for b in buttons if label_part.casefold() in b.label.casefold()]

@@ -16,13 +16,7 @@ async def _setup(app: App) -> Chat:
         await StaffRepository(session).add("telegram", "501", "Jana", ("cs",))
         await StaffRepository(session).add("telegram", "502", "Olena", ("uk",))
     chat = Chat(app.engine, channel="console", client_lang="uk")
-    await chat.send("/start")
-    await chat.press("Українська")
-    await chat.press_payload("person")
-    await chat.send("777123456")
-    await chat.press_payload("time:evening")
-    await chat.send("Лист з МВС")
-    await chat.press_payload("consent:yes")
+    await chat.request_callback("uk", time="evening", question="Лист з МВС")
     return chat
 
 

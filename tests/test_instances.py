@@ -32,13 +32,7 @@ async def instances() -> AsyncIterator[list[App]]:
 
 
 async def _to_consent(app: App, user: str) -> None:
-    chat = Chat(app.engine, user=user, client_lang="en")
-    await chat.send("/start")
-    await chat.press_payload("lang:en")
-    await chat.press_payload("person")
-    await chat.send("777123456")
-    await chat.press_payload("time:morning")
-    await chat.send("question")
+    await Chat(app.engine, user=user, client_lang="en").request_callback(agree=False)
 
 
 async def test_one_user_on_two_instances_does_not_interleave(instances: list[App]) -> None:

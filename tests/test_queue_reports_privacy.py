@@ -20,13 +20,7 @@ from tests.test_cli import poradna
 
 async def _callback(app: App, user: str, lang: str, question: str, phone: str) -> str:
     chat = Chat(app.engine, user=user, client_lang=lang)
-    await chat.send("/start")
-    await chat.press_payload(f"lang:{lang}")
-    await chat.press_payload("person")
-    await chat.send(phone)
-    await chat.press_payload("time:morning")
-    await chat.send(question)
-    await chat.press_payload("consent:yes")
+    await chat.request_callback(lang, phone=phone, question=question)
     async with app.sessions() as session:
         return (await CallbackRepository(session).list_requests())[-1].reference
 
