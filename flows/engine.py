@@ -28,6 +28,7 @@ from flows.calendar import day_label, today_in_prague, working_days
 from flows.events import Button, Inbound, Reply
 from flows.phone import parse_phone
 from storage import states
+from storage.dto import UserDto
 from storage.models import utcnow
 from storage.privacy import PrivacyRepository
 from storage.repositories import (
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from faq.offices import Office
     from faq.schema import Topic
     from locales import Locales, Translator
-    from storage.dto import CallbackDto, StaffDto, UserDto
+    from storage.dto import CallbackDto, StaffDto
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ class Turn:
     client_lang: str | None
     replies: list[Reply] = field(default_factory=list)
     forgotten: bool = False
+    # False while storage is failing: nothing is recorded, only what needs no memory is done.
+    stored: bool = True
 
     def say(
         self,
@@ -170,8 +173,10 @@ class Engine:
     async def handle(self, event: Inbound, *, via_outbox: bool = False) -> list[Reply]:
         """Process one event and return what to send back. Never raises.
 
-        With `via_outbox` the replies are also stored in the outbox in the same transaction as
-        the conversation state, for a channel whose delivery can fail and must be retried.
+        With `via_outbox` the replies are stored in the outbox in the same transaction as the
+        conversation state, for a channel whose delivery can fail and must be retried; what is
+        returned then is only what could not be stored (storage failing): the channel sends
+        that itself, at once, or the person would hear nothing.
         """
         key = (event.channel, event.user)
         if self._flooding(key):
@@ -193,19 +198,91 @@ class Engine:
                             outbox = OutboxRepository(session)
                             for reply in replies:
                                 await outbox.add(event.channel, event.user, reply.to_body())
-                        return replies
+                            replies = []
+                    return replies
                 except StaleStateError:
                     continue
-                except SQLAlchemyError as exc:
+                except (SQLAlchemyError, OSError) as exc:
+                    # Disk full, database unreachable or locked: nothing of this turn was
+                    # stored (one transaction), and what was stored before stays.
                     logger.error(
                         "storage failed for %s user: %s", event.channel, type(exc).__name__
                     )
-                    break
+                    return await self._without_storage(event)
                 except Exception:
                     logger.exception("turn failed for %s user", event.channel)
                     break
+        return [self._busy(event)]
+
+    def _busy(self, event: Inbound) -> Reply:
         t = self.locales.get(event.client_lang or self._default_lang)
-        return [Reply(key="error-busy", text=t("error-busy"), lang=t.lang, rtl=t.rtl)]
+        return Reply(key="error-busy", text=t("error-busy"), lang=t.lang, rtl=t.rtl)
+
+    async def _without_storage(self, event: Inbound) -> list[Reply]:
+        """Storage is failing: answer what needs no memory (FAQ answers, browsing, emergency
+        numbers) and tell the person that requests cannot be taken just now."""
+        lang = event.client_lang if event.client_lang in self.locales else self._default_lang
+        user = UserDto(
+            id=0, channel=event.channel, external_id=event.user, lang=None, switch_offered=True
+        )
+        turn = Turn(
+            session=None,  # type: ignore[arg-type]  (never used: stored=False)
+            user=user,
+            step=NEW,
+            data={},
+            lang=lang,
+            t=self.locales.get(lang),
+            client_lang=event.client_lang,
+            stored=False,
+        )
+        try:
+            urgent = await self._answer_without_storage(turn, event)
+        except Exception:
+            logger.exception("answering without storage failed for %s user", event.channel)
+            return [self._busy(event)]
+        turn.say("storage-down-urgent" if urgent else "storage-down")
+        return turn.replies
+
+    async def _answer_without_storage(self, turn: Turn, event: Inbound) -> bool:
+        """The part of a turn that needs no storage. True when the message was urgent."""
+        if event.kind == "button":
+            try:
+                p = pl.parse(event.payload)
+            except pl.ForgedPayloadError:
+                return False
+            if p.action == pl.LANG and p.value in self.locales:
+                turn.lang, turn.t = p.value, self.locales.get(p.value)
+                self._show_menu(turn)
+            elif p.action == pl.MENU:
+                self._show_menu(turn)
+            elif p.action == pl.CATEGORY and p.value in self.faq.categories:
+                self._show_category(turn, p.value)
+            elif p.action in (pl.TOPIC, pl.SOURCE_VERSION) and p.value in self.faq.topics:
+                await self._show_answer(turn, p.value, source=p.action == pl.SOURCE_VERSION)
+            return False
+        text = clean(event.text or "")[:MAX_TEXT] if event.kind == "text" else ""
+        if not text or text.startswith("/"):
+            if text.split(" ", 1)[0].split("@", 1)[0] in ("/start", "/menu"):
+                self._show_menu(turn)
+            return False
+        match = self.matcher.match(text, hint=turn.client_lang)
+        if match.lang_confident and match.lang in self.locales:
+            turn.lang, turn.t = match.lang, self.locales.get(match.lang)
+        if match.decision == "urgent":
+            logger.warning("urgent situation recognised (%s), storage down", match.urgent_category)
+            turn.say("urgent-help-now")
+            if self._crisis_contacts:
+                turn.say("urgent-contacts", contacts=self._crisis_contacts)
+            return True
+        if match.decision == "answer" and match.topic:
+            await self._show_answer(turn, match.topic)
+        elif match.decision == "clarify":
+            rows = [
+                [Button(self.faq.topics[c.topic].title(turn.lang), pl.make(pl.TOPIC, c.topic))]
+                for c in match.candidates
+            ]
+            turn.say("clarify-intro", rows)
+        return False
 
     def _flooding(self, key: tuple[str, str]) -> bool:
         """More than `rate_limit` events from one user in the last minute."""
@@ -992,6 +1069,8 @@ class Engine:
 
     async def _record(self, turn: Turn, kind: str, topic: str | None = None) -> None:
         """An anonymous fact for the funders' report."""
+        if not turn.stored:
+            return
         await InteractionRepository(turn.session).add(
             person_key=turn.user.person_key,
             channel=turn.user.channel,

@@ -74,7 +74,12 @@ async def test_database_unreachable_gets_a_polite_reply_not_a_crash() -> None:
         retention_days=90,
     )
     try:
-        [reply] = await engine.handle(Inbound.message("test", "u", "ahoj", client_lang="uk"))
-        assert reply.key == "error-busy" and reply.lang == "uk"
+        [reply] = await engine.handle(Inbound.message("test", "u", "???", client_lang="uk"))
+        assert reply.key == "storage-down" and reply.lang == "uk"
+        replies = await engine.handle(
+            Inbound.message("test", "u", "медичне страхування для іноземців", client_lang="uk")
+        )
+        assert [r.key for r in replies][-2:] == ["faq-answer", "storage-down"]
+        assert {r.lang for r in replies} == {"uk"}
     finally:
         await db.dispose()

@@ -53,12 +53,13 @@ class Harness:
         ]
 
 
-@pytest.fixture
-async def tg(flow_database_url: str) -> AsyncIterator[Harness]:
+@contextlib.asynccontextmanager
+async def running_bot(database_url: str) -> AsyncIterator[Harness]:
+    """The bot polling the fake Bot API, its outbox delivering, a desk group and two staff."""
     fake = FakeTelegram()
     await fake.start()
     settings = make_settings(
-        flow_database_url,
+        database_url,
         telegram_bot_token=fake.token,
         telegram_api_base=fake.base,
         staff_chat_id=DESK,
@@ -79,15 +80,23 @@ async def tg(flow_database_url: str) -> AsyncIterator[Harness]:
         )
     )
     delivery = asyncio.create_task(sender.run())
-    yield Harness(fake, app, sender)
-    await dispatcher.stop_polling()
-    for task in (polling, delivery):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    await bot.session.close()
-    await app.close()
-    await fake.stop()
+    try:
+        yield Harness(fake, app, sender)
+    finally:
+        await dispatcher.stop_polling()
+        for task in (polling, delivery):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await bot.session.close()
+        await app.close()
+        await fake.stop()
+
+
+@pytest.fixture
+async def tg(flow_database_url: str) -> AsyncIterator[Harness]:
+    async with running_bot(flow_database_url) as harness:
+        yield harness
 
 
 async def _request_callback(h: Harness, user: int = MIGRANT, lang: str = "ru") -> str:

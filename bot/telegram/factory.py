@@ -14,6 +14,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.reload import ContentWatcher
 from bot.telegram.handlers import migrant_router, staff_private_router, staff_router
@@ -86,8 +87,13 @@ class OnceMiddleware(BaseMiddleware):
         event: Update,  # type: ignore[override]
         data: dict[str, Any],
     ) -> Any:
-        async with self._sessions() as session, session.begin():
-            first = await UpdateRepository(session).first_time(CHANNEL, event.update_id)
+        try:
+            async with self._sessions() as session, session.begin():
+                first = await UpdateRepository(session).first_time(CHANNEL, event.update_id)
+        except (SQLAlchemyError, OSError) as exc:
+            # Storage failing: better a rare repeat than a person left without any reply.
+            logger.error("update not checked for repeats: %s", type(exc).__name__)
+            first = True
         if not first:
             logger.info("update %s was already processed", event.update_id)
             return None

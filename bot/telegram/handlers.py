@@ -44,13 +44,15 @@ def migrant_router() -> Router:
 
     @router.message()
     async def on_message(message: Message, engine: Engine, sender: OutboxSender) -> None:
-        await engine.handle(message_to_event(message), via_outbox=True)
+        unstored = await engine.handle(message_to_event(message), via_outbox=True)
+        await sender.send_now(message.chat.id, unstored)
         sender.wake()
 
     @router.callback_query()
     async def on_button(query: CallbackQuery, engine: Engine, sender: OutboxSender) -> None:
         await query.answer()
-        await engine.handle(callback_to_event(query), via_outbox=True)
+        unstored = await engine.handle(callback_to_event(query), via_outbox=True)
+        await sender.send_now(query.from_user.id, unstored)
         sender.wake()
 
     return router

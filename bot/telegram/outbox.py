@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -20,6 +21,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import ReplyParameters
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.render import render
@@ -53,6 +55,8 @@ class OutboxSender:
         self._staff_chat_id = staff_chat_id
         self._idle = idle_seconds
         self._wake = asyncio.Event()
+        # Messages Telegram accepted whose "sent" mark could not be stored yet: id -> message id.
+        self._unmarked: dict[int, str] = {}
         self._channels = (CHANNEL, STAFF_CHANNEL) if staff_chat_id else (CHANNEL,)
 
     def wake(self) -> None:
@@ -71,8 +75,29 @@ class OutboxSender:
                     await asyncio.wait_for(self._wake.wait(), self._idle)
                 self._wake.clear()
 
+    async def send_now(self, chat_id: int, replies: list[Reply]) -> None:
+        """Send replies that could not be stored in the outbox (storage failing): once, at
+        once, without retries, since there is nowhere to keep them."""
+        for reply in replies:
+            try:
+                for part in render(reply):
+                    await self._bot.send_message(
+                        chat_id=chat_id, text=part.text, reply_markup=part.markup
+                    )
+            except TelegramAPIError as exc:  # refused, rate limited or unreachable
+                logger.warning("direct reply not delivered: %s", type(exc).__name__)
+                return
+
     async def deliver_due(self) -> int:
         """One round: lease what is due and try to send it. Returns how many were handled."""
+        if self._unmarked:
+            # Sent while storage was failing: record them now, instead of sending them again
+            # when their lease runs out (and holding up the next messages to those chats).
+            async with self._sessions() as session, session.begin():
+                outbox = OutboxRepository(session)
+                for message_id, external_id in self._unmarked.items():
+                    await outbox.mark_sent(message_id, external_id)
+            self._unmarked.clear()
         async with self._sessions() as session, session.begin():
             batch = await OutboxRepository(session).claim_due(self._channels, LEASE)
         held: set[tuple[str, str]] = set()
@@ -128,8 +153,14 @@ class OutboxSender:
             async with self._sessions() as session, session.begin():
                 await OutboxRepository(session).mark_failed(message.id)
             return True
-        async with self._sessions() as session, session.begin():
-            await OutboxRepository(session).mark_sent(message.id, str(first_id))
+        try:
+            async with self._sessions() as session, session.begin():
+                await OutboxRepository(session).mark_sent(message.id, str(first_id))
+        except (SQLAlchemyError, OSError) as exc:
+            logger.error(
+                "outbox message %s sent, not yet recorded: %s", message.id, type(exc).__name__
+            )
+            self._unmarked[message.id] = str(first_id)
         return True
 
     async def _later(self, message: OutboxDto, delay: timedelta) -> None:

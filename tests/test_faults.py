@@ -1,0 +1,233 @@
+"""Faults a production bot meets: a full disk under SQLite, PostgreSQL gone for a while.
+
+The bot must keep answering what needs no storage, tell the person what it cannot do now, and
+lose nothing that was already confirmed to them. The disk is a real, tiny filesystem filled to
+the last byte (SQLite then fails with "database or disk is full"); the database outage is a
+real TCP relay to the local PostgreSQL that is cut and restored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import sqlite3
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, build_app
+from storage.repositories import CallbackRepository
+from tests.chat import Chat
+from tests.conftest import POSTGRES_URL, _fresh_postgres, make_settings
+from tests.test_telegram import MIGRANT, running_bot
+
+QUESTION = "what documents do I need to extend my residence permit"
+URGENT = "my husband beats me and I am afraid to go home"
+
+
+# ----------------------------------------------------------------- a small disk
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB tmpfs mounted for this test (the machines here run tests as root)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path, database: Path) -> Path:
+    """Fill the disk to the last byte; the next SQLite write fails with SQLITE_FULL.
+
+    The write-ahead log is checkpointed and truncated first, so the next commit has to grow it.
+    """
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 20, 1 << 16, 1 << 12, 1 << 8, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)
+    with pytest.raises(OSError) as full:
+        (disk / "probe").write_bytes(b"x" * 4096)
+    assert full.value.errno == errno.ENOSPC
+    return filler
+
+
+@pytest.fixture
+async def app_on_small_disk(small_disk: Path) -> AsyncIterator[App]:
+    url = f"sqlite+aiosqlite:///{small_disk / 'poradna.db'}"
+    application = await build_app(make_settings(url), migrate=True)
+    yield application
+    await application.close()
+
+
+async def stored_requests(app: App) -> list[tuple[str, str]]:
+    async with app.sessions() as session:
+        return [(r.reference, r.phone) for r in await CallbackRepository(session).list_requests()]
+
+
+async def test_full_disk_answers_what_it_can_and_loses_no_confirmed_request(
+    app_on_small_disk: App, small_disk: Path
+) -> None:
+    app = app_on_small_disk
+    confirmed = Chat(app.engine, user="confirmed", client_lang="en")
+    done = await confirmed.request_callback(phone="777 111 222")
+    assert "R-0001" in "\n".join(r.text for r in done)
+    waiting = Chat(app.engine, user="waiting", client_lang="en")
+    await waiting.send("/start")
+    await waiting.press_payload("lang:en")
+    await waiting.press("Ask a person")  # now asked for a phone number
+
+    filler = fill(small_disk, small_disk / "poradna.db")
+
+    # A FAQ question is still answered, with a word on what cannot be done now.
+    await waiting.send(QUESTION)
+    assert "faq-answer" in waiting.keys and waiting.keys[-1] == "storage-down"
+    assert "error-busy" not in waiting.keys
+    # Browsing works from the buttons of that answer.
+    await waiting.press("Menu")
+    assert waiting.keys == ["menu-title", "storage-down"]
+    # An urgent message still gets the emergency numbers at once.
+    await confirmed.send(URGENT)
+    assert confirmed.keys[0] == "urgent-help-now"
+    assert "112" in confirmed.text and confirmed.keys[-1] == "storage-down-urgent"
+    # A request cannot be taken: the person is told, not left waiting for a call.
+    await waiting.send("777 333 444")
+    assert waiting.keys == ["storage-down"]
+    assert "cannot take a request" in waiting.text
+    # A newcomer gets the menu, in their phone's language.
+    newcomer = Chat(app.engine, user="new", client_lang="uk")
+    await newcomer.send("/start")
+    assert newcomer.keys == ["menu-title", "storage-down"]
+    assert newcomer.replies[0].lang == "uk"
+
+    filler.unlink()  # space again
+
+    assert await stored_requests(app) == [("R-0001", "+420777111222")]
+    # The waiting person's conversation was kept where it was: at the phone number.
+    await waiting.send("777 333 444")
+    assert "callback-time" in waiting.keys
+    await waiting.press_payload("time:evening")
+    await waiting.send("my letter")
+    await waiting.press_payload("consent:yes")
+    assert "R-0002" in waiting.text
+    assert await stored_requests(app) == [("R-0001", "+420777111222"), ("R-0002", "+420777333444")]
+
+
+async def test_full_disk_on_telegram_still_replies(small_disk: Path) -> None:
+    database = small_disk / "poradna.db"
+    async with running_bot(f"sqlite+aiosqlite:///{database}") as h:
+        h.fake.send(MIGRANT, "/start", lang="en")
+        await h.wait_text(MIGRANT, "Poradna")
+        filler = fill(small_disk, database)
+        h.fake.send(MIGRANT, QUESTION, lang="en")
+        await h.wait_text(MIGRANT, "ipc.gov.cz")  # the answer, sent without the outbox
+        await h.wait_text(MIGRANT, "cannot take a request")
+        filler.unlink()
+        h.fake.send(MIGRANT, "/menu", lang="en")
+        await h.fake.wait_for(lambda: len(h.fake.buttons(MIGRANT)) >= 6)  # the menu
+        # Whatever was sent while the disk was full is not sent a second time.
+        texts = h.texts(MIGRANT)
+        assert len(texts) == len(set(texts)), texts
+
+
+# ----------------------------------------------------------------- PostgreSQL gone for a while
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 to the local PostgreSQL that can be cut and restored."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Refuse new connections and break the open ones, like a database that went away."""
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._open):
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5432)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._open.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+            self._open.discard(dst)
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.fixture
+async def relayed_postgres() -> AsyncIterator[tuple[App, Relay]]:
+    await _fresh_postgres()
+    relay = Relay()
+    await relay.start()
+    url = POSTGRES_URL.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}")
+    assert url != POSTGRES_URL
+    application = await build_app(make_settings(url), migrate=True)
+    yield application, relay
+    with contextlib.suppress(Exception):
+        await application.close()
+    with contextlib.suppress(Exception):
+        await relay.cut()
+
+
+async def test_postgres_gone_for_a_while(relayed_postgres: tuple[App, Relay]) -> None:
+    app, relay = relayed_postgres
+    confirmed = Chat(app.engine, user="confirmed", client_lang="en")
+    await confirmed.request_callback(phone="777 111 222")
+    waiting = Chat(app.engine, user="waiting", client_lang="vi")
+    await waiting.send("/start")
+    await waiting.press_payload("lang:vi")
+    await waiting.press_payload("person")
+
+    await relay.cut()
+    await confirmed.send(QUESTION)
+    assert "faq-answer" in confirmed.keys and confirmed.keys[-1] == "storage-down"
+    await waiting.send("777 333 444")
+    assert waiting.keys == ["storage-down"]
+
+    await relay.start()  # back, on the same port
+    await waiting.send("777 333 444")
+    assert "callback-time" in waiting.keys and waiting.replies[0].lang == "vi"
+    await waiting.press_payload("time:morning")
+    await waiting.send("thư của bộ nội vụ")
+    await waiting.press_payload("consent:yes")
+    assert "R-0002" in waiting.text
+    assert await stored_requests(app) == [("R-0001", "+420777111222"), ("R-0002", "+420777333444")]
