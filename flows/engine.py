@@ -556,9 +556,9 @@ class Engine:
 
     async def _on_text(self, turn: Turn, text: str) -> None:
         if turn.step not in CALLBACK_STEPS:
-            case = await CallbackRepository(turn.session).open_case_of(turn.user.id)
-            if case is not None:
-                await self._relay(turn, case.reference, text)
+            reference = await CallbackRepository(turn.session).open_case_of(turn.user.id)
+            if reference is not None:
+                await self._relay(turn, reference, text)
                 return
         if self.matcher.urgent and not (turn.step == CB_PHONE and parse_phone(text)):
             hit = self.matcher.urgent.detect(text)

@@ -69,6 +69,15 @@ _SAVE_STATE = (
     )
 )
 
+_OPEN_CASE = (
+    select(CallbackRequest.reference)
+    .where(
+        CallbackRequest.user_id == bindparam("user_id"),
+        CallbackRequest.status.in_(states.OPEN),
+    )
+    .order_by(CallbackRequest.id.desc())
+    .limit(1)
+)
 _ADD_INTERACTION = insert(Interaction)
 _ADD_UNANSWERED = insert(UnansweredQuestion)
 
@@ -204,15 +213,11 @@ class CallbackRepository:
         )
         return _callback_dto(row) if row else None
 
-    async def open_case_of(self, user_id: int) -> CallbackDto | None:
-        """The user's open case (claimed, not closed): their messages go to its caseworker."""
-        row = await self._session.scalar(
-            select(CallbackRequest)
-            .where(CallbackRequest.user_id == user_id, CallbackRequest.status.in_(states.OPEN))
-            .order_by(CallbackRequest.id.desc())
-            .limit(1)
-        )
-        return _callback_dto(row) if row else None
+    async def open_case_of(self, user_id: int) -> str | None:
+        """The reference of the user's open case (claimed, not closed): their messages go to
+        its caseworker. Asked for every text message, hence prebuilt."""
+        connection = await self._session.connection()
+        return await connection.scalar(_OPEN_CASE, {"user_id": user_id})
 
     async def move(self, reference: str, target: str, **values: Any) -> bool:
         """Change the status if the lifecycle allows it from the current one (atomically)."""
