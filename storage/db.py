@@ -78,6 +78,11 @@ def create_engine(url: str) -> AsyncEngine:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
             url,
+            # One connection: SQLite has one writer anyway, and with calls inline a second
+            # connection waiting for the write lock would hold the event loop (and with it the
+            # turn that holds the lock). Turns queue for the connection instead.
+            pool_size=1,
+            max_overflow=0,
             connect_args={
                 "timeout": SQLITE_BUSY_TIMEOUT_S,
                 "check_same_thread": False,
