@@ -41,6 +41,7 @@ from storage.repositories import (
     StaleStateError,
     StateRepository,
     UnansweredRepository,
+    UpdateRepository,
     UserRepository,
 )
 
@@ -312,6 +313,11 @@ class Engine:
     # ----------------------------------------------------------------- dispatch
 
     async def _handle(self, session: AsyncSession, event: Inbound) -> list[Reply]:
+        if event.update_id is not None:
+            first = await UpdateRepository(session).first_time(event.channel, event.update_id)
+            if not first:
+                logger.info("update %s was already processed", event.update_id)
+                return []
         states = StateRepository(session)
         user, state = await states.open(event.channel, event.user)
         client_lang = event.client_lang if event.client_lang in self.locales else None

@@ -32,6 +32,9 @@ class Inbound:
     payload: str | None = None
     phone: str | None = None
     client_lang: str | None = None
+    # The channel's id of this update, when it has one (Telegram's update_id): recorded in the
+    # turn's own transaction, so a redelivered update is skipped and a lost one is not.
+    update_id: int | None = None
 
     @classmethod
     def message(

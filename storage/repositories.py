@@ -480,6 +480,15 @@ class UpdateRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def seen(self, channel: str, update_id: int) -> bool:
+        """Whether this update was processed before."""
+        found = await self._session.scalar(
+            select(ProcessedUpdate.update_id).where(
+                ProcessedUpdate.channel == channel, ProcessedUpdate.update_id == update_id
+            )
+        )
+        return found is not None
+
     async def first_time(self, channel: str, update_id: int) -> bool:
         """Record an update; False when it was processed before (a redelivery)."""
         values = {"channel": channel, "update_id": update_id, "processed_at": utcnow()}

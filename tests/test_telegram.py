@@ -12,7 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from bot.telegram.factory import bootstrap_staff, create_bot, create_dispatcher, set_up_bot
+from bot.telegram.factory import (
+    bootstrap_staff,
+    create_bot,
+    create_dispatcher,
+    poll,
+    set_up_bot,
+)
 from bot.telegram.outbox import OutboxSender
 from storage.models import CallbackRequest, utcnow
 from storage.repositories import OutboxRepository, StaffRepository
@@ -75,9 +81,7 @@ async def running_bot(database_url: str) -> AsyncIterator[Harness]:
     dispatcher = create_dispatcher(app, sender)
     await set_up_bot(bot, app.knowledge.locales, "en")
     polling = asyncio.create_task(
-        dispatcher.start_polling(
-            bot, handle_signals=False, polling_timeout=1, close_bot_session=False
-        )
+        poll(dispatcher, bot, handle_signals=False, polling_timeout=1, close_bot_session=False)
     )
     delivery = asyncio.create_task(sender.run())
     try:
@@ -380,6 +384,14 @@ async def test_webhook_checks_the_secret_and_serves_health(flow_database_url: st
                 headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"},
             ) as response:
                 assert response.status == 200
+            # Telegram heard "200" only once the turn was stored: had the process died before,
+            # Telegram would have sent the update again.
+            async with app.sessions() as session:
+                queued = await OutboxRepository(session).all()
+            assert [m.body["key"] for m in queued][:2] == [
+                "start-greeting",
+                "start-choose-language",
+            ]
         await fake.wait_for(lambda: any("Poradna" in t for t in fake.texts(MIGRANT)))
     finally:
         server.cancel()

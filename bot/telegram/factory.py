@@ -76,7 +76,14 @@ def create_bot(settings: Settings) -> Bot:
 
 
 class OnceMiddleware(BaseMiddleware):
-    """Each update is processed once, even when Telegram delivers it again."""
+    """Each update is processed once, even when Telegram delivers it again, and none is lost.
+
+    A migrant's update is recorded as processed by the engine, in the same transaction as the
+    turn (handlers get `update_id` for that); any other update (the caseworkers' desk) once its
+    handler is done. Telegram itself hears that an update arrived only after it was processed
+    (polling: the next getUpdates waits for it; webhook: the answer waits), so an update that
+    was being processed when the process died is delivered again, not forgotten.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -88,16 +95,30 @@ class OnceMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         try:
-            async with self._sessions() as session, session.begin():
-                first = await UpdateRepository(session).first_time(CHANNEL, event.update_id)
+            async with self._sessions() as session:
+                seen = await UpdateRepository(session).seen(CHANNEL, event.update_id)
         except (SQLAlchemyError, OSError) as exc:
             # Storage failing: better a rare repeat than a person left without any reply.
             logger.error("update not checked for repeats: %s", type(exc).__name__)
-            first = True
-        if not first:
+            seen = False
+        if seen:
             logger.info("update %s was already processed", event.update_id)
             return None
-        return await handler(event, data)
+        data["update_id"] = event.update_id
+        result = await handler(event, data)
+        try:
+            async with self._sessions() as session, session.begin():
+                await UpdateRepository(session).first_time(CHANNEL, event.update_id)
+        except (SQLAlchemyError, OSError) as exc:
+            logger.error("update not recorded as processed: %s", type(exc).__name__)
+        return result
+
+
+async def poll(dispatcher: Dispatcher, bot: Bot, **options: Any) -> None:
+    """Long polling that confirms an update to Telegram (the next getUpdates) only after it was
+    processed: one at a time, which a bot on one SQLite file does anyway. Scale is webhook mode
+    on PostgreSQL."""
+    await dispatcher.start_polling(bot, handle_as_tasks=False, **options)
 
 
 def create_dispatcher(
@@ -147,7 +168,7 @@ async def run_polling(app: App) -> None:
     ]
     try:
         await bot.delete_webhook(drop_pending_updates=False)
-        await dispatcher.start_polling(bot)
+        await poll(dispatcher, bot)
     finally:
         await _stop(tasks)
         await bot.session.close()
@@ -183,7 +204,10 @@ async def run_webhook(app: App) -> None:
         return web.json_response({"status": "ok", "last_24h": counts})
 
     web_app.router.add_get("/healthz", healthz)
-    SimpleRequestHandler(dispatcher, bot, secret_token=secret).register(web_app, path="/telegram")
+    # Answered only once processed: an update being handled when the process dies is sent again.
+    SimpleRequestHandler(
+        dispatcher, bot, secret_token=secret, handle_in_background=False
+    ).register(web_app, path="/telegram")
     setup_application(web_app, dispatcher, bot=bot)
     tasks = [
         asyncio.create_task(sender.run()),

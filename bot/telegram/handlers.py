@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import CallbackQuery, Message
 
@@ -43,15 +45,21 @@ def migrant_router() -> Router:
     router.callback_query.filter(F.message.chat.type == "private")
 
     @router.message()
-    async def on_message(message: Message, engine: Engine, sender: OutboxSender) -> None:
-        unstored = await engine.handle(message_to_event(message), via_outbox=True)
+    async def on_message(
+        message: Message, engine: Engine, sender: OutboxSender, update_id: int
+    ) -> None:
+        event = message_to_event(message, update_id)
+        unstored = await engine.handle(event, via_outbox=True)
         await sender.send_now(message.chat.id, unstored)
         sender.wake()
 
     @router.callback_query()
-    async def on_button(query: CallbackQuery, engine: Engine, sender: OutboxSender) -> None:
-        await query.answer()
-        unstored = await engine.handle(callback_to_event(query), via_outbox=True)
+    async def on_button(
+        query: CallbackQuery, engine: Engine, sender: OutboxSender, update_id: int
+    ) -> None:
+        with contextlib.suppress(TelegramAPIError):  # only stops the spinner; a redelivered
+            await query.answer()  # press may be too old to answer, its turn still counts
+        unstored = await engine.handle(callback_to_event(query, update_id), via_outbox=True)
         await sender.send_now(query.from_user.id, unstored)
         sender.wake()
 

@@ -35,7 +35,7 @@ def message_kind(message: Message) -> InputKind:
     return "other"
 
 
-def message_to_event(message: Message) -> Inbound:
+def message_to_event(message: Message, update_id: int | None = None) -> Inbound:
     user = message.from_user
     kind = message_kind(message)
     return Inbound(
@@ -45,14 +45,16 @@ def message_to_event(message: Message) -> Inbound:
         text=message.text if kind == "text" else None,
         phone=message.contact.phone_number if message.contact else None,
         client_lang=client_language(user.language_code if user else None),
+        update_id=update_id,
     )
 
 
-def callback_to_event(query: CallbackQuery) -> Inbound:
+def callback_to_event(query: CallbackQuery, update_id: int | None = None) -> Inbound:
     return Inbound(
         channel=CHANNEL,
         user=str(query.from_user.id),
         kind="button",
         payload=query.data or "",
         client_lang=client_language(query.from_user.language_code),
+        update_id=update_id,
     )
