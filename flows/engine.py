@@ -342,7 +342,7 @@ class Engine:
         elif event.kind == "contact" and turn.step == CB_PHONE:
             await self._on_phone(turn, event.phone or "")
         elif event.kind == "open":
-            await self._reopen(turn)
+            await self._reopen(turn, returning=True)
         elif event.kind != "text":
             turn.say("input-not-text")
             await self._reopen(turn)
@@ -511,8 +511,17 @@ class Engine:
         else:
             self._offer_languages(turn, "start-choose-language")
 
-    async def _reopen(self, turn: Turn) -> None:
-        """Show the prompt of the step the user is at (after a restart, or after a sticker)."""
+    async def _reopen(self, turn: Turn, *, returning: bool = False) -> None:
+        """Show the prompt of the step the user is at (after a restart, or after a sticker).
+
+        A person `returning` to the chat (the console opened again) at the menu also hears
+        about their request still in the queue: the bot may have stopped before they saw its
+        reference.
+        """
+        if returning and turn.step not in CALLBACK_STEPS:
+            reference = await CallbackRepository(turn.session).waiting_reference_of(turn.user.id)
+            if reference:
+                turn.say("callback-waiting", reference=reference)
         if turn.step == NEW:
             await self._start(turn, "")
         elif turn.step == CHOOSING_LANGUAGE:

@@ -219,6 +219,15 @@ class CallbackRepository:
         connection = await self._session.connection()
         return await connection.scalar(_OPEN_CASE, {"user_id": user_id})
 
+    async def waiting_reference_of(self, user_id: int) -> str | None:
+        """The reference of the user's latest request that is not closed yet."""
+        return await self._session.scalar(
+            select(CallbackRequest.reference)
+            .where(CallbackRequest.user_id == user_id, CallbackRequest.status != states.CLOSED)
+            .order_by(CallbackRequest.id.desc())
+            .limit(1)
+        )
+
     async def move(self, reference: str, target: str, **values: Any) -> bool:
         """Change the status if the lifecycle allows it from the current one (atomically)."""
         return await _move(

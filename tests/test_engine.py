@@ -368,6 +368,10 @@ async def test_restart_resumes_the_conversation_where_it_was(flow_database_url: 
     assert chat.keys == ["callback-done"]
     [request] = await _requests(second)
     assert request.phone == "+420777123456"
+    # Back later (the bot may have stopped before the reference was shown): it is repeated.
+    await chat.open()
+    assert chat.keys == ["callback-waiting", "menu-title"]
+    assert request.reference in chat.replies[0].text
     await second.close()
 
 
