@@ -12,6 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from faq.normalize import clean, skeleton, words
@@ -46,16 +47,21 @@ class Detection:
 
 def script_of(text: str) -> str | None:
     """The dominant script of the letters in `text`."""
-    counts: Counter[str] = Counter()
-    for ch in text:
-        if not ch.isalpha():
-            continue
-        name = unicodedata.name(ch, "")
-        for script in ("ARABIC", "ARMENIAN", "CYRILLIC", "LATIN"):
-            if name.startswith(script):
-                counts[script.lower()] += 1
-                break
+    counts: Counter[str] = Counter(map(_script_of_char, text))
+    del counts[None]
     return counts.most_common(1)[0][0] if counts else None
+
+
+@lru_cache(maxsize=8192)
+def _script_of_char(ch: str) -> str | None:
+    """The script of one letter ("latin"...), None for other characters and other scripts."""
+    if not ch.isalpha():
+        return None
+    name = unicodedata.name(ch, "")
+    for script in ("ARABIC", "ARMENIAN", "CYRILLIC", "LATIN"):
+        if name.startswith(script):
+            return script.lower()
+    return None
 
 
 class LanguageDetector:

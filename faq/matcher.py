@@ -151,23 +151,26 @@ def stem_similarity(a: str, b: str) -> float:
 
 
 # The fuzzy search looks at the words above each of these ratios in turn, and lower only when
-# needed (see `FuzzyVocabulary.closest`). None of them is a ratio two words can have
-# (200 * common letters / total length), so no word sits exactly on one.
+# needed to rank a stem word (see `FuzzyVocabulary.closest`). None of them is a ratio two words
+# can have (200 * common letters / total length), so no word sits exactly on one.
 _BOUNDS: Final = (74.9, 70.9, 66.6, 62.9, 59.9)
 # Shared bigrams are counted up to this many (a weaker but valid filter above it).
 _MAX_SHARED_BIGRAMS: Final = 8
 _ONE_BIT = re.compile("1")
+# `_set_bits` on masks with fewer than one bit in _SPARSE: byte by byte; on denser ones, through
+# the binary string (which costs a character per bit of the mask, however few are set).
+_SPARSE: Final = 256
+_NONZERO: Final = bytes([0] + [1] * 255)  # bytes.translate table: every byte but 0 becomes 1
+_BYTE_BITS: Final = tuple(tuple(bit for bit in range(8) if byte >> bit & 1) for byte in range(256))
 
 
 class FuzzyVocabulary:
-    """The FAQ's words, indexed to find a query word's closest words without comparing it with
+    """The FAQ's words, indexed to find a query word's similar words without comparing it with
     every word of the FAQ.
 
-    `closest(token)` returns, in the same order, the head of what
-    ``process.extract(token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
-    limit=FUZZY_LIMIT)`` returns: every entry down to a ratio bound below which no entry can get
-    a `token_similarity` above 0. So the similar words and their similarities are exactly those
-    of the full comparison.
+    `closest(token)` returns the words with a `token_similarity` above 0 among the FUZZY_LIMIT
+    first of ``process.extract(token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)``,
+    with their ratios, in that order: exactly the similar words of the full comparison.
 
     How: ratio = 200 * LCS / (len(a) + len(b)), LCS being the longest common subsequence. A word
     is above a bound only with an LCS of at least some L (given both lengths); LCS is at most the
@@ -176,11 +179,14 @@ class FuzzyVocabulary:
     bit i for word i), one per letter occurrence, per bigram occurrence and per word length,
     count both for all words at once; only the words that pass are compared with rapidfuzz.
 
-    The bound: a word at or below the first bound can only be similar by its stem (a typo needs
-    TYPO_RATIO), and such words share the query word's first three letters, so they are few and
-    checked directly. When none of them is below the bound, or the words above it already fill
-    the limit, the words above it are the answer; else the next, lower bound is tried (only the
-    words not compared yet are compared), down to just below the lowest such stem word.
+    Which words: every word above the first bound is compared, so those of them in the limit are
+    known. A word at or below it can only be similar by its stem (a typo needs TYPO_RATIO), and
+    such words share the query word's first three or four letters, so they are few and found
+    directly. Such a stem word is in the limit when fewer than FUZZY_LIMIT words come before it
+    (a higher ratio, or the same one and earlier in the list): the words that can come before it
+    are compared, those above each lower bound in turn, until they either fill the limit (then
+    it and every lower stem word are out) or are all compared. When the words that pass the
+    filter are too few to fill it anyway, none of them needs comparing.
     """
 
     def __init__(self, words: list[str]) -> None:
@@ -198,65 +204,133 @@ class FuzzyVocabulary:
         self._grams = {key: _bit_mask(ids, size) for key, ids in grams.items()}
         self._letters = {key: _bit_mask(ids, size) for key, ids in letters.items()}
         self._lengths = {n: _bit_mask(ids, size) for n, ids in sorted(lengths.items())}
+        self._all = (1 << size) - 1
+        # Few distinct (word size, bound) pairs occur: the bounds above, and the ratios of
+        # same-stem words just below them.
+        self._plan = lru_cache(maxsize=4096)(self._plan_uncached)
 
     def closest(self, token: str) -> list[tuple[str, float]]:
-        """(word, ratio), best first: see the class documentation."""
-        lowest_stem = self._lowest_stem_ratio(token)
-        grams = _at_least(
-            [self._grams.get(key, 0) for key in _occurrences(_bigrams(token))],
-            _MAX_SHARED_BIGRAMS,
-        )
-        letters = _at_least([self._letters.get(key, 0) for key in _occurrences(token)], len(token))
-        # Down to just below the lowest stem word at most: that is enough to rank it.
-        bounds = [bound for bound in _BOUNDS if lowest_stem is None or bound > lowest_stem]
-        if lowest_stem is not None:
-            bounds.append(lowest_stem - 1e-6)
-        compared = 0  # mask of the words compared so far
-        found: list[tuple[float, int, str]] = []  # (ratio, index, word) at or above the cutoff
-        for bound in bounds:
-            candidates = self._candidates(len(token), bound, grams, letters) & ~compared
-            compared |= candidates
-            indices = _set_bits(candidates)
-            words = [self.words[i] for i in indices]
-            for word, ratio, j in process.extract(
-                token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None
-            ):
-                found.append((ratio, indices[j], word))
-            # process.extract's order: best ratio first, then the earlier word.
-            above = sorted((f for f in found if f[0] > bound), key=lambda f: (-f[0], f[1]))
-            if len(above) >= FUZZY_LIMIT or lowest_stem is None or lowest_stem > bound:
-                break
-        return [(word, ratio) for ratio, _, word in above[:FUZZY_LIMIT]]
+        """(word, ratio) of the similar words, best first: see the class documentation."""
+        stems = self._low_stems(token)
+        # Only ratios from a point below the lowest stem word count (a point: process.extract
+        # leaves out a word whose ratio is a hair above its cutoff).
+        lowest = -stems[-1][0] if stems else _BOUNDS[0]
+        search = _Search(self, token, max(FUZZY_CUTOFF, lowest - 1))
+        found = search.compare(_BOUNDS[0])
+        ranked = sorted(f for f in found if -f[0] > _BOUNDS[0])
+        result = [
+            (word, -negative)
+            for negative, _, word in ranked[:FUZZY_LIMIT]
+            if token_similarity(token, word, -negative) > 0
+        ]
+        room = FUZZY_LIMIT - len(ranked)  # places left for the stem words
+        if room <= 0:
+            return result
+        # The words compared so far at or below the first bound, (-ratio, index, word) sorted:
+        # the ones before a stem word's (-ratio, index) come before it in process.extract.
+        below = sorted(f for f in found if -f[0] <= _BOUNDS[0])
+        for negative, index, word in stems:
+            last = -negative - 1e-6  # every word that can come before it is above this
+            before = bisect.bisect_left(below, (negative, index))
+            pending = search.candidates(last)
+            if before + pending.bit_count() - (pending >> index & 1) < room:
+                result.append((word, -negative))  # too few words can come before it
+                continue
+            for bound in (*(b for b in _BOUNDS[1:] if b > last), last):
+                below.extend(search.compare(bound))
+                below.sort()
+                before = bisect.bisect_left(below, (negative, index))
+                if before >= room:
+                    return result  # the limit is full before it: so it is before the rest
+            result.append((word, -negative))
+        return result
 
-    def _lowest_stem_ratio(self, token: str) -> float | None:
-        """The lowest ratio, up to the first bound, of a word with the same stem as `token`."""
+    def _low_stems(self, token: str) -> list[tuple[float, int, str]]:
+        """(-ratio, index, word), sorted, of the words with the same stem as `token` at or below
+        the first bound (and at FUZZY_CUTOFF or above, as process.extract has it)."""
         # Same stem (`stem_similarity`): the same word, or at least four first letters in common,
         # or, for words of four letters, three.
         start = token[:4] if len(token) > 4 else token[:3]
-        lowest = None
+        indices = []
         for i in range(bisect.bisect_left(self.words, start), len(self.words)):
             word = self.words[i]
             if not word.startswith(start):
                 break
             if stem_similarity(token, word):
-                ratio = fuzz.ratio(token, word)
-                # Generous at the cutoff: a lower bound only makes the search wider.
-                if FUZZY_CUTOFF - 1 <= ratio <= _BOUNDS[0] and (lowest is None or ratio < lowest):
-                    lowest = ratio
-        return lowest
+                indices.append(i)
+        if not indices:
+            return []
+        words = [self.words[i] for i in indices]
+        return sorted(
+            (-ratio, indices[j], word)
+            for word, ratio, j in process.extract(
+                token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None
+            )
+            if ratio <= _BOUNDS[0]
+        )
 
-    def _candidates(self, size: int, bound: float, grams: list[int], letters: list[int]) -> int:
-        """A mask of the words that can have a ratio above `bound` with a word of `size`."""
-        candidates = 0
+    def _plan_uncached(self, size: int, bound: float) -> tuple[tuple[int, int, int], ...]:
+        """How to find the words that can have a ratio above `bound` with a word of `size`:
+        (mask of word lengths, shared bigrams needed, shared letters needed), one entry per
+        pair of needs. The words are those of the lengths with at least that many of each."""
+        needs: dict[tuple[int, int], int] = {}
         for length, mask in self._lengths.items():
             lcs = math.floor(bound * (size + length) / 200) + 1
             if lcs > min(size, length):
                 continue
-            shared = 3 * lcs + 1 - size - length
-            if shared > 0:
-                mask &= grams[min(shared, len(grams) - 1)]
-            candidates |= mask & letters[min(lcs, len(letters) - 1)]
-        return candidates
+            # Counted up to _MAX_SHARED_BIGRAMS only (0: the bigrams do not tell).
+            shared = min(max(3 * lcs + 1 - size - length, 0), _MAX_SHARED_BIGRAMS)
+            needs[shared, lcs] = needs.get((shared, lcs), 0) | mask
+        return tuple((mask, shared, lcs) for (shared, lcs), mask in needs.items())
+
+
+class _Search:
+    """One query word against a `FuzzyVocabulary`: the words above ever lower bounds, each
+    compared with it at most once."""
+
+    def __init__(self, vocabulary: FuzzyVocabulary, token: str, cutoff: float) -> None:
+        self.vocabulary = vocabulary
+        self.token = token
+        self.cutoff = cutoff
+        self.gram_masks = [vocabulary._grams.get(key, 0) for key in _occurrences(_bigrams(token))]
+        self.letter_masks = [vocabulary._letters.get(key, 0) for key in _occurrences(token)]
+        self.grams: list[int] = []  # grams[k]: the words sharing at least k bigrams
+        self.letters: list[int] = []  # letters[k]: the words sharing at least k letters
+        self.remaining = vocabulary._all  # the words not compared yet
+
+    def candidates(self, bound: float) -> int:
+        """A mask of the words not compared yet that can have a ratio above `bound`."""
+        plan = self.vocabulary._plan(len(self.token), bound)
+        # Counted as high as needed, once (a lower bound needs lower counts only, unless a
+        # length joins that needs more).
+        top_grams = max((shared for _, shared, _ in plan), default=0)
+        top_letters = max((lcs for _, _, lcs in plan), default=0)
+        if top_grams >= len(self.grams):
+            self.grams = _at_least(self.gram_masks, top_grams)
+        if top_letters >= len(self.letters):
+            self.letters = _at_least(self.letter_masks, top_letters)
+        candidates = 0
+        for mask, shared, lcs in plan:
+            if shared:
+                mask &= self.grams[shared]
+            candidates |= mask & self.letters[lcs]
+        return candidates & self.remaining
+
+    def compare(self, bound: float) -> list[tuple[float, int, str]]:
+        """(-ratio, index, word) of the words not compared yet that can be above `bound`, at the
+        cutoff or above (so every word above `bound` is compared once this returns)."""
+        candidates = self.candidates(bound)
+        self.remaining ^= candidates
+        indices = _set_bits(candidates)
+        if not indices:
+            return []
+        words = [self.vocabulary.words[i] for i in indices]
+        return [
+            (-ratio, indices[j], word)
+            for word, ratio, j in process.extract(
+                self.token, words, scorer=fuzz.ratio, score_cutoff=self.cutoff, limit=None
+            )
+        ]
 
 
 def _bigrams(word: str) -> list[str]:
@@ -284,6 +358,8 @@ def _bit_mask(ids: list[int], size: int) -> int:
 def _at_least(masks: list[int], top: int) -> list[int]:
     """[_, in at least 1 of masks, in at least 2, ..., in at least top]."""
     counts = [0] * (top + 1)
+    if top < 1:
+        return counts
     seen = 0
     for mask in masks:
         if not mask:
@@ -297,6 +373,17 @@ def _at_least(masks: list[int], top: int) -> list[int]:
 
 def _set_bits(mask: int) -> list[int]:
     """The positions of the 1 bits of `mask`, ascending."""
+    if mask.bit_count() * _SPARSE < mask.bit_length():
+        # Few bits: find the bytes that are not 0 (memchr on a copy with them as 1).
+        data = mask.to_bytes((mask.bit_length() + 7) // 8, "little")
+        flags = data.translate(_NONZERO)
+        positions = []
+        at = flags.find(1)
+        while at >= 0:
+            base = at * 8
+            positions.extend([base + bit for bit in _BYTE_BITS[data[at]]])
+            at = flags.find(1, at + 1)
+        return positions
     bits = bin(mask)
     last = len(bits) - 1
     positions = [last - found.start() for found in _ONE_BIT.finditer(bits, 2)]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from rapidfuzz import fuzz, process
 
 from bot.app import Knowledge
 from faq.loader import Faq
-from faq.matcher import Matcher
+from faq.matcher import FUZZY_CUTOFF, FUZZY_LIMIT, FuzzyVocabulary, Matcher, token_similarity
 from faq.schema import Topic, Translation
 from locales import LANGUAGES
 
@@ -119,3 +122,29 @@ def test_matcher_works_on_any_faq() -> None:
     matcher = Matcher(faq)
     assert matcher.match("my tooth hurts, need a dentist").topic == "dentist"
     assert matcher.match("pharmacy open at night").topic == "pharmacy"
+
+
+def test_fuzzy_vocabulary_finds_what_comparing_with_every_word_finds() -> None:
+    # Pseudo-words built from few syllables, so that many share stems and the FUZZY_LIMIT
+    # closest words of a query word often leave similar ones out: the index must leave out
+    # the very same ones.
+    rng = random.Random(7)
+    syllables = ["ba", "be", "bis", "ko", "kra", "li", "lo", "ment", "na", "ni", "ov", "ra", "st"]
+    vocabulary = sorted(
+        {"".join(rng.choices(syllables, k=rng.randint(1, 5))) for _ in range(4000)}
+    )
+    fuzzy = FuzzyVocabulary(vocabulary)
+    queries = rng.sample(vocabulary, 150)
+    queries += [_typo(rng, word) for word in rng.sample(vocabulary, 150)]
+    queries += ["0" * 29, "bis", "x" * 12, "babababababababababa"]
+    for token in queries:
+        everything = process.extract(
+            token, vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=FUZZY_LIMIT
+        )
+        expected = [(w, r) for w, r, _ in everything if token_similarity(token, w, r) > 0]
+        assert fuzzy.closest(token) == expected, token
+
+
+def _typo(rng: random.Random, word: str) -> str:
+    at = rng.randrange(len(word))
+    return rng.choice([word[:at] + word[at + 1 :], word[:at] + "e" + word[at:], word + "a"])
