@@ -443,6 +443,8 @@ class Matcher:
                 postings[tok].append(i)
         self._postings = dict(postings)
         self._similar = lru_cache(maxsize=50_000)(self._similar_uncached)
+        # What a query word brings to the scores depends on the word alone: computed once.
+        self._evidence = lru_cache(maxsize=50_000)(self._evidence_uncached)
 
     def detect(self, text: str, hint: str | None = None) -> Detection:
         return self.detector.detect(text, hint)
@@ -553,6 +555,25 @@ class Matcher:
                 result.append((vt, sim))
         return tuple(result)
 
+    def _evidence_uncached(self, token: str) -> tuple[float, tuple[tuple[list[int], float], ...]]:
+        return self._evidence_of(self._similar(token))
+
+    def _evidence_of(
+        self, similar: tuple[tuple[str, float], ...]
+    ) -> tuple[float, tuple[tuple[list[int], float], ...]]:
+        """(weight, values) of a query word with these similar FAQ words: how much the word
+        weighs, and what each similar word gives the documents that have it, (postings,
+        value), lowest value first (at most the weight: a typo or another ending of a word
+        never covers more than the word itself would)."""
+        # A query word weighs what its closest FAQ word weighs (not a rarer word it merely
+        # resembles: "visa" must not weigh like "visit").
+        closest = max(similar, key=lambda kv: (kv[1], -self._idf[kv[0]]), default=None)
+        weight = self._idf[closest[0]] * closest[1] if closest else UNKNOWN_WEIGHT
+        values = sorted(
+            ((vt, min(sim * self._idf[vt], weight)) for vt, sim in similar), key=lambda kv: kv[1]
+        )
+        return weight, tuple((self._postings[vt], value) for vt, value in values)
+
     def _score(
         self,
         query: list[str],
@@ -569,17 +590,11 @@ class Matcher:
         FULL_COVERAGE. Topics that cannot be among them may be left out.
         """
         if exact:
-            similar = {qt: ({qt: 1.0} if qt in self._idf else {}) for qt in query}
+            evidence = [self._evidence_of(((qt, 1.0),) if qt in self._idf else ()) for qt in query]
         else:
-            similar = {qt: dict(self._similar(qt)) for qt in query}
-        # A query word weighs what its closest FAQ word weighs (not a rarer word it merely
-        # resembles: "visa" must not weigh like "visit").
-        weight = {}
-        for qt, sims in similar.items():
-            closest = max(sims.items(), key=lambda kv: (kv[1], -self._idf[kv[0]]), default=None)
-            weight[qt] = self._idf[closest[0]] * closest[1] if closest else UNKNOWN_WEIGHT
+            evidence = [self._evidence(qt) for qt in query]
         pairs = [p for p in _pairs(query) if p in self._idf]
-        total = sum(weight.values()) + sum(self._idf[p] for p in pairs)
+        total = sum(weight for weight, _ in evidence) + sum(self._idf[p] for p in pairs)
         sorted_phrase = " ".join(sorted(query))
         # What each document covers: per query word in query order, the best of its similar
         # words the document has (at most the word's weight), then the sum of its pairs. Only
@@ -587,17 +602,15 @@ class Matcher:
         # (inverted index); the additions happen in the same order as in one loop over every
         # document, so the numbers are the very same.
         covered_by: dict[int, float] = {}
-        for qt, sims in similar.items():
-            cap = weight[qt]
+        for _, values in evidence:
             best: dict[int, float] = {}
-            for vt, value in sorted(
-                ((vt, min(s * self._idf[vt], cap)) for vt, s in sims.items()), key=lambda kv: kv[1]
-            ):
-                best.update(dict.fromkeys(self._postings[vt], value))  # the highest wins
-            both = best.keys() & covered_by.keys()
-            for i in both:
-                covered_by[i] += best[i]
-            covered_by.update((i, value) for i, value in best.items() if i not in both)
+            for postings, value in values:
+                best.update(dict.fromkeys(postings, value))  # the highest wins
+            # The documents already covered add it, the others start with it (in the order
+            # of `best`, as one loop would add them).
+            added = {i: covered_by[i] + best[i] for i in best.keys() & covered_by.keys()}
+            covered_by.update(best)
+            covered_by.update(added)
         paired: dict[int, list[float]] = defaultdict(list)
         for p in pairs:
             for i in self._postings[p]:
