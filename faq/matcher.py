@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -137,6 +138,8 @@ def stem_similarity(a: str, b: str) -> float:
     """The part of `token_similarity` that needs no ratio: exact or same stem, else 0."""
     if a == b:
         return 1.0
+    if a[:3] != b[:3]:
+        return 0.0  # both kinds below need at least three first letters in common
     shortest = min(len(a), len(b))
     prefix = 0
     for x, y in zip(a, b, strict=False):
@@ -324,7 +327,12 @@ class _Search:
         indices = _set_bits(candidates)
         if not indices:
             return []
-        words = [self.vocabulary.words[i] for i in indices]
+        # (itemgetter of one index gives the word itself, not a tuple of one.)
+        words = (
+            itemgetter(*indices)(self.vocabulary.words)
+            if len(indices) > 1
+            else [self.vocabulary.words[indices[0]]]
+        )
         return [
             (-ratio, indices[j], word)
             for word, ratio, j in process.extract(
