@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from faq.urgent import UrgentDetector
 
 Decision = Literal["answer", "clarify", "escalate", "urgent"]
+# What one query word brings to the scores: (weight, postings of its similar FAQ words, value
+# of each), see `Matcher._evidence_of`.
+_Evidence = tuple[float, tuple[list[int], ...], tuple[float, ...]]
 
 STOPWORDS_FILE: Final = Path(__file__).parent / "stopwords.yaml"
 
@@ -563,16 +566,14 @@ class Matcher:
                 result.append((vt, sim))
         return tuple(result)
 
-    def _evidence_uncached(self, token: str) -> tuple[float, tuple[tuple[list[int], float], ...]]:
+    def _evidence_uncached(self, token: str) -> _Evidence:
         return self._evidence_of(self._similar(token))
 
-    def _evidence_of(
-        self, similar: tuple[tuple[str, float], ...]
-    ) -> tuple[float, tuple[tuple[list[int], float], ...]]:
-        """(weight, values) of a query word with these similar FAQ words: how much the word
-        weighs, and what each similar word gives the documents that have it, (postings,
-        value), lowest value first (at most the weight: a typo or another ending of a word
-        never covers more than the word itself would)."""
+    def _evidence_of(self, similar: tuple[tuple[str, float], ...]) -> _Evidence:
+        """(weight, postings, values) of a query word with these similar FAQ words: how much
+        the word weighs, and what each similar word gives the documents that have it (its
+        postings, its value), lowest value first; a value is at most the weight: a typo or
+        another ending of a word never covers more than the word itself would."""
         # A query word weighs what its closest FAQ word weighs (not a rarer word it merely
         # resembles: "visa" must not weigh like "visit").
         closest = max(similar, key=lambda kv: (kv[1], -self._idf[kv[0]]), default=None)
@@ -580,7 +581,13 @@ class Matcher:
         values = sorted(
             ((vt, min(sim * self._idf[vt], weight)) for vt, sim in similar), key=lambda kv: kv[1]
         )
-        return weight, tuple((self._postings[vt], value) for vt, value in values)
+        # Two flat tuples rather than one of pairs: fewer objects for the garbage collector
+        # to track in a cache of 50,000 words.
+        return (
+            weight,
+            tuple(self._postings[vt] for vt, _ in values),
+            tuple(value for _, value in values),
+        )
 
     def _score(
         self,
@@ -602,7 +609,7 @@ class Matcher:
         else:
             evidence = [self._evidence(qt) for qt in query]
         pairs = [p for p in _pairs(query) if p in self._idf]
-        total = sum(weight for weight, _ in evidence) + sum(self._idf[p] for p in pairs)
+        total = sum(weight for weight, _, _ in evidence) + sum(self._idf[p] for p in pairs)
         sorted_phrase = " ".join(sorted(query))
         # What each document covers: per query word in query order, the best of its similar
         # words the document has (at most the word's weight), then the sum of its pairs. Only
@@ -610,10 +617,10 @@ class Matcher:
         # (inverted index); the additions happen in the same order as in one loop over every
         # document, so the numbers are the very same.
         covered_by: dict[int, float] = {}
-        for _, values in evidence:
+        for _, postings, values in evidence:
             best: dict[int, float] = {}
-            for postings, value in values:
-                best.update(dict.fromkeys(postings, value))  # the highest wins
+            for docs, value in zip(postings, values, strict=True):
+                best.update(dict.fromkeys(docs, value))  # the highest wins
             # The documents already covered add it, the others start with it (in the order
             # of `best`, as one loop would add them).
             added = {i: covered_by[i] + best[i] for i in best.keys() & covered_by.keys()}
