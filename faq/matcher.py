@@ -242,8 +242,9 @@ class FuzzyVocabulary:
             if before + pending.bit_count() - (pending >> index & 1) < room:
                 result.append((word, -negative))  # too few words can come before it
                 continue
-            for bound in (*(b for b in _BOUNDS[1:] if b > last), last):
-                below.extend(search.compare(bound))
+            for bound in (*(b for b in _BOUNDS[1:] if b > last), None):
+                # The last step: the words that pass at `last`, as found above.
+                below.extend(search.compare(bound) if bound else search.compare_mask(pending))
                 below.sort()
                 before = bisect.bisect_left(below, (negative, index))
                 if before >= room:
@@ -303,6 +304,7 @@ class _Search:
         self.grams: list[int] = []  # grams[k]: the words sharing at least k bigrams
         self.letters: list[int] = []  # letters[k]: the words sharing at least k letters
         self.remaining = vocabulary._all  # the words not compared yet
+        self.lowest = math.inf  # every word above this bound is compared
 
     def candidates(self, bound: float) -> int:
         """A mask of the words not compared yet that can have a ratio above `bound`."""
@@ -325,7 +327,14 @@ class _Search:
     def compare(self, bound: float) -> list[tuple[float, int, str]]:
         """(-ratio, index, word) of the words not compared yet that can be above `bound`, at the
         cutoff or above (so every word above `bound` is compared once this returns)."""
-        candidates = self.candidates(bound)
+        if bound >= self.lowest:
+            return []  # every word above it is compared already
+        self.lowest = bound
+        return self.compare_mask(self.candidates(bound))
+
+    def compare_mask(self, candidates: int) -> list[tuple[float, int, str]]:
+        """`compare` of the words of a mask that are not compared yet."""
+        candidates &= self.remaining
         self.remaining ^= candidates
         indices = _set_bits(candidates)
         if not indices:
