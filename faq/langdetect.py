@@ -85,7 +85,7 @@ class LanguageDetector:
             return Detection(allowed[0], confident=True)
         lowered = text.casefold()
         for lang, letters in _SIGNATURE:
-            if lang in allowed and any(ch in letters for ch in lowered):
+            if lang in allowed and not letters.isdisjoint(lowered):
                 return Detection(lang, confident=True)
         scores: Counter[str] = Counter()
         for word in words(text):
