@@ -244,7 +244,8 @@ class FuzzyVocabulary:
                 continue
             for bound in (*(b for b in _BOUNDS[1:] if b > last), None):
                 # The last step: the words that pass at `last`, as found above.
-                below.extend(search.compare(bound) if bound else search.compare_mask(pending))
+                step = search.compare(bound) if bound is not None else search.compare_mask(pending)
+                below.extend(step)
                 below.sort()
                 before = bisect.bisect_left(below, (negative, index))
                 if before >= room:
