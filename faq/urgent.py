@@ -9,6 +9,7 @@ question that merely mentions the police is not mistaken for an emergency.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -59,6 +60,16 @@ def _word_matches(word: str, phrase_word: str, ratio: float) -> bool:
     return min(len(word), len(phrase_word)) >= 5 and ratio >= TYPO_RATIO  # a typo
 
 
+def _shortest(length: int) -> int:
+    """The shortest word that can reach TYPO_RATIO with a word of `length` letters: the ratio
+    is at most 200 * shorter / (shorter + longer)."""
+    return math.ceil(length * TYPO_RATIO / (200 - TYPO_RATIO))
+
+
+def _longest(length: int) -> int:
+    return math.floor(length * (200 - TYPO_RATIO) / TYPO_RATIO)
+
+
 class UrgentDetector:
     """Finds urgent situations in a message."""
 
@@ -72,7 +83,12 @@ class UrgentDetector:
         # Words long enough for the typo rule, and phrase words by their stem minus one or two
         # final letters (another ending: "hit" for "hits"), so a new word costs two lookups
         # and one fuzzy pass over the long words only.
-        self._long_words = [w for w in self._vocabulary if len(w) >= 5]
+        # Long words by length: a ratio of TYPO_RATIO needs lengths within about a fifth of
+        # each other, so a word is compared only with words of nearby lengths.
+        self._long_by_length: dict[int, list[str]] = {}
+        for w in self._vocabulary:
+            if len(w) >= 5:
+                self._long_by_length.setdefault(len(w), []).append(w)
         self._by_shorter: dict[str, list[str]] = {}
         for w in self._vocabulary:
             for cut in (1, 2):
@@ -144,8 +160,13 @@ class UrgentDetector:
             found.update(word[:n] for n in range(3, len(word)) if word[:n] in self._words)
             found.update(self._by_shorter.get(word, ()))
         if len(word) >= 5:
+            nearby = [
+                w
+                for length in range(_shortest(len(word)), _longest(len(word)) + 1)
+                for w in self._long_by_length.get(length, ())
+            ]
             for candidate, ratio, _ in process.extract(
-                word, self._long_words, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO, limit=30
+                word, nearby, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO, limit=30
             ):
                 if _word_matches(word, candidate, ratio):
                     found.add(candidate)
