@@ -70,7 +70,11 @@ def _inline_sqlite(database: str, **kwargs: Any) -> InlineSqliteConnection:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine. SQLite gets foreign keys, WAL, a busy timeout and inline calls."""
+    """An async engine. SQLite gets foreign keys, WAL, a busy timeout and inline calls.
+
+    SQL parameters (phone numbers, questions) are never written into error messages, which end
+    up in logs, aiogram's included.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -78,6 +82,7 @@ def create_engine(url: str) -> AsyncEngine:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
             url,
+            hide_parameters=True,
             # One connection: SQLite has one writer anyway, and with calls inline a second
             # connection waiting for the write lock would hold the event loop (and with it the
             # turn that holds the lock). Turns queue for the connection instead.
@@ -102,7 +107,7 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

@@ -6,9 +6,14 @@ import json
 import logging
 from pathlib import Path
 
-from bot.app import build_app
+import pytest
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.app import App, build_app
 from bot.logs import JsonFormatter
 from flows.events import Inbound
+from storage.models import utcnow
+from storage.repositories import CallbackRepository
 from tests.conftest import make_settings
 from tests.test_cli import poradna
 
@@ -83,3 +88,21 @@ async def test_database_unreachable_gets_a_polite_reply_not_a_crash() -> None:
         assert {r.lang for r in replies} == {"uk"}
     finally:
         await db.dispose()
+
+
+async def test_storage_errors_carry_no_personal_data(app: App) -> None:
+    """Error messages end up in logs (aiogram logs a failed handler's exception text)."""
+    with pytest.raises(SQLAlchemyError) as failed:
+        async with app.sessions() as session, session.begin():
+            await CallbackRepository(session).create(
+                user_id=999_999,  # no such person: the database refuses the row
+                lang="cs",
+                topic_id=None,
+                phone="+420777123456",
+                preferred_time="morning",
+                question="Olga Nováková potřebuje pomoc",
+                consent_at=utcnow(),
+            )
+    assert "callback_requests" in str(failed.value)  # it still says what failed
+    for private in ("777123456", "Olga", "Nováková"):
+        assert private not in str(failed.value)
