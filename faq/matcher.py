@@ -156,10 +156,9 @@ def stem_similarity(a: str, b: str) -> float:
     return 0.0
 
 
-# The fuzzy search looks at the words above each of these ratios in turn, and lower only when
-# needed to rank a stem word (see `FuzzyVocabulary.closest`). None of them is a ratio two words
-# can have (200 * common letters / total length), so no word sits exactly on one.
-_BOUNDS: Final = (74.9, 70.9, 66.6, 62.9, 59.9)
+# The fuzzy search compares the words above this ratio (see `FuzzyVocabulary.closest`). It is
+# not a ratio two words can have (200 * common letters / total length), so no word sits on it.
+_BOUND: Final = 74.9
 # Shared bigrams are counted up to this many (a weaker but valid filter above it).
 _MAX_SHARED_BIGRAMS: Final = 8
 _ONE_BIT = re.compile("1")
@@ -176,7 +175,9 @@ class FuzzyVocabulary:
 
     `closest(token)` returns the words with a `token_similarity` above 0 among the FUZZY_LIMIT
     first of ``process.extract(token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)``,
-    with their ratios, in that order: exactly the similar words of the full comparison.
+    and every other word of the same stem (`stem_similarity`) at FUZZY_CUTOFF or above, with
+    their ratios, best first. A word of the same stem is evidence however many unrelated words
+    happen to be closer by letters; the limit keeps the typo-like neighbours few.
 
     How: ratio = 200 * LCS / (len(a) + len(b)), LCS being the longest common subsequence. A word
     is above a bound only with an LCS of at least some L (given both lengths); LCS is at most the
@@ -185,14 +186,10 @@ class FuzzyVocabulary:
     bit i for word i), one per letter occurrence, per bigram occurrence and per word length,
     count both for all words at once; only the words that pass are compared with rapidfuzz.
 
-    Which words: every word above the first bound is compared, so those of them in the limit are
+    Which words: every word above _BOUND is compared, so the similar ones among the closest are
     known. A word at or below it can only be similar by its stem (a typo needs TYPO_RATIO), and
     such words share the query word's first three or four letters, so they are few and found
-    directly. Such a stem word is in the limit when fewer than FUZZY_LIMIT words come before it
-    (a higher ratio, or the same one and earlier in the list): the words that can come before it
-    are compared, those above each lower bound in turn, until they either fill the limit (then
-    it and every lower stem word are out) or are all compared. When the words that pass the
-    filter are too few to fill it anyway, none of them needs comparing.
+    directly in the sorted list.
     """
 
     def __init__(self, words: list[str]) -> None:
@@ -210,52 +207,53 @@ class FuzzyVocabulary:
         self._grams = {key: _bit_mask(ids, size) for key, ids in grams.items()}
         self._letters = {key: _bit_mask(ids, size) for key, ids in letters.items()}
         self._lengths = {n: _bit_mask(ids, size) for n, ids in sorted(lengths.items())}
-        self._all = (1 << size) - 1
-        # Few distinct (word size, bound) pairs occur: the bounds above, and the ratios of
-        # same-stem words just below them.
-        self._plan = lru_cache(maxsize=4096)(self._plan_uncached)
+        # One plan per query word size.
+        self._plan = lru_cache(maxsize=256)(self._plan_uncached)
 
     def closest(self, token: str) -> list[tuple[str, float]]:
         """(word, ratio) of the similar words, best first: see the class documentation."""
-        stems = self._low_stems(token)
-        # Only ratios from a point below the lowest stem word count (a point: process.extract
-        # leaves out a word whose ratio is a hair above its cutoff).
-        lowest = -stems[-1][0] if stems else _BOUNDS[0]
-        search = _Search(self, token, max(FUZZY_CUTOFF, lowest - 1))
-        found = search.compare(_BOUNDS[0])
-        ranked = sorted(f for f in found if -f[0] > _BOUNDS[0])
-        result = [
-            (word, -negative)
-            for negative, _, word in ranked[:FUZZY_LIMIT]
+        ranked = sorted(f for f in self._above_bound(token) if -f[0] > _BOUND)
+        chosen = {
+            (negative, index, word)
+            for negative, index, word in ranked[:FUZZY_LIMIT]
             if token_similarity(token, word, -negative) > 0
-        ]
-        room = FUZZY_LIMIT - len(ranked)  # places left for the stem words
-        if room <= 0:
-            return result
-        # The words compared so far at or below the first bound, (-ratio, index, word) sorted:
-        # the ones before a stem word's (-ratio, index) come before it in process.extract.
-        below = sorted(f for f in found if -f[0] <= _BOUNDS[0])
-        for negative, index, word in stems:
-            last = -negative - 1e-6  # every word that can come before it is above this
-            before = bisect.bisect_left(below, (negative, index))
-            pending = search.candidates(last)
-            if before + pending.bit_count() - (pending >> index & 1) < room:
-                result.append((word, -negative))  # too few words can come before it
-                continue
-            for bound in (*(b for b in _BOUNDS[1:] if b > last), None):
-                # The last step: the words that pass at `last`, as found above.
-                step = search.compare(bound) if bound is not None else search.compare_mask(pending)
-                below.extend(step)
-                below.sort()
-                before = bisect.bisect_left(below, (negative, index))
-                if before >= room:
-                    return result  # the limit is full before it: so it is before the rest
-            result.append((word, -negative))
-        return result
+        }
+        chosen.update(self._stems(token))
+        return [(word, -negative) for negative, _, word in sorted(chosen)]
 
-    def _low_stems(self, token: str) -> list[tuple[float, int, str]]:
-        """(-ratio, index, word), sorted, of the words with the same stem as `token` at or below
-        the first bound (and at FUZZY_CUTOFF or above, as process.extract has it)."""
+    def _above_bound(self, token: str) -> list[tuple[float, int, str]]:
+        """(-ratio, index, word) of every word with a ratio above _BOUND (and some just below)."""
+        plan = self._plan(len(token), _BOUND)
+        grams = _at_least(
+            [self._grams.get(key, 0) for key in _occurrences(_bigrams(token))],
+            max((shared for _, shared, _ in plan), default=0),
+        )  # grams[k]: the words sharing at least k bigrams with the token
+        letters = _at_least(
+            [self._letters.get(key, 0) for key in _occurrences(token)],
+            max((lcs for _, _, lcs in plan), default=0),
+        )  # letters[k]: the words sharing at least k letters
+        candidates = 0
+        for mask, shared, lcs in plan:
+            if shared:
+                mask &= grams[shared]
+            candidates |= mask & letters[lcs]
+        indices = _set_bits(candidates)
+        if not indices:
+            return []
+        # (itemgetter of one index gives the word itself, not a tuple of one.)
+        words = itemgetter(*indices)(self.words) if len(indices) > 1 else [self.words[indices[0]]]
+        return [
+            (-ratio, indices[j], word)
+            # A point below the bound: process.extract leaves out a word whose ratio is a hair
+            # above its cutoff.
+            for word, ratio, j in process.extract(
+                token, words, scorer=fuzz.ratio, score_cutoff=_BOUND - 1, limit=None
+            )
+        ]
+
+    def _stems(self, token: str) -> list[tuple[float, int, str]]:
+        """(-ratio, index, word) of the words with the same stem as `token`, at FUZZY_CUTOFF or
+        above (as process.extract has it)."""
         # Same stem (`stem_similarity`): the same word, or at least four first letters in common,
         # or, for words of four letters, three.
         start = token[:4] if len(token) > 4 else token[:3]
@@ -269,13 +267,12 @@ class FuzzyVocabulary:
         if not indices:
             return []
         words = [self.words[i] for i in indices]
-        return sorted(
+        return [
             (-ratio, indices[j], word)
             for word, ratio, j in process.extract(
                 token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None
             )
-            if ratio <= _BOUNDS[0]
-        )
+        ]
 
     def _plan_uncached(self, size: int, bound: float) -> tuple[tuple[int, int, int], ...]:
         """How to find the words that can have a ratio above `bound` with a word of `size`:
@@ -290,68 +287,6 @@ class FuzzyVocabulary:
             shared = min(max(3 * lcs + 1 - size - length, 0), _MAX_SHARED_BIGRAMS)
             needs[shared, lcs] = needs.get((shared, lcs), 0) | mask
         return tuple((mask, shared, lcs) for (shared, lcs), mask in needs.items())
-
-
-class _Search:
-    """One query word against a `FuzzyVocabulary`: the words above ever lower bounds, each
-    compared with it at most once."""
-
-    def __init__(self, vocabulary: FuzzyVocabulary, token: str, cutoff: float) -> None:
-        self.vocabulary = vocabulary
-        self.token = token
-        self.cutoff = cutoff
-        self.gram_masks = [vocabulary._grams.get(key, 0) for key in _occurrences(_bigrams(token))]
-        self.letter_masks = [vocabulary._letters.get(key, 0) for key in _occurrences(token)]
-        self.grams: list[int] = []  # grams[k]: the words sharing at least k bigrams
-        self.letters: list[int] = []  # letters[k]: the words sharing at least k letters
-        self.remaining = vocabulary._all  # the words not compared yet
-        self.lowest = math.inf  # every word above this bound is compared
-
-    def candidates(self, bound: float) -> int:
-        """A mask of the words not compared yet that can have a ratio above `bound`."""
-        plan = self.vocabulary._plan(len(self.token), bound)
-        # Counted as high as needed, once (a lower bound needs lower counts only, unless a
-        # length joins that needs more).
-        top_grams = max((shared for _, shared, _ in plan), default=0)
-        top_letters = max((lcs for _, _, lcs in plan), default=0)
-        if top_grams >= len(self.grams):
-            self.grams = _at_least(self.gram_masks, top_grams)
-        if top_letters >= len(self.letters):
-            self.letters = _at_least(self.letter_masks, top_letters)
-        candidates = 0
-        for mask, shared, lcs in plan:
-            if shared:
-                mask &= self.grams[shared]
-            candidates |= mask & self.letters[lcs]
-        return candidates & self.remaining
-
-    def compare(self, bound: float) -> list[tuple[float, int, str]]:
-        """(-ratio, index, word) of the words not compared yet that can be above `bound`, at the
-        cutoff or above (so every word above `bound` is compared once this returns)."""
-        if bound >= self.lowest:
-            return []  # every word above it is compared already
-        self.lowest = bound
-        return self.compare_mask(self.candidates(bound))
-
-    def compare_mask(self, candidates: int) -> list[tuple[float, int, str]]:
-        """`compare` of the words of a mask that are not compared yet."""
-        candidates &= self.remaining
-        self.remaining ^= candidates
-        indices = _set_bits(candidates)
-        if not indices:
-            return []
-        # (itemgetter of one index gives the word itself, not a tuple of one.)
-        words = (
-            itemgetter(*indices)(self.vocabulary.words)
-            if len(indices) > 1
-            else [self.vocabulary.words[indices[0]]]
-        )
-        return [
-            (-ratio, indices[j], word)
-            for word, ratio, j in process.extract(
-                self.token, words, scorer=fuzz.ratio, score_cutoff=self.cutoff, limit=None
-            )
-        ]
 
 
 def _bigrams(word: str) -> list[str]:

@@ -9,7 +9,14 @@ from rapidfuzz import fuzz, process
 
 from bot.app import Knowledge
 from faq.loader import Faq
-from faq.matcher import FUZZY_CUTOFF, FUZZY_LIMIT, FuzzyVocabulary, Matcher, token_similarity
+from faq.matcher import (
+    FUZZY_CUTOFF,
+    FUZZY_LIMIT,
+    FuzzyVocabulary,
+    Matcher,
+    stem_similarity,
+    token_similarity,
+)
 from faq.schema import Topic, Translation
 from locales import LANGUAGES
 
@@ -126,8 +133,8 @@ def test_matcher_works_on_any_faq() -> None:
 
 def test_fuzzy_vocabulary_finds_what_comparing_with_every_word_finds() -> None:
     # Pseudo-words built from few syllables, so that many share stems and the FUZZY_LIMIT
-    # closest words of a query word often leave similar ones out: the index must leave out
-    # the very same ones.
+    # closest words of a query word often leave similar ones out: the index must find the very
+    # same similar words among the closest, and every word of the same stem beyond them.
     rng = random.Random(7)
     syllables = ["ba", "be", "bis", "ko", "kra", "li", "lo", "ment", "na", "ni", "ov", "ra", "st"]
     vocabulary = sorted(
@@ -139,9 +146,14 @@ def test_fuzzy_vocabulary_finds_what_comparing_with_every_word_finds() -> None:
     queries += ["0" * 29, "bis", "x" * 12, "babababababababababa"]
     for token in queries:
         everything = process.extract(
-            token, vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=FUZZY_LIMIT
+            token, vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None
         )
-        expected = [(w, r) for w, r, _ in everything if token_similarity(token, w, r) > 0]
+        expected = [
+            (w, r)
+            for place, (w, r, _) in enumerate(everything)
+            if token_similarity(token, w, r) > 0
+            and (place < FUZZY_LIMIT or stem_similarity(token, w))
+        ]
         assert fuzzy.closest(token) == expected, token
 
 
