@@ -103,6 +103,9 @@ class UrgentDetector:
             for word in set(words):
                 self._harmless_by_word.setdefault(word, []).append(i)
         self._matches = lru_cache(maxsize=20_000)(self._matches_uncached)
+        # The engine asks about a message before any step, and the matcher again before
+        # matching it: the second time is a lookup.
+        self._detected = lru_cache(maxsize=256)(self._detect_uncached)
 
     @classmethod
     def load(cls, path: Path = URGENT_FILE) -> UrgentDetector:
@@ -127,6 +130,9 @@ class UrgentDetector:
         return cls(urgent, harmless)
 
     def detect(self, text: str) -> UrgentHit | None:
+        return self._detected(text)
+
+    def _detect_uncached(self, text: str) -> UrgentHit | None:
         words = list(dict.fromkeys(tokens(text)))[:MAX_TOKENS]
         if not words:
             return None
