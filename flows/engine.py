@@ -112,6 +112,8 @@ class Turn:
     forgotten: bool = False
     # False while storage is failing: nothing is recorded, only what needs no memory is done.
     stored: bool = True
+    # The reference of the person's open case: their text goes to its caseworker.
+    open_case: str | None = None
 
     def say(
         self,
@@ -330,6 +332,7 @@ class Engine:
             lang=lang,
             t=self.locales.get(lang),
             client_lang=client_lang,
+            open_case=state.open_case,
         )
         await self._dispatch(turn, event)
         if not turn.forgotten:
@@ -570,11 +573,9 @@ class Engine:
     # ----------------------------------------------------------------- free text
 
     async def _on_text(self, turn: Turn, text: str) -> None:
-        if turn.step not in CALLBACK_STEPS:
-            reference = await CallbackRepository(turn.session).open_case_of(turn.user.id)
-            if reference is not None:
-                await self._relay(turn, reference, text)
-                return
+        if turn.step not in CALLBACK_STEPS and turn.open_case is not None:
+            await self._relay(turn, turn.open_case, text)
+            return
         if self.matcher.urgent and not (turn.step == CB_PHONE and parse_phone(text)):
             hit = self.matcher.urgent.detect(text)
             if hit:

@@ -22,6 +22,9 @@ class StateDto:
     step: str
     data: dict[str, Any] = field(default_factory=dict)
     version: int = 0
+    # The reference of the person's open case (claimed, not closed), when `StateRepository.open`
+    # read it: their text goes to its caseworker.
+    open_case: str | None = None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,16 @@ def reference_for(request_id: int) -> str:
 
 # The statements of every message, built once: building a SQLAlchemy statement costs more than
 # SQLite takes to run it. Plain Core statements on the session's connection, no ORM bookkeeping.
+# The reference of the person's open case (claimed, not closed): their text goes to its
+# caseworker. Read with the state, since every text message needs it.
+_OPEN_CASE = (
+    select(CallbackRequest.reference)
+    .where(CallbackRequest.user_id == User.id, CallbackRequest.status.in_(states.OPEN))
+    .order_by(CallbackRequest.id.desc())
+    .limit(1)
+    .correlate(User)
+    .scalar_subquery()
+)
 _USER_AND_STATE = (
     select(
         User.id,
@@ -51,6 +61,7 @@ _USER_AND_STATE = (
         ConversationState.step,
         ConversationState.data,
         ConversationState.version,
+        _OPEN_CASE.label("open_case"),
     )
     .outerjoin(ConversationState, ConversationState.user_id == User.id)
     .where(User.channel == bindparam("channel"), User.external_id == bindparam("external_id"))
@@ -69,15 +80,6 @@ _SAVE_STATE = (
     )
 )
 
-_OPEN_CASE = (
-    select(CallbackRequest.reference)
-    .where(
-        CallbackRequest.user_id == bindparam("user_id"),
-        CallbackRequest.status.in_(states.OPEN),
-    )
-    .order_by(CallbackRequest.id.desc())
-    .limit(1)
-)
 _ADD_INTERACTION = insert(Interaction)
 _ADD_UNANSWERED = insert(UnansweredQuestion)
 
@@ -135,8 +137,13 @@ class StateRepository:
             person_key=row.person_key,
         )
         if row.step is None:
-            return user, StateDto(step="new", data={}, version=0)
-        return user, StateDto(step=row.step, data=dict(row.data or {}), version=row.version)
+            return user, StateDto(step="new", data={}, version=0, open_case=row.open_case)
+        return user, StateDto(
+            step=row.step,
+            data=dict(row.data or {}),
+            version=row.version,
+            open_case=row.open_case,
+        )
 
     async def load(self, user_id: int) -> StateDto:
         row = await self._session.get(ConversationState, user_id, populate_existing=True)
@@ -212,12 +219,6 @@ class CallbackRepository:
             select(CallbackRequest).where(CallbackRequest.reference == reference)
         )
         return _callback_dto(row) if row else None
-
-    async def open_case_of(self, user_id: int) -> str | None:
-        """The reference of the user's open case (claimed, not closed): their messages go to
-        its caseworker. Asked for every text message, hence prebuilt."""
-        connection = await self._session.connection()
-        return await connection.scalar(_OPEN_CASE, {"user_id": user_id})
 
     async def waiting_reference_of(self, user_id: int) -> str | None:
         """The reference of the user's latest request that is not closed yet."""
