@@ -85,10 +85,14 @@ class UrgentDetector:
         # and one fuzzy pass over the long words only.
         # Long words by length: a ratio of TYPO_RATIO needs lengths within about a fifth of
         # each other, so a word is compared only with words of nearby lengths.
-        self._long_by_length: dict[int, list[str]] = {}
+        by_length: dict[int, list[str]] = {}
         for w in self._vocabulary:
             if len(w) >= 5:
-                self._long_by_length.setdefault(len(w), []).append(w)
+                by_length.setdefault(len(w), []).append(w)
+        self._nearby = {
+            n: [w for m in range(_shortest(n), _longest(n) + 1) for w in by_length.get(m, ())]
+            for n in range(5, _longest(max(by_length, default=5)) + 1)
+        }
         self._by_shorter: dict[str, list[str]] = {}
         for w in self._vocabulary:
             for cut in (1, 2):
@@ -166,11 +170,7 @@ class UrgentDetector:
             found.update(word[:n] for n in range(3, len(word)) if word[:n] in self._words)
             found.update(self._by_shorter.get(word, ()))
         if len(word) >= 5:
-            nearby = [
-                w
-                for length in range(_shortest(len(word)), _longest(len(word)) + 1)
-                for w in self._long_by_length.get(length, ())
-            ]
+            nearby = self._nearby.get(len(word), ())  # none for a word far longer than all
             for candidate, ratio, _ in process.extract(
                 word, nearby, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO, limit=30
             ):

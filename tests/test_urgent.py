@@ -159,3 +159,26 @@ def test_faq_check_validates_the_urgent_file(
     assert any(p.startswith(f"{bad}:4: unknown category 'boredom'") for p in problems)
     assert main(["faq", "check", "--urgent", str(bad)]) == 1
     assert f"{bad}:3:" in capsys.readouterr().out
+
+
+def test_a_typo_in_the_longest_phrase_word_is_still_caught(knowledge: Knowledge) -> None:
+    """A typo that makes a word one letter longer than any phrase word (the detector compares
+    a word only with phrase words of nearby lengths: the edge of that range)."""
+    from faq.normalize import tokens
+    from faq.urgent import EXACT_LANGUAGES, URGENT_FILE, UrgentDetector
+
+    data, _ = check_urgent(URGENT_FILE)
+    phrases = [
+        phrase
+        for by_lang in data["categories"].values()
+        for lang, items in by_lang.items()
+        if lang not in EXACT_LANGUAGES
+        for phrase in items
+    ]
+    phrase = max(phrases, key=lambda p: max(len(w) for w in tokens(p)))
+    longest = max(tokens(phrase), key=len)
+    typo = longest[:-3] + "x" + longest[-3:]  # one letter more, near the end
+    message = " ".join(typo if w == longest else w for w in tokens(phrase))
+    detector = UrgentDetector.load()
+    assert detector.detect(" ".join(tokens(phrase))) is not None
+    assert detector.detect(message) is not None, message
