@@ -265,7 +265,8 @@ class Engine:
             return False
         text = clean(event.text or "")[:MAX_TEXT] if event.kind == "text" else ""
         if not text or text.startswith("/"):
-            if text.split(" ", 1)[0].split("@", 1)[0] in ("/start", "/menu"):
+            command = text.split(" ", 1)[0].split("@", 1)[0]
+            if event.kind == "open" or command in ("/start", "/menu"):
                 self._show_menu(turn)
             return False
         match = self.matcher.match(text, hint=turn.client_lang)

@@ -120,6 +120,10 @@ async def test_full_disk_answers_what_it_can_and_loses_no_confirmed_request(
     await newcomer.send("/start")
     assert newcomer.keys == ["menu-title", "storage-down"]
     assert newcomer.replies[0].lang == "uk"
+    # The console opened again: the menu to browse, not just the notice.
+    reopened = Chat(app.engine, user="console", client_lang="cs")
+    await reopened.open()
+    assert reopened.keys == ["menu-title", "storage-down"]
 
     filler.unlink()  # space again
 
