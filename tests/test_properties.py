@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import unicodedata
+from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
@@ -17,7 +18,9 @@ from hypothesis import strategies as st
 
 from bot.app import App, Knowledge
 from faq.normalize import clean, fold, tokens
+from flows.engine import Engine
 from flows.events import Inbound, Reply
+from storage.db import create_engine, create_sessionmaker
 
 # ----------------------------------------------------------------- strategies
 
@@ -350,4 +353,39 @@ async def test_engine_always_replies(
             assert isinstance(reply, Reply)
             assert reply.text.strip(), f"empty reply {reply!r} to {event!r}"
             assert reply.key != "error-busy", f"internal error on {event!r}:\n{_errors(caplog)}"
+        last[event.user] = replies
+
+
+@pytest.fixture
+async def engine_without_database(knowledge: Knowledge) -> AsyncIterator[Engine]:
+    """An engine whose database is unreachable (a closed port on 127.0.0.1)."""
+    db = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    yield Engine(
+        faq=knowledge.faq,
+        matcher=knowledge.matcher,
+        locales=knowledge.locales,
+        sessions=create_sessionmaker(db),
+        retention_days=90,
+    )
+    await db.dispose()
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+async def test_engine_without_storage_always_replies_and_says_so(
+    engine_without_database: Engine, caplog: pytest.LogCaptureFixture, data: st.DataObject
+) -> None:
+    last: dict[str, list[Reply]] = {}
+    caplog.clear()
+    for _ in range(10):
+        event = data.draw(_event(("a", "b"), last), label="event")
+        replies = await engine_without_database.handle(event)
+        keys = [r.key for r in replies]
+        assert keys and keys[-1] in ("storage-down", "storage-down-urgent"), (event, keys)
+        assert "error-busy" not in keys, f"internal error on {event!r}:\n{_errors(caplog)}"
+        assert all(r.text.strip() for r in replies)
         last[event.user] = replies
