@@ -17,6 +17,7 @@ from faq.quality import outdated
 from faq.urgent import UrgentDetector
 from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT
 from flows.events import Reply
+from storage.db import uncancelled
 from storage.repositories import OutboxRepository
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ class ContentWatcher:
         while True:
             await asyncio.sleep(interval)
             if self.changed():
-                await self.reload()
+                await uncancelled(self.reload())
 
     async def _tell(self, text: str, key: str) -> None:
         t = self._app.engine.staff_t

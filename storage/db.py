@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import aiosqlite
 from alembic import command
@@ -18,11 +21,26 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 # How long a SQLite statement waits for another process's write lock (the `poradna queue`
 # commands, say) before the turn fails politely. Short, because the wait holds the event loop.
 SQLITE_BUSY_TIMEOUT_S: Final = 5
+
+
+async def uncancelled(awaitable: Awaitable[T]) -> T:
+    """Run `awaitable` to its end even when the caller is cancelled meanwhile, then let the
+    cancellation go on. Stopping the bot cancels its loops; asyncpg can leave a connection hung
+    (and the stop waiting forever) when a call is cancelled half-way, so each round of work that
+    touches the database finishes first."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
 
 
 class SchemaOutdatedError(RuntimeError):

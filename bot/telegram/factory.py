@@ -20,6 +20,7 @@ from bot.reload import ContentWatcher
 from bot.telegram.handlers import migrant_router, staff_private_router, staff_router
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
+from storage.db import uncancelled
 from storage.privacy import PrivacyRepository
 from storage.reports import recent_counts
 from storage.repositories import StaffRepository, UpdateRepository
@@ -47,18 +48,22 @@ async def maintain(app: App, sender: OutboxSender) -> None:
     loop = asyncio.get_running_loop()
     while True:
         try:
-            if await app.desk.remind_overdue() + await app.desk.send_reminders():
+            if await uncancelled(app.desk.remind_overdue()) + await uncancelled(
+                app.desk.send_reminders()
+            ):
                 sender.wake()
             if loop.time() - last_purge >= PURGE_EVERY or not last_purge:
-                async with app.sessions() as session, session.begin():
-                    purged = await PrivacyRepository(session).purge(
-                        timedelta(days=app.settings.retention_days)
-                    )
+                purged = await uncancelled(_purge(app))
                 last_purge = loop.time()
                 logger.info("retention: %s", purged)
         except Exception:
             logger.exception("maintenance run failed; will try again")
         await asyncio.sleep(MAINTENANCE_EVERY)
+
+
+async def _purge(app: App) -> Any:
+    async with app.sessions() as session, session.begin():
+        return await PrivacyRepository(session).purge(timedelta(days=app.settings.retention_days))
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -105,6 +110,17 @@ class OnceMiddleware(BaseMiddleware):
             logger.info("update %s was already processed", event.update_id)
             return None
         data["update_id"] = event.update_id
+        # Stopping the bot cancels the polling loop, which is waiting here: the update being
+        # processed is finished first (a database call cut off in the middle can hang its
+        # connection), then the stop goes on.
+        return await uncancelled(self._process(handler, event, data))
+
+    async def _process(
+        self,
+        handler: Callable[[Update, dict[str, Any]], Awaitable[Any]],
+        event: Update,
+        data: dict[str, Any],
+    ) -> Any:
         result = await handler(event, data)
         try:
             async with self._sessions() as session, session.begin():

@@ -27,6 +27,7 @@ from bot.telegram.mappers import CHANNEL
 from bot.telegram.render import render
 from flows.engine import STAFF_CHANNEL
 from flows.events import Reply
+from storage.db import uncancelled
 from storage.repositories import OutboxRepository
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class OutboxSender:
         """Deliver until cancelled."""
         while True:
             try:
-                sent = await self.deliver_due()
+                sent = await uncancelled(self.deliver_due())
             except Exception:
                 logger.exception("outbox delivery round failed; retrying")
                 sent = 0
