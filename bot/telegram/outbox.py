@@ -75,6 +75,10 @@ class OutboxSender:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle)
                 self._wake.clear()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Stopping: Python 3.11's wait_for can swallow a cancel that meets its timeout.
+                raise asyncio.CancelledError
 
     async def send_now(self, chat_id: int, replies: list[Reply]) -> None:
         """Send replies that could not be stored in the outbox (storage failing): once, at
