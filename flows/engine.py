@@ -46,10 +46,12 @@ from storage.repositories import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from faq.loader import Faq
-    from faq.matcher import Matcher
+    from faq.matcher import Candidate, Matcher
     from faq.offices import Office
     from faq.schema import Topic
     from locales import Locales, Translator
@@ -274,18 +276,12 @@ class Engine:
             turn.lang, turn.t = match.lang, self.locales.get(match.lang)
         if match.decision == "urgent":
             logger.warning("urgent situation recognised (%s), storage down", match.urgent_category)
-            turn.say("urgent-help-now")
-            if self._crisis_contacts:
-                turn.say("urgent-contacts", contacts=self._crisis_contacts)
+            self._say_help_now(turn)
             return True
         if match.decision == "answer" and match.topic:
             await self._show_answer(turn, match.topic)
         elif match.decision == "clarify":
-            rows = [
-                [Button(self.faq.topics[c.topic].title(turn.lang), pl.make(pl.TOPIC, c.topic))]
-                for c in match.candidates
-            ]
-            turn.say("clarify-intro", rows)
+            turn.say("clarify-intro", self._candidate_rows(turn, match.candidates))
         return False
 
     def _flooding(self, key: tuple[str, str]) -> bool:
@@ -637,10 +633,7 @@ class Engine:
             await self._show_answer(turn, match.topic)
         elif match.decision == "clarify":
             turn.step = CLARIFYING
-            rows = [
-                [Button(self.faq.topics[c.topic].title(turn.lang), pl.make(pl.TOPIC, c.topic))]
-                for c in match.candidates
-            ]
+            rows = self._candidate_rows(turn, match.candidates)
             rows.append([Button(turn.t("buttons-none-of-these"), pl.make(pl.NONE_OF_THESE))])
             turn.say("clarify-intro", rows)
             await self._record(turn, "clarify")
@@ -662,6 +655,13 @@ class Engine:
             )
             await self._record(turn, "no-match")
         await self._maybe_offer_switch(turn, match.lang, match.lang_confident)
+
+    def _candidate_rows(self, turn: Turn, candidates: Iterable[Candidate]) -> list[list[Button]]:
+        """One button per topic the question may be about."""
+        return [
+            [Button(self.faq.topics[c.topic].title(turn.lang), pl.make(pl.TOPIC, c.topic))]
+            for c in candidates
+        ]
 
     async def _maybe_offer_switch(self, turn: Turn, detected: str, confident: bool) -> None:
         """Offer once to continue in the language the user writes in."""
@@ -982,15 +982,19 @@ class Engine:
             "urgent": True,
             "time": URGENT_TIME,
         }
-        turn.say("urgent-help-now")
-        if self._crisis_contacts:
-            turn.say("urgent-contacts", contacts=self._crisis_contacts)
+        self._say_help_now(turn)
         if phone:
             turn.data["phone"] = phone
             self._ask_consent(turn)
             return
         turn.step = CB_PHONE
         turn.say("urgent-offer", [[self._cancel_button(turn)]], request_phone=True)
+
+    def _say_help_now(self, turn: Turn) -> None:
+        """What to do at once in an urgent situation: the emergency numbers and contacts."""
+        turn.say("urgent-help-now")
+        if self._crisis_contacts:
+            turn.say("urgent-contacts", contacts=self._crisis_contacts)
 
     # ----------------------------------------------------------------- callback request
 
