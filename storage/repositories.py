@@ -145,12 +145,6 @@ class StateRepository:
             open_case=row.open_case,
         )
 
-    async def load(self, user_id: int) -> StateDto:
-        row = await self._session.get(ConversationState, user_id, populate_existing=True)
-        if row is None:
-            return StateDto(step="new", data={}, version=0)
-        return StateDto(step=row.step, data=dict(row.data or {}), version=row.version)
-
     async def save(self, user_id: int, step: str, data: dict[str, Any], version: int) -> None:
         """Store the new state if nobody changed it since `version` was read."""
         if version == 0:

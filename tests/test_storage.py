@@ -83,19 +83,19 @@ async def test_concurrent_first_contact_makes_one_user(sessions) -> None:
 
 async def test_state_round_trip_and_stale_write_is_refused(sessions) -> None:
     async with sessions() as session, session.begin():
-        user = await UserRepository(session).get_or_create("t", "1")
         states = StateRepository(session)
-        assert (await states.load(user.id)).step == "new"
+        user, state = await states.open("t", "1")
+        assert state.step == "new"
         await states.save(user.id, "menu", {"question": "Як?"}, 0)
     async with sessions() as session, session.begin():
-        state = await StateRepository(session).load(user.id)
+        _, state = await StateRepository(session).open("t", "1")
         assert (state.step, state.data, state.version) == ("menu", {"question": "Як?"}, 1)
         await StateRepository(session).save(user.id, "cb_phone", {}, 1)
     with pytest.raises(StaleStateError):
         async with sessions() as session, session.begin():
             await StateRepository(session).save(user.id, "menu", {}, 1)
     async with sessions() as session:
-        assert (await StateRepository(session).load(user.id)).step == "cb_phone"
+        assert (await StateRepository(session).open("t", "1"))[1].step == "cb_phone"
 
 
 async def test_callback_requests_get_sequential_references(sessions) -> None:
