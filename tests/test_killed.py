@@ -197,14 +197,19 @@ def _references(text: str) -> set[str]:
     return set(re.findall(r"\bR-\d{4,}\b", text))
 
 
-def test_killed_right_after_the_reference_was_shown_keeps_the_request(
-    console: Callable[[], Console], tmp_path: Path
-) -> None:
-    chat = console()
+def _to_the_time_question(chat: Console) -> None:
+    """A new English console chat asks a person for a call and gives the phone number."""
     chat.expect(LANGUAGES)
     chat.say("English", MENU)
     chat.say("👤 Ask a person", PHONE)
     chat.say("777 123 456", TIME)
+
+
+def test_killed_right_after_the_reference_was_shown_keeps_the_request(
+    console: Callable[[], Console], tmp_path: Path
+) -> None:
+    chat = console()
+    _to_the_time_question(chat)
     chat.say("2", QUESTION)  # afternoon
     chat.say(LETTER, CONSENT)
     confirmation = chat.say("1", DONE) + chat.expect("\n\n")  # I agree
@@ -229,10 +234,7 @@ def test_killed_after_the_phone_resumes_at_the_time_without_a_duplicate(
     console: Callable[[], Console], tmp_path: Path
 ) -> None:
     chat = console()
-    chat.expect(LANGUAGES)
-    chat.say("English", MENU)
-    chat.say("👤 Ask a person", PHONE)
-    chat.say("777 123 456", TIME)  # the phone was accepted
+    _to_the_time_question(chat)  # the phone was accepted
     chat.kill()
 
     again = console()
