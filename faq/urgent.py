@@ -31,6 +31,12 @@ MAX_TOKENS: Final = 400
 EXACT_LANGUAGES: Final = frozenset({"vi"})
 # One typo in a word of about ten letters; looser lets "prodali" (sold) match "prodlit" (extend).
 TYPO_RATIO: Final = 90
+# Up to this length a word is within a typo of another only at an Indel distance of two or
+# less: 13 + 15 letters allow 2.8. Two letters more or less need 20 letters in all, so words of
+# TWO_DELETIONS letters or more (9 + 11 allow 2) are also looked up without two letters. Longer
+# message words are compared with every phrase word of nearby length.
+LAST_SHORT: Final = 13
+TWO_DELETIONS: Final = 11
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,16 @@ def _word_matches(word: str, phrase_word: str, ratio: float) -> bool:
     if len(word) >= 3 and phrase_word.startswith(word) and len(phrase_word) - len(word) <= 2:
         return True  # another ending: "hit" matches "hits"
     return min(len(word), len(phrase_word)) >= 5 and ratio >= TYPO_RATIO  # a typo
+
+
+def _deletions(word: str, times: int) -> set[str]:
+    """`word` and what is left of it after deleting up to `times` of its letters."""
+    found = {word}
+    last = {word}
+    for _ in range(times):
+        last = {w[:i] + w[i + 1 :] for w in last for i in range(len(w))}
+        found |= last
+    return found
 
 
 def _shortest(length: int) -> int:
@@ -93,6 +109,21 @@ class UrgentDetector:
             n: [w for m in range(_shortest(n), _longest(n) + 1) for w in by_length.get(m, ())]
             for n in range(5, _longest(max(by_length, default=5)) + 1)
         }
+        # A typo needs a ratio of TYPO_RATIO, that is an Indel distance (letters inserted plus
+        # letters deleted) of at most a tenth of both lengths together: at most two up to
+        # LAST_SHORT letters. Two such words become the same after deleting at most one letter
+        # from each, or two from the longer one. Long phrase words indexed by what is left
+        # after deleting one letter (from TWO_DELETIONS letters on, also two) are found with a
+        # few lookups instead of comparing the word with a thousand others (`_typos`); the
+        # position in `_nearby` orders ties as process.extract does.
+        self._position = {
+            n: {w: i for i, w in enumerate(nearby)} for n, nearby in self._nearby.items()
+        }
+        self._deleted: dict[str, set[str]] = {}
+        for w in self._vocabulary:
+            if len(w) >= 5:
+                for rest in _deletions(w, 2 if len(w) >= TWO_DELETIONS else 1):
+                    self._deleted.setdefault(rest, set()).add(w)
         self._by_shorter: dict[str, list[str]] = {}
         for w in self._vocabulary:
             for cut in (1, 2):
@@ -170,13 +201,34 @@ class UrgentDetector:
             found.update(word[:n] for n in range(3, len(word)) if word[:n] in self._words)
             found.update(self._by_shorter.get(word, ()))
         if len(word) >= 5:
-            nearby = self._nearby.get(len(word), ())  # none for a word far longer than all
-            for candidate, ratio, _ in process.extract(
-                word, nearby, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO, limit=30
-            ):
+            for candidate, ratio in self._typos(word):
                 if _word_matches(word, candidate, ratio):
                     found.add(candidate)
         return frozenset(found)
+
+    def _typos(self, word: str) -> list[tuple[str, float]]:
+        """The 30 phrase words closest to `word` with a ratio of TYPO_RATIO or more, best first,
+        as ``process.extract(word, nearby, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO,
+        limit=30)`` gives them."""
+        nearby = self._nearby.get(len(word), ())  # none for a word far longer than all
+        if len(word) > LAST_SHORT:
+            return [
+                (candidate, ratio)
+                for candidate, ratio, _ in process.extract(
+                    word, nearby, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO, limit=30
+                )
+            ]
+        position = self._position.get(len(word), {})
+        candidates = {
+            w
+            for rest in _deletions(word, 2 if len(word) >= TWO_DELETIONS else 1)
+            for w in self._deleted.get(rest, ())
+            if w in position
+        }
+        scored = [(w, fuzz.ratio(word, w)) for w in candidates]
+        scored = [(w, ratio) for w, ratio in scored if ratio >= TYPO_RATIO]
+        scored.sort(key=lambda pair: (-pair[1], position[pair[0]]))
+        return scored[:30]
 
 
 def check_urgent(path: Path = URGENT_FILE) -> tuple[dict, list[Problem]]:

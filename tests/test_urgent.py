@@ -182,3 +182,37 @@ def test_a_typo_in_the_longest_phrase_word_is_still_caught(knowledge: Knowledge)
     detector = UrgentDetector.load()
     assert detector.detect(" ".join(tokens(phrase))) is not None
     assert detector.detect(message) is not None, message
+
+
+def test_typo_search_finds_what_comparing_with_every_phrase_word_finds() -> None:
+    """The detector looks typos up in an index of phrase words with letters deleted; it must
+    find exactly what comparing the word with every phrase word of nearby length finds, for a
+    letter inserted, deleted, replaced or swapped in any phrase word."""
+    import random
+
+    from rapidfuzz import fuzz, process
+
+    from faq.urgent import TYPO_RATIO, UrgentDetector
+
+    detector = UrgentDetector.load()
+    rng = random.Random(11)
+    letters = "aeiounrstkmhpdvyáčěířšžđăơưаеиоснтрвлкмдпяыь"
+    typos = []
+    for word in detector._vocabulary:
+        for i in rng.sample(range(len(word)), min(len(word), 3)):
+            typos.append(word[:i] + word[i + 1 :])
+            typos.append(word[:i] + rng.choice(letters) + word[i:])
+            typos.append(word[:i] + rng.choice(letters) + word[i + 1 :])
+            typos.append(word[:i] + word[i + 1 : i + 2] + word[i] + word[i + 2 :])
+    found = 0
+    for typo in (t for t in typos if len(t) >= 5):
+        everything = process.extract(
+            typo,
+            detector._nearby.get(len(typo), ()),
+            scorer=fuzz.ratio,
+            score_cutoff=TYPO_RATIO,
+            limit=30,
+        )
+        assert detector._typos(typo) == [(w, ratio) for w, ratio, _ in everything], typo
+        found += bool(everything)
+    assert found > len(detector._vocabulary)  # most typos are near some phrase word
