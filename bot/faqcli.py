@@ -123,15 +123,15 @@ def _try(settings: Settings, args: argparse.Namespace) -> int:
 async def _gaps(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import datetime, time
 
-    from storage.db import create_engine, create_sessionmaker, ensure_schema
+    from storage.db import create_engine, ensure_schema
     from storage.reports import PRAGUE
     from storage.repositories import UnansweredRepository
 
     db = create_engine(settings.database_url)
     try:
         await ensure_schema(db, apply=settings.is_sqlite)
-        async with create_sessionmaker(db)() as session:
-            rows = await UnansweredRepository(session).list_questions()
+        async with db.connect() as connection:
+            rows = await UnansweredRepository(connection).list_questions()
     finally:
         await db.dispose()
     if args.since:

@@ -28,6 +28,7 @@ from flows.calendar import day_label, today_in_prague, working_days
 from flows.events import Button, Inbound, Reply
 from flows.phone import parse_phone
 from storage import states
+from storage.db import Unit, unit_of_work
 from storage.dto import UserDto
 from storage.models import utcnow
 from storage.privacy import PrivacyRepository
@@ -42,13 +43,13 @@ from storage.repositories import (
     StateRepository,
     UnansweredRepository,
     UpdateRepository,
-    UserRepository,
+    enqueue,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from faq.loader import Faq
     from faq.matcher import Candidate, Matcher
@@ -103,7 +104,7 @@ URGENT_TIME: Final = "asap"
 class Turn:
     """Everything one event works on."""
 
-    session: AsyncSession
+    unit: Unit
     user: UserDto
     step: str
     data: dict[str, Any]
@@ -149,7 +150,7 @@ class Engine:
         faq: Faq,
         matcher: Matcher,
         locales: Locales,
-        sessions: async_sessionmaker[AsyncSession],
+        db: AsyncEngine,
         retention_days: int,
         default_lang: str = "en",
         crisis_contacts: str | None = None,
@@ -161,7 +162,7 @@ class Engine:
         self.faq = faq
         self.matcher = matcher
         self.locales = locales
-        self._sessions = sessions
+        self._db = db
         self._retention_days = retention_days
         self._default_lang = default_lang
         self._crisis_contacts = crisis_contacts
@@ -197,12 +198,13 @@ class Engine:
         async with lock:
             for _ in range(STATE_RETRIES):
                 try:
-                    async with self._sessions() as session, session.begin():
-                        replies = await self._handle(session, event)
+                    async with unit_of_work(self._db) as unit:
+                        replies = await self._handle(unit, event)
                         if via_outbox:
-                            outbox = OutboxRepository(session)
                             for reply in replies:
-                                await outbox.add(event.channel, event.user, reply.to_body())
+                                await enqueue(
+                                    unit.connection, event.channel, event.user, reply.to_body()
+                                )
                             replies = []
                     return replies
                 except StaleStateError:
@@ -231,7 +233,7 @@ class Engine:
             id=0, channel=event.channel, external_id=event.user, lang=None, switch_offered=True
         )
         turn = Turn(
-            session=None,  # type: ignore[arg-type]  (never used: stored=False)
+            unit=None,  # type: ignore[arg-type]  (never used: stored=False)
             user=user,
             step=NEW,
             data={},
@@ -305,24 +307,25 @@ class Engine:
     async def collect(self, channel: str, user: str) -> list[Reply]:
         """Messages queued for this user by others (a caseworker's answer), for channels that
         show them when the user is there (the console)."""
-        async with self._sessions() as session, session.begin():
-            messages = await OutboxRepository(session).take(channel, user)
+        async with unit_of_work(self._db) as unit:
+            messages = await OutboxRepository(await unit.session()).take(channel, user)
         return [Reply.from_body(m.body) for m in messages]
 
     # ----------------------------------------------------------------- dispatch
 
-    async def _handle(self, session: AsyncSession, event: Inbound) -> list[Reply]:
+    async def _handle(self, unit: Unit, event: Inbound) -> list[Reply]:
         if event.update_id is not None:
-            first = await UpdateRepository(session).first_time(event.channel, event.update_id)
+            updates = UpdateRepository(unit.connection)
+            first = await updates.first_time(event.channel, event.update_id)
             if not first:
                 logger.info("update %s was already processed", event.update_id)
                 return []
-        states = StateRepository(session)
+        states = StateRepository(unit.connection)
         user, state = await states.open(event.channel, event.user)
         client_lang = event.client_lang if event.client_lang in self.locales else None
         lang = user.lang or client_lang or self._default_lang
         turn = Turn(
-            session=session,
+            unit=unit,
             user=user,
             step=state.step,
             data=dict(state.data),
@@ -440,7 +443,7 @@ class Engine:
                 turn.say("privacy-kept")
                 self._show_menu(turn)
                 return
-            erased = await PrivacyRepository(turn.session).forget(turn.user.id)
+            erased = await PrivacyRepository(await turn.unit.session()).forget(turn.user.id)
             turn.forgotten = True
             logger.info("a user was forgotten on request (%s)", turn.user.channel)
             turn.say(
@@ -479,7 +482,7 @@ class Engine:
             reference, _, stars = value.rpartition(":")
             if not (stars.isdigit() and 1 <= int(stars) <= 5):
                 raise pl.ForgedPayloadError(p.encode())
-            rated = await CallbackRepository(turn.session).rate(
+            rated = await CallbackRepository(await turn.unit.session()).rate(
                 reference, turn.user.id, int(stars)
             )
             if not rated:
@@ -519,7 +522,8 @@ class Engine:
         reference.
         """
         if returning and turn.step not in CALLBACK_STEPS:
-            reference = await CallbackRepository(turn.session).waiting_reference_of(turn.user.id)
+            requests = CallbackRepository(await turn.unit.session())
+            reference = await requests.waiting_reference_of(turn.user.id)
             if reference:
                 turn.say("callback-waiting", reference=reference)
         if turn.step == NEW:
@@ -557,7 +561,7 @@ class Engine:
         turn.say(key, rows)
 
     async def _set_language(self, turn: Turn, lang: str) -> None:
-        await UserRepository(turn.session).set_lang(turn.user.id, lang)
+        await StateRepository(turn.unit.connection).set_lang(turn.user.id, lang)
         turn.lang = lang
         turn.t = self.locales.get(lang)
         turn.user = _with_lang(turn.user, lang)
@@ -670,7 +674,7 @@ class Engine:
         if turn.user.switch_offered:
             return
         other = self.locales.get(detected)
-        await UserRepository(turn.session).mark_switch_offered(turn.user.id)
+        await StateRepository(turn.unit.connection).mark_switch_offered(turn.user.id)
         turn.replies.append(
             Reply(
                 key="language-switch-offer",
@@ -776,7 +780,7 @@ class Engine:
     async def _log_unanswered(
         self, turn: Turn, text: str, reason: str, topic: str | None = None, score: int = 0
     ) -> None:
-        await UnansweredRepository(turn.session).add(
+        await UnansweredRepository(turn.unit.connection).add(
             user_id=turn.user.id,
             text=text,
             lang=turn.lang,
@@ -791,17 +795,15 @@ class Engine:
         """A person with an open case writes: the message goes to their caseworker."""
         hit = self.matcher.urgent.detect(text) if self.matcher.urgent else None
         # The person answered a caseworker who was waiting: it is the caseworker's turn again.
-        await CallbackRepository(turn.session).move(reference, states.ANSWERED)
-        await self._to_staff(
-            turn.session, "staff-migrant-says", reference, reply_to=True, text=text
-        )
+        await CallbackRepository(await turn.unit.session()).move(reference, states.ANSWERED)
+        await self._to_staff(turn, "staff-migrant-says", reference, reply_to=True, text=text)
         if hit:
             turn.say("urgent-help-now")
         turn.say("case-relayed")
 
     async def _to_staff(
         self,
-        session: AsyncSession,
+        turn: Turn,
         key: str,
         reference: str,
         *,
@@ -810,6 +812,7 @@ class Engine:
         **args: object,
     ) -> None:
         """Queue a message for the caseworkers' desk (in the staff language)."""
+        session = await turn.unit.session()
         await queue_for_staff(
             session, self.staff_t, key, reference, buttons=buttons, reply_to=reply_to, **args
         )
@@ -836,16 +839,17 @@ class Engine:
         # Routing: caseworkers who speak the person's language hear of it first, in their own
         # chat; everyone (the desk) when nobody speaks it, when it is urgent (then every
         # caseworker personally too), or later when it is still unclaimed (the SLA reminder).
-        staff = await StaffRepository(turn.session).list_staff()
+        session = await turn.unit.session()
+        staff = await StaffRepository(session).list_staff()
         speakers = [s for s in staff if request.lang in s.languages]
         personally = staff if request.urgent else speakers
         for member in personally:
             await queue_for_staff(
-                turn.session, t, key, request.reference, buttons=True, to=member, **common
+                session, t, key, request.reference, buttons=True, to=member, **common
             )
         if request.urgent or not speakers:
-            await self._to_staff(turn.session, key, request.reference, buttons=True, **common)
-            await CallbackRepository(turn.session).mark_announced(request.reference)
+            await self._to_staff(turn, key, request.reference, buttons=True, **common)
+            await CallbackRepository(session).mark_announced(request.reference)
 
     # ----------------------------------------------------------------- appointments
 
@@ -912,7 +916,7 @@ class Engine:
 
     async def _store_appointment(self, turn: Turn) -> None:
         data = turn.data
-        appointment = await AppointmentRepository(turn.session).create(
+        appointment = await AppointmentRepository(await turn.unit.session()).create(
             user_id=turn.user.id,
             lang=turn.lang,
             kind=data["ap_kind"],
@@ -928,7 +932,7 @@ class Engine:
         await self._record(turn, f"appointment:{appointment.kind}")
         staff, office = self.staff_t, self.offices[appointment.office_id]
         await self._to_staff(
-            turn.session,
+            turn,
             "staff-new-appointment",
             appointment.reference,
             language=f"{appointment.lang} ({self.locales.get(appointment.lang).name})",
@@ -956,13 +960,13 @@ class Engine:
         )
 
     async def _cancel_appointment(self, turn: Turn, reference: str) -> None:
-        repo = AppointmentRepository(turn.session)
+        repo = AppointmentRepository(await turn.unit.session())
         appointment = await repo.get(reference)
         if appointment is None or appointment.user_id != turn.user.id:
             raise pl.ForgedPayloadError(reference)
         if not await repo.move(reference, states.CANCELLED):
             raise pl.ForgedPayloadError(reference)
-        await self._to_staff(turn.session, "staff-appointment-cancelled", reference, reply_to=True)
+        await self._to_staff(turn, "staff-appointment-cancelled", reference, reply_to=True)
         turn.say("appointment-cancelled", [[self._menu_button(turn)]], reference=reference)
 
     # ----------------------------------------------------------------- urgent situations
@@ -1050,7 +1054,7 @@ class Engine:
         if turn.data.get("request_kind") == "appointment":
             await self._store_appointment(turn)
             return
-        request = await CallbackRepository(turn.session).create(
+        request = await CallbackRepository(await turn.unit.session()).create(
             user_id=turn.user.id,
             lang=turn.lang,
             topic_id=turn.data.get("topic"),
@@ -1083,7 +1087,7 @@ class Engine:
         """The version of the consent text the person agreed to (kept with its exact text)."""
         text = turn.t("callback-consent", days=self._retention_days)
         version = hashlib.sha256(text.encode()).hexdigest()[:12]
-        await ConsentRepository(turn.session).record(version, turn.lang, text)
+        await ConsentRepository(await turn.unit.session()).record(version, turn.lang, text)
         return version
 
     # ----------------------------------------------------------------- helpers
@@ -1092,7 +1096,7 @@ class Engine:
         """An anonymous fact for the funders' report."""
         if not turn.stored:
             return
-        await InteractionRepository(turn.session).add(
+        await InteractionRepository(turn.unit.connection).add(
             person_key=turn.user.person_key,
             channel=turn.user.channel,
             kind=kind,

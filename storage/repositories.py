@@ -1,7 +1,13 @@
-"""Repositories: they take a session, never commit, and return DTOs."""
+"""Repositories: they never commit, and return DTOs.
+
+Those of every message (`StateRepository`, `InteractionRepository`, `UnansweredRepository`,
+`UpdateRepository`, `enqueue`) take a connection and run prebuilt Core statements; the others
+take an ORM session (`storage.db.Unit` gives both, in one transaction).
+"""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,7 +16,8 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from storage import states
 from storage.dto import AppointmentDto, CallbackDto, OutboxDto, StaffDto, StateDto, UserDto
@@ -80,8 +87,20 @@ _SAVE_STATE = (
     )
 )
 
+_NEW_STATE = insert(ConversationState)
 _ADD_INTERACTION = insert(Interaction)
 _ADD_UNANSWERED = insert(UnansweredQuestion)
+_ADD_OUTBOX = insert(OutboxMessage).returning(OutboxMessage.id)
+_SET_LANG = (
+    update(User)
+    .where(User.id == bindparam("user_id_"))
+    .values(lang=bindparam("lang_"), updated_at=bindparam("now_"))
+)
+_SWITCH_OFFERED = (
+    update(User)
+    .where(User.id == bindparam("user_id_"))
+    .values(switch_offered=True, updated_at=bindparam("now_"))
+)
 
 
 class UserRepository:
@@ -90,32 +109,25 @@ class UserRepository:
 
     async def get_or_create(self, channel: str, external_id: str) -> UserDto:
         """The user, created on first contact (safe when two first messages race)."""
-        user, _ = await StateRepository(self._session).open(channel, external_id)
+        connection = await self._session.connection()
+        user, _ = await StateRepository(connection).open(channel, external_id)
         return user
 
     async def get(self, user_id: int) -> UserDto | None:
         user = await self._session.get(User, user_id)
         return _user_dto(user) if user else None
 
-    async def set_lang(self, user_id: int, lang: str) -> None:
-        await self._session.execute(
-            update(User).where(User.id == user_id).values(lang=lang, updated_at=utcnow())
-        )
-
-    async def mark_switch_offered(self, user_id: int) -> None:
-        await self._session.execute(
-            update(User).where(User.id == user_id).values(switch_offered=True, updated_at=utcnow())
-        )
-
 
 class StateRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    """A person and where their conversation is: what every message reads and writes."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def open(self, channel: str, external_id: str) -> tuple[UserDto, StateDto]:
         """The user (created on first contact, safe when two first messages race) and where
         their conversation is, in one query for a returning user."""
-        connection = await self._session.connection()
+        connection = self._connection
         params = {"channel": channel, "external_id": external_id}
         row = (await connection.execute(_USER_AND_STATE, params)).first()
         if row is None:
@@ -126,7 +138,7 @@ class StateRepository:
                 "updated_at": now,
                 "person_key": str(uuid.uuid4()),
             }
-            await _insert_once(self._session, User, values)
+            await _insert_once(connection, User, values)
             row = (await connection.execute(_USER_AND_STATE, params)).one()
         user = UserDto(
             id=row.id,
@@ -149,17 +161,21 @@ class StateRepository:
         """Store the new state if nobody changed it since `version` was read."""
         if version == 0:
             try:
-                async with self._session.begin_nested():
-                    await self._session.execute(
-                        insert(ConversationState).values(
-                            user_id=user_id, step=step, data=data, version=1, updated_at=utcnow()
-                        )
+                async with self._connection.begin_nested():
+                    await self._connection.execute(
+                        _NEW_STATE,
+                        {
+                            "user_id": user_id,
+                            "step": step,
+                            "data": data,
+                            "version": 1,
+                            "updated_at": utcnow(),
+                        },
                     )
             except IntegrityError as exc:
                 raise StaleStateError(user_id) from exc
             return
-        connection = await self._session.connection()
-        result = await connection.execute(
+        result = await self._connection.execute(
             _SAVE_STATE,
             {
                 "user_id_": user_id,
@@ -171,6 +187,14 @@ class StateRepository:
         )
         if result.rowcount != 1:
             raise StaleStateError(user_id)
+
+    async def set_lang(self, user_id: int, lang: str) -> None:
+        await self._connection.execute(
+            _SET_LANG, {"user_id_": user_id, "lang_": lang, "now_": utcnow()}
+        )
+
+    async def mark_switch_offered(self, user_id: int) -> None:
+        await self._connection.execute(_SWITCH_OFFERED, {"user_id_": user_id, "now_": utcnow()})
 
 
 class CallbackRepository:
@@ -346,10 +370,8 @@ class OutboxRepository:
     async def add(
         self, channel: str, recipient: str, body: dict[str, Any], reference: str | None = None
     ) -> int:
-        row = OutboxMessage(channel=channel, recipient=recipient, body=body, reference=reference)
-        self._session.add(row)
-        await self._session.flush()
-        return row.id
+        connection = await self._session.connection()
+        return await enqueue(connection, channel, recipient, body, reference)
 
     async def claim_due(
         self, channels: tuple[str, ...], lease: timedelta, limit: int = 20
@@ -480,13 +502,25 @@ class OutboxRepository:
         return [_outbox_dto(r) for r in rows]
 
 
+async def enqueue(
+    connection: AsyncConnection,
+    channel: str,
+    recipient: str,
+    body: dict[str, Any],
+    reference: str | None = None,
+) -> int:
+    """Put a message in the outbox; its id."""
+    values = {"channel": channel, "recipient": recipient, "body": body, "reference": reference}
+    return (await connection.execute(_ADD_OUTBOX, values)).scalar_one()
+
+
 class UpdateRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def seen(self, channel: str, update_id: int) -> bool:
         """Whether this update was processed before."""
-        found = await self._session.scalar(
+        found = await self._connection.scalar(
             select(ProcessedUpdate.update_id).where(
                 ProcessedUpdate.channel == channel, ProcessedUpdate.update_id == update_id
             )
@@ -496,10 +530,10 @@ class UpdateRepository:
     async def first_time(self, channel: str, update_id: int) -> bool:
         """Record an update; False when it was processed before (a redelivery)."""
         values = {"channel": channel, "update_id": update_id, "processed_at": utcnow()}
-        return await _insert_once(self._session, ProcessedUpdate, values)
+        return await _insert_once(self._connection, ProcessedUpdate, values)
 
     async def forget_before(self, moment: datetime) -> None:
-        await self._session.execute(
+        await self._connection.execute(
             delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < moment)
         )
 
@@ -507,14 +541,13 @@ class UpdateRepository:
 class InteractionRepository:
     """Anonymous facts for reports: who (a random key), what kind, which topic, language, when."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def add(
         self, *, person_key: str, channel: str, kind: str, lang: str, topic: str | None = None
     ) -> None:
-        connection = await self._session.connection()
-        await connection.execute(
+        await self._connection.execute(
             _ADD_INTERACTION,
             {
                 "person_key": person_key,
@@ -533,7 +566,7 @@ class ConsentRepository:
     async def record(self, version: str, lang: str, text: str) -> None:
         """Keep the exact consent text of this version and language (once)."""
         values = {"version": version, "lang": lang, "text": text, "created_at": utcnow()}
-        await _insert_once(self._session, ConsentText, values)
+        await _insert_once(await self._session.connection(), ConsentText, values)
 
     async def text(self, version: str, lang: str) -> str | None:
         return await self._session.scalar(
@@ -544,8 +577,8 @@ class ConsentRepository:
 
 
 class UnansweredRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def add(
         self,
@@ -557,8 +590,7 @@ class UnansweredRepository:
         best_topic: str | None,
         best_score: int,
     ) -> None:
-        connection = await self._session.connection()
-        await connection.execute(
+        await self._connection.execute(
             _ADD_UNANSWERED,
             {
                 "user_id": user_id,
@@ -571,26 +603,25 @@ class UnansweredRepository:
         )
 
     async def list_questions(self) -> list[dict[str, Any]]:
-        rows = await self._session.scalars(
-            select(UnansweredQuestion).order_by(UnansweredQuestion.id)
+        q = UnansweredQuestion
+        rows = await self._connection.execute(
+            select(q.text, q.lang, q.reason, q.best_topic, q.created_at.label("created")).order_by(
+                q.id
+            )
         )
-        return [
-            {
-                "text": r.text,
-                "lang": r.lang,
-                "reason": r.reason,
-                "best_topic": r.best_topic,
-                "created": r.created_at,
-            }
-            for r in rows
-        ]
+        return [dict(row) for row in rows.mappings()]
 
 
-async def _insert_once(session: AsyncSession, model: type, values: dict[str, Any]) -> bool:
+async def _insert_once(connection: AsyncConnection, model: type, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on either backend; True when the row was new."""
-    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = await session.execute(insert_(model).values(**values).on_conflict_do_nothing())
-    return result.rowcount == 1
+    statement = _insert_once_statement(connection.dialect.name, model)
+    return (await connection.execute(statement, values)).rowcount == 1
+
+
+@functools.cache
+def _insert_once_statement(dialect: str, model: type) -> Executable:
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert_(model).on_conflict_do_nothing()
 
 
 def _user_dto(user: User) -> UserDto:

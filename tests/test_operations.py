@@ -66,7 +66,7 @@ def test_json_log_lines() -> None:
 async def test_database_unreachable_gets_a_polite_reply_not_a_crash() -> None:
     from bot.app import build_knowledge
     from flows.engine import Engine
-    from storage.db import create_engine, create_sessionmaker
+    from storage.db import create_engine
 
     settings = make_settings("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
     knowledge = build_knowledge(settings)
@@ -75,7 +75,7 @@ async def test_database_unreachable_gets_a_polite_reply_not_a_crash() -> None:
         faq=knowledge.faq,
         matcher=knowledge.matcher,
         locales=knowledge.locales,
-        sessions=create_sessionmaker(db),
+        db=db,
         retention_days=90,
     )
     try:

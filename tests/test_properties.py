@@ -20,7 +20,7 @@ from bot.app import App, Knowledge
 from faq.normalize import clean, fold, tokens
 from flows.engine import Engine
 from flows.events import Inbound, Reply
-from storage.db import create_engine, create_sessionmaker
+from storage.db import create_engine
 
 # ----------------------------------------------------------------- strategies
 
@@ -364,7 +364,7 @@ async def engine_without_database(knowledge: Knowledge) -> AsyncIterator[Engine]
         faq=knowledge.faq,
         matcher=knowledge.matcher,
         locales=knowledge.locales,
-        sessions=create_sessionmaker(db),
+        db=db,
         retention_days=90,
     )
     await db.dispose()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import (
     SchemaOutdatedError,
@@ -55,11 +57,16 @@ async def test_outdated_schema_is_refused_with_a_clear_message(database_url: str
 
 
 @pytest.fixture
-async def sessions(database_url: str):
+async def database(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
     await upgrade(engine)
-    yield create_sessionmaker(engine)
+    yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def sessions(database: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(database)
 
 
 async def test_user_is_created_once(sessions) -> None:
@@ -81,21 +88,21 @@ async def test_concurrent_first_contact_makes_one_user(sessions) -> None:
     assert len(set(ids)) == 1
 
 
-async def test_state_round_trip_and_stale_write_is_refused(sessions) -> None:
-    async with sessions() as session, session.begin():
-        states = StateRepository(session)
+async def test_state_round_trip_and_stale_write_is_refused(database: AsyncEngine) -> None:
+    async with database.begin() as connection:
+        states = StateRepository(connection)
         user, state = await states.open("t", "1")
         assert state.step == "new"
         await states.save(user.id, "menu", {"question": "Як?"}, 0)
-    async with sessions() as session, session.begin():
-        _, state = await StateRepository(session).open("t", "1")
+    async with database.begin() as connection:
+        _, state = await StateRepository(connection).open("t", "1")
         assert (state.step, state.data, state.version) == ("menu", {"question": "Як?"}, 1)
-        await StateRepository(session).save(user.id, "cb_phone", {}, 1)
+        await StateRepository(connection).save(user.id, "cb_phone", {}, 1)
     with pytest.raises(StaleStateError):
-        async with sessions() as session, session.begin():
-            await StateRepository(session).save(user.id, "menu", {}, 1)
-    async with sessions() as session:
-        assert (await StateRepository(session).open("t", "1"))[1].step == "cb_phone"
+        async with database.begin() as connection:
+            await StateRepository(connection).save(user.id, "menu", {}, 1)
+    async with database.connect() as connection:
+        assert (await StateRepository(connection).open("t", "1"))[1].step == "cb_phone"
 
 
 async def test_callback_requests_get_sequential_references(sessions) -> None:
@@ -142,9 +149,9 @@ async def test_rolled_back_use_case_stores_nothing(sessions) -> None:
         assert await CallbackRepository(session).list_requests() == []
 
 
-async def test_unanswered_questions_are_kept_for_coordinators(sessions) -> None:
-    async with sessions() as session, session.begin():
-        await UnansweredRepository(session).add(
+async def test_unanswered_questions_are_kept_for_coordinators(database: AsyncEngine) -> None:
+    async with database.begin() as connection:
+        await UnansweredRepository(connection).add(
             user_id=None,
             text="kde koupit auto",
             lang="cs",
@@ -152,8 +159,8 @@ async def test_unanswered_questions_are_kept_for_coordinators(sessions) -> None:
             best_topic=None,
             best_score=12,
         )
-    async with sessions() as session:
-        [row] = await UnansweredRepository(session).list_questions()
+    async with database.connect() as connection:
+        [row] = await UnansweredRepository(connection).list_questions()
     assert (row["text"], row["lang"], row["reason"]) == ("kde koupit auto", "cs", "no-match")
 
 

@@ -28,7 +28,7 @@ from storage.repositories import StaffRepository, UpdateRepository
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.app import App
     from bot.config import Settings
@@ -90,8 +90,8 @@ class OnceMiddleware(BaseMiddleware):
     was being processed when the process died is delivered again, not forgotten.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, db: AsyncEngine) -> None:
+        self._db = db
 
     async def __call__(
         self,
@@ -100,8 +100,8 @@ class OnceMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         try:
-            async with self._sessions() as session:
-                seen = await UpdateRepository(session).seen(CHANNEL, event.update_id)
+            async with self._db.connect() as connection:
+                seen = await UpdateRepository(connection).seen(CHANNEL, event.update_id)
         except (SQLAlchemyError, OSError) as exc:
             # Storage failing: better a rare repeat than a person left without any reply.
             logger.error("update not checked for repeats: %s", type(exc).__name__)
@@ -123,8 +123,8 @@ class OnceMiddleware(BaseMiddleware):
     ) -> Any:
         result = await handler(event, data)
         try:
-            async with self._sessions() as session, session.begin():
-                await UpdateRepository(session).first_time(CHANNEL, event.update_id)
+            async with self._db.begin() as connection:
+                await UpdateRepository(connection).first_time(CHANNEL, event.update_id)
         except (SQLAlchemyError, OSError) as exc:
             logger.error("update not recorded as processed: %s", type(exc).__name__)
         return result
@@ -143,7 +143,7 @@ def create_dispatcher(
     dispatcher = Dispatcher(
         engine=app.engine, desk=app.desk, sender=sender, watcher=watcher or ContentWatcher(app)
     )
-    dispatcher.update.outer_middleware(OnceMiddleware(app.sessions))
+    dispatcher.update.outer_middleware(OnceMiddleware(app.db))
     if app.settings.staff_chat_id is not None:
         dispatcher.include_router(staff_router(app.settings.staff_chat_id))
     dispatcher.include_router(staff_private_router())
