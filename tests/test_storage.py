@@ -17,6 +17,7 @@ from storage.db import (
     downgrade,
     ensure_schema,
     head_revision,
+    unit_of_work,
     upgrade,
 )
 from storage.models import Base, utcnow
@@ -167,3 +168,39 @@ async def test_unanswered_questions_are_kept_for_coordinators(database: AsyncEng
 def test_reference_format() -> None:
     assert reference_for(42) == "R-0042"
     assert reference_for(12345) == "R-12345"
+
+
+async def test_a_turn_stores_its_core_and_orm_work_together_or_not_at_all(
+    database: AsyncEngine,
+) -> None:
+    """A turn's state (Core, on the connection) and a request (ORM, in a session that joins the
+    same transaction) are committed together, and a turn that fails half-way keeps neither."""
+
+    async def turn(user: str, fail: bool) -> None:
+        async with unit_of_work(database) as unit:
+            states = StateRepository(unit.connection)
+            person, state = await states.open("t", user)
+            await states.save(person.id, "menu", {}, state.version)
+            await CallbackRepository(await unit.session()).create(
+                user_id=person.id,
+                lang="en",
+                topic_id=None,
+                phone="+420777123456",
+                preferred_time="morning",
+                question="q",
+                consent_at=utcnow(),
+            )
+            if fail:
+                raise RuntimeError("the process stopped half-way")
+
+    with pytest.raises(RuntimeError):
+        await turn("failed", fail=True)
+    await turn("stored", fail=False)
+    async with database.connect() as connection:
+        states = StateRepository(connection)
+        assert (await states.open("t", "failed"))[1].step == "new"
+        stored, state = await states.open("t", "stored")
+        assert state.step == "menu"
+    async with create_sessionmaker(database)() as session:
+        [request] = await CallbackRepository(session).list_requests()
+    assert request.user_id == stored.id
