@@ -269,9 +269,11 @@ class Engine:
             return False
         text = clean(event.text or "")[:MAX_TEXT] if event.kind == "text" else ""
         if not text or text.startswith("/"):
-            command = text.split(" ", 1)[0].split("@", 1)[0]
-            if event.kind == "open" or command in ("/start", "/menu"):
+            command = _command(text)[0] if text else None
+            if event.kind == "open" or command in ("start", "menu"):
                 self._show_menu(turn)
+            elif command == "help":
+                self._help(turn)
             return False
         match = self.matcher.match(text, hint=turn.client_lang)
         if match.lang_confident and match.lang in self.locales:
@@ -361,16 +363,14 @@ class Engine:
                 await self._on_text(turn, text)
 
     async def _on_command(self, turn: Turn, text: str) -> None:
-        command, _, argument = text[1:].partition(" ")
-        command = command.split("@", 1)[0].casefold()
+        command, argument = _command(text)
         if command == "start":
             await self._start(turn, argument.strip())
         elif command == "menu":
             self._clear_draft(turn)
             self._show_menu(turn)
         elif command == "help":
-            turn.say("help-text")
-            turn.say("help-privacy", [[self._menu_button(turn)]])
+            self._help(turn)
         elif command == "forget":
             turn.step = FORGET_CONFIRM
             rows = [
@@ -389,6 +389,10 @@ class Engine:
             self._show_menu(turn)
         else:
             turn.say("command-unknown", [[self._menu_button(turn)]])
+
+    def _help(self, turn: Turn) -> None:
+        turn.say("help-text")
+        turn.say("help-privacy", [[self._menu_button(turn)]])
 
     async def _on_button(self, turn: Turn, raw: str | None) -> None:
         try:
@@ -1130,6 +1134,12 @@ def _outdated(topic: Topic, lang: str) -> bool:
     if tr is None or source is None or lang == SOURCE_LANGUAGE or tr.source_hash is None:
         return False
     return tr.source_hash != source_hash(source.answer)
+
+
+def _command(text: str) -> tuple[str, str]:
+    """A command's name, casefolded, and its argument: "/START@poradna_bot x" -> ("start", "x")."""
+    command, _, argument = text[1:].partition(" ")
+    return command.split("@", 1)[0].casefold(), argument
 
 
 def _with_lang(user: UserDto, lang: str) -> UserDto:

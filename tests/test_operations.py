@@ -86,6 +86,12 @@ async def test_database_unreachable_gets_a_polite_reply_not_a_crash() -> None:
         )
         assert [r.key for r in replies][-2:] == ["faq-answer", "storage-down"]
         assert {r.lang for r in replies} == {"uk"}
+        # Commands that need no storage still work, however they are typed.
+        for command, first in (("/START", "menu-title"), ("/Menu@poradna_bot", "menu-title")):
+            replies = await engine.handle(Inbound.message("test", "u", command, client_lang="uk"))
+            assert [r.key for r in replies] == [first, "storage-down"], command
+        replies = await engine.handle(Inbound.message("test", "u", "/help", client_lang="uk"))
+        assert [r.key for r in replies] == ["help-text", "help-privacy", "storage-down"]
     finally:
         await db.dispose()
 
