@@ -110,16 +110,8 @@ async def test_callback_requests_get_sequential_references(sessions) -> None:
     async with sessions() as session, session.begin():
         user = await UserRepository(session).get_or_create("t", "1")
         repo = CallbackRepository(session)
-        for n in range(3):
-            await repo.create(
-                user_id=user.id,
-                lang="vi",
-                topic_id=None,
-                phone="+420777123456",
-                preferred_time="morning",
-                question=f"q{n}",
-                consent_at=utcnow(),
-            )
+        for _ in range(3):
+            await _new_request(repo, user.id)
     async with sessions() as session:
         requests = await CallbackRepository(session).list_requests()
         assert [r.reference for r in requests] == ["R-0001", "R-0002", "R-0003"]
@@ -136,15 +128,7 @@ async def test_rolled_back_use_case_stores_nothing(sessions) -> None:
     with pytest.raises(RuntimeError):
         async with sessions() as session, session.begin():
             user = await UserRepository(session).get_or_create("t", "9")
-            await CallbackRepository(session).create(
-                user_id=user.id,
-                lang="en",
-                topic_id=None,
-                phone="+420777123456",
-                preferred_time="morning",
-                question="q",
-                consent_at=utcnow(),
-            )
+            await _new_request(CallbackRepository(session), user.id)
             raise RuntimeError("cancelled half-way")
     async with sessions() as session:
         assert await CallbackRepository(session).list_requests() == []
@@ -181,15 +165,7 @@ async def test_a_turn_stores_its_core_and_orm_work_together_or_not_at_all(
             states = StateRepository(unit.connection)
             person, state = await states.open("t", user)
             await states.save(person.id, "menu", {}, state.version)
-            await CallbackRepository(await unit.session()).create(
-                user_id=person.id,
-                lang="en",
-                topic_id=None,
-                phone="+420777123456",
-                preferred_time="morning",
-                question="q",
-                consent_at=utcnow(),
-            )
+            await _new_request(CallbackRepository(await unit.session()), person.id)
             if fail:
                 raise RuntimeError("the process stopped half-way")
 
@@ -204,3 +180,15 @@ async def test_a_turn_stores_its_core_and_orm_work_together_or_not_at_all(
     async with create_sessionmaker(database)() as session:
         [request] = await CallbackRepository(session).list_requests()
     assert request.user_id == stored.id
+
+
+async def _new_request(requests: CallbackRepository, user_id: int) -> None:
+    await requests.create(
+        user_id=user_id,
+        lang="en",
+        topic_id=None,
+        phone="+420777123456",
+        preferred_time="morning",
+        question="q",
+        consent_at=utcnow(),
+    )
