@@ -310,7 +310,7 @@ class Engine:
         """Messages queued for this user by others (a caseworker's answer), for channels that
         show them when the user is there (the console)."""
         async with unit_of_work(self._db) as unit:
-            messages = await OutboxRepository(await unit.session()).take(channel, user)
+            messages = await OutboxRepository(unit.session()).take(channel, user)
         return [Reply.from_body(m.body) for m in messages]
 
     # ----------------------------------------------------------------- dispatch
@@ -447,7 +447,7 @@ class Engine:
                 turn.say("privacy-kept")
                 self._show_menu(turn)
                 return
-            erased = await PrivacyRepository(await turn.unit.session()).forget(turn.user.id)
+            erased = await PrivacyRepository(turn.unit.session()).forget(turn.user.id)
             turn.forgotten = True
             logger.info("a user was forgotten on request (%s)", turn.user.channel)
             turn.say(
@@ -486,7 +486,7 @@ class Engine:
             reference, _, stars = value.rpartition(":")
             if not (stars.isdigit() and 1 <= int(stars) <= 5):
                 raise pl.ForgedPayloadError(p.encode())
-            rated = await CallbackRepository(await turn.unit.session()).rate(
+            rated = await CallbackRepository(turn.unit.session()).rate(
                 reference, turn.user.id, int(stars)
             )
             if not rated:
@@ -526,7 +526,7 @@ class Engine:
         reference.
         """
         if returning and turn.step not in CALLBACK_STEPS:
-            requests = CallbackRepository(await turn.unit.session())
+            requests = CallbackRepository(turn.unit.session())
             reference = await requests.waiting_reference_of(turn.user.id)
             if reference:
                 turn.say("callback-waiting", reference=reference)
@@ -799,7 +799,7 @@ class Engine:
         """A person with an open case writes: the message goes to their caseworker."""
         hit = self.matcher.urgent.detect(text) if self.matcher.urgent else None
         # The person answered a caseworker who was waiting: it is the caseworker's turn again.
-        await CallbackRepository(await turn.unit.session()).move(reference, states.ANSWERED)
+        await CallbackRepository(turn.unit.session()).move(reference, states.ANSWERED)
         await self._to_staff(turn, "staff-migrant-says", reference, reply_to=True, text=text)
         if hit:
             turn.say("urgent-help-now")
@@ -816,7 +816,7 @@ class Engine:
         **args: object,
     ) -> None:
         """Queue a message for the caseworkers' desk (in the staff language)."""
-        session = await turn.unit.session()
+        session = turn.unit.session()
         await queue_for_staff(
             session, self.staff_t, key, reference, buttons=buttons, reply_to=reply_to, **args
         )
@@ -843,7 +843,7 @@ class Engine:
         # Routing: caseworkers who speak the person's language hear of it first, in their own
         # chat; everyone (the desk) when nobody speaks it, when it is urgent (then every
         # caseworker personally too), or later when it is still unclaimed (the SLA reminder).
-        session = await turn.unit.session()
+        session = turn.unit.session()
         staff = await StaffRepository(session).list_staff()
         speakers = [s for s in staff if request.lang in s.languages]
         personally = staff if request.urgent else speakers
@@ -920,7 +920,7 @@ class Engine:
 
     async def _store_appointment(self, turn: Turn) -> None:
         data = turn.data
-        appointment = await AppointmentRepository(await turn.unit.session()).create(
+        appointment = await AppointmentRepository(turn.unit.session()).create(
             user_id=turn.user.id,
             lang=turn.lang,
             kind=data["ap_kind"],
@@ -964,7 +964,7 @@ class Engine:
         )
 
     async def _cancel_appointment(self, turn: Turn, reference: str) -> None:
-        repo = AppointmentRepository(await turn.unit.session())
+        repo = AppointmentRepository(turn.unit.session())
         appointment = await repo.get(reference)
         if appointment is None or appointment.user_id != turn.user.id:
             raise pl.ForgedPayloadError(reference)
@@ -1058,7 +1058,7 @@ class Engine:
         if turn.data.get("request_kind") == "appointment":
             await self._store_appointment(turn)
             return
-        request = await CallbackRepository(await turn.unit.session()).create(
+        request = await CallbackRepository(turn.unit.session()).create(
             user_id=turn.user.id,
             lang=turn.lang,
             topic_id=turn.data.get("topic"),
@@ -1091,7 +1091,7 @@ class Engine:
         """The version of the consent text the person agreed to (kept with its exact text)."""
         text = turn.t("callback-consent", days=self._retention_days)
         version = hashlib.sha256(text.encode()).hexdigest()[:12]
-        await ConsentRepository(await turn.unit.session()).record(version, turn.lang, text)
+        await ConsentRepository(turn.unit.session()).record(version, turn.lang, text)
         return version
 
     # ----------------------------------------------------------------- helpers

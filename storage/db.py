@@ -152,7 +152,7 @@ class Unit:
         self.connection = connection
         self._session: AsyncSession | None = None
 
-    async def session(self) -> AsyncSession:
+    def session(self) -> AsyncSession:
         """An ORM session in this unit's transaction. It never commits: the unit does."""
         if self._session is None:
             self._session = AsyncSession(

@@ -165,7 +165,7 @@ async def test_a_turn_stores_its_core_and_orm_work_together_or_not_at_all(
             states = StateRepository(unit.connection)
             person, state = await states.open("t", user)
             await states.save(person.id, "menu", {}, state.version)
-            await _new_request(CallbackRepository(await unit.session()), person.id)
+            await _new_request(CallbackRepository(unit.session()), person.id)
             if fail:
                 raise RuntimeError("the process stopped half-way")
 
