@@ -66,11 +66,12 @@ def _word_matches(word: str, phrase_word: str, ratio: float) -> bool:
     return min(len(word), len(phrase_word)) >= 5 and ratio >= TYPO_RATIO  # a typo
 
 
-def _deletions(word: str, times: int) -> set[str]:
-    """`word` and what is left of it after deleting up to `times` of its letters."""
+def _deletions(word: str) -> set[str]:
+    """`word` and what is left of it after deleting one of its letters, or up to two from
+    TWO_DELETIONS letters on (the same rule for phrase words and message words)."""
     found = {word}
     last = {word}
-    for _ in range(times):
+    for _ in range(2 if len(word) >= TWO_DELETIONS else 1):
         last = {w[:i] + w[i + 1 :] for w in last for i in range(len(w))}
         found |= last
     return found
@@ -96,11 +97,16 @@ class UrgentDetector:
             {w for p in urgent for w in p.tokens} | {w for h in harmless for w in h}
         )
         self._words = frozenset(self._vocabulary)
-        # Words long enough for the typo rule, and phrase words by their stem minus one or two
-        # final letters (another ending: "hit" for "hits"), so a new word costs two lookups
-        # and one fuzzy pass over the long words only.
-        # Long words by length: a ratio of TYPO_RATIO needs lengths within about a fifth of
-        # each other, so a word is compared only with words of nearby lengths.
+        # Phrase words by their stem minus one or two final letters (another ending: "hit" for
+        # "hits"): one lookup.
+        self._by_shorter: dict[str, list[str]] = {}
+        for w in self._vocabulary:
+            for cut in (1, 2):
+                if len(w) - cut >= 3:
+                    self._by_shorter.setdefault(w[:-cut], []).append(w)
+        # Words long enough for the typo rule, by length: a ratio of TYPO_RATIO needs lengths
+        # within about a fifth of each other, so a word is compared only with words of nearby
+        # lengths.
         by_length: dict[int, list[str]] = {}
         for w in self._vocabulary:
             if len(w) >= 5:
@@ -122,13 +128,8 @@ class UrgentDetector:
         self._deleted: dict[str, set[str]] = {}
         for w in self._vocabulary:
             if len(w) >= 5:
-                for rest in _deletions(w, 2 if len(w) >= TWO_DELETIONS else 1):
+                for rest in _deletions(w):
                     self._deleted.setdefault(rest, set()).add(w)
-        self._by_shorter: dict[str, list[str]] = {}
-        for w in self._vocabulary:
-            for cut in (1, 2):
-                if len(w) - cut >= 3:
-                    self._by_shorter.setdefault(w[:-cut], []).append(w)
         self._urgent_by_word: dict[str, list[int]] = {}
         for i, phrase in enumerate(urgent):
             for word in set(phrase.tokens):
@@ -220,10 +221,7 @@ class UrgentDetector:
             ]
         position = self._position.get(len(word), {})
         candidates = {
-            w
-            for rest in _deletions(word, 2 if len(word) >= TWO_DELETIONS else 1)
-            for w in self._deleted.get(rest, ())
-            if w in position
+            w for rest in _deletions(word) for w in self._deleted.get(rest, ()) if w in position
         }
         scored = [(w, fuzz.ratio(word, w)) for w in candidates]
         scored = [(w, ratio) for w, ratio in scored if ratio >= TYPO_RATIO]
