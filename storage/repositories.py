@@ -46,7 +46,7 @@ def reference_for(request_id: int) -> str:
 
 
 # The statements of every message, built once: building a SQLAlchemy statement costs more than
-# SQLite takes to run it. Plain Core statements on the session's connection, no ORM bookkeeping.
+# SQLite takes to run it. Plain Core statements on the turn's connection, no ORM bookkeeping.
 # The reference of the person's open case (claimed, not closed): their text goes to its
 # caseworker. Read with the state, since every text message needs it.
 _OPEN_CASE = (
@@ -95,6 +95,10 @@ _SET_LANG = (
     update(User)
     .where(User.id == bindparam("user_id_"))
     .values(lang=bindparam("lang_"), updated_at=bindparam("now_"))
+)
+_UPDATE_SEEN = select(ProcessedUpdate.update_id).where(
+    ProcessedUpdate.channel == bindparam("channel"),
+    ProcessedUpdate.update_id == bindparam("update_id"),
 )
 _SWITCH_OFFERED = (
     update(User)
@@ -520,12 +524,8 @@ class UpdateRepository:
 
     async def seen(self, channel: str, update_id: int) -> bool:
         """Whether this update was processed before."""
-        found = await self._connection.scalar(
-            select(ProcessedUpdate.update_id).where(
-                ProcessedUpdate.channel == channel, ProcessedUpdate.update_id == update_id
-            )
-        )
-        return found is not None
+        params = {"channel": channel, "update_id": update_id}
+        return await self._connection.scalar(_UPDATE_SEEN, params) is not None
 
     async def first_time(self, channel: str, update_id: int) -> bool:
         """Record an update; False when it was processed before (a redelivery)."""
