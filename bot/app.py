@@ -5,28 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from faq.loader import Faq, load_faq
-from faq.matcher import Matcher
+from bot.knowledge import Knowledge, build_knowledge
 from faq.offices import load_offices
-from faq.urgent import UrgentDetector
 from flows.desk import Desk
 from flows.engine import Engine
-from locales import Locales
 from storage.db import create_engine, create_sessionmaker, ensure_schema
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from bot.config import Settings
-
-
-@dataclass
-class Knowledge:
-    """What answering needs: the FAQ, its matcher and the UI strings (no database)."""
-
-    faq: Faq
-    matcher: Matcher
-    locales: Locales
 
 
 @dataclass
@@ -40,12 +28,6 @@ class App:
 
     async def close(self) -> None:
         await self.db.dispose()
-
-
-def build_knowledge(settings: Settings) -> Knowledge:
-    faq = load_faq(settings.faq_dir)
-    urgent = UrgentDetector.load(settings.urgent_file)
-    return Knowledge(faq=faq, matcher=Matcher(faq, urgent=urgent), locales=Locales.load())
 
 
 async def build_app(settings: Settings, *, migrate: bool | None = None) -> App:

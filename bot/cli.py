@@ -12,14 +12,16 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot import faqcli, staffcli
-from bot.app import build_app, build_knowledge
 from bot.config import Settings
+from bot.knowledge import build_knowledge
 from bot.logs import set_up_logging
 from faq.loader import FaqError
 from locales import LANGUAGES
-from storage.db import SchemaOutdatedError, create_engine, upgrade
+from storage.errors import SchemaOutdatedError
 from storage.states import APPOINTMENT_STATUSES, STATUSES
+
+# The conversation flows, storage and Telegram are imported by the commands that use them:
+# `poradna ask` starts without them.
 
 logger = logging.getLogger("poradna")
 
@@ -157,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         if command == "ask":
             return _ask(settings, args)
         if command == "faq":
+            from bot import faqcli
+
             return asyncio.run(faqcli.faq(settings, args))
+        from bot import staffcli
+
         if command == "queue":
             return asyncio.run(staffcli.queue(settings, args))
         if command == "report":
@@ -178,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run(settings: Settings, *, webhook: bool) -> int:
+    from bot.app import build_app
+
     app = await build_app(settings)
     try:
         if settings.telegram_bot_token is not None:
@@ -199,7 +207,7 @@ async def _run(settings: Settings, *, webhook: bool) -> int:
 
 async def _staff(settings: Settings, args: argparse.Namespace) -> int:
     from bot.telegram import CHANNEL
-    from storage.db import create_sessionmaker, ensure_schema
+    from storage.db import create_engine, create_sessionmaker, ensure_schema
     from storage.repositories import StaffRepository
 
     db = create_engine(settings.database_url)
@@ -270,6 +278,8 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _db_upgrade(settings: Settings) -> int:
+    from storage.db import create_engine, upgrade
+
     db = create_engine(settings.database_url)
     try:
         await upgrade(db)

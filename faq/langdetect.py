@@ -67,12 +67,21 @@ def _script_of_char(ch: str) -> str | None:
 class LanguageDetector:
     """Detects which of the supported languages a message is written in."""
 
-    def __init__(self, vocabulary: dict[str, set[str]]) -> None:
+    def __init__(
+        self, vocabulary: dict[str, set[str]], spelled: dict[str, set[str]] | None = None
+    ) -> None:
+        """`vocabulary`: matching forms (`skeleton`) per language; `spelled`: the same words
+        as written (folded), which keep what transliteration merges (добрий / добрый)."""
         self._vocabulary = vocabulary
         self._languages_of: dict[str, set[str]] = {}
         for lang, vocab in vocabulary.items():
             for token in vocab:
                 self._languages_of.setdefault(token, set()).add(lang)
+        self._spelled_in: dict[str, set[str]] = {}
+        for lang, spelled_words in (spelled or {}).items():
+            for word in spelled_words:
+                if not word.isascii():
+                    self._spelled_in.setdefault(word, set()).add(lang)
 
     def detect(self, text: str, hint: str | None = None) -> Detection:
         """Detect the language of `text`; `hint` (the user's language) breaks ties."""
@@ -89,7 +98,11 @@ class LanguageDetector:
                 return Detection(lang, confident=True)
         scores: Counter[str] = Counter()
         for word in words(text):
-            langs = self._languages_of.get(skeleton(word), set()).intersection(allowed)
+            # A word known as written decides among the languages that write it so; else its
+            # matching form does.
+            langs = self._spelled_in.get(word, set()).intersection(allowed)
+            if not langs:
+                langs = self._languages_of.get(skeleton(word), set()).intersection(allowed)
             for lang in langs:
                 scores[lang] += 1 / len(langs)
         # Ties go to the language listed first for the script, never to set order (which

@@ -25,7 +25,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
@@ -34,14 +34,19 @@ from typing import TYPE_CHECKING, Final, Literal
 import yaml
 from rapidfuzz import fuzz, process
 
+from faq.decide import CALIBRATION_FILE, Calibration, Ranked, features
+from faq.examples import Examples, load_examples
 from faq.langdetect import SCRIPT_LANGUAGES, Detection, LanguageDetector, script_of
+from faq.ngrams import PhraseIndex
 from faq.normalize import skeleton, words
+from faq.smalltalk import SmallTalkDetector
+from faq.urgency import UrgentModel
 
 if TYPE_CHECKING:
     from faq.loader import Faq
-    from faq.urgent import UrgentDetector
+    from faq.urgent import UrgentDetector, UrgentHit
 
-Decision = Literal["answer", "clarify", "escalate", "urgent"]
+Decision = Literal["answer", "clarify", "escalate", "urgent", "chatter"]
 # What one query word brings to the scores: (weight, postings of its similar FAQ words, value
 # of each), see `Matcher._evidence_of`.
 _Evidence = tuple[float, tuple[list[int], ...], tuple[float, ...]]
@@ -53,6 +58,30 @@ ANSWER_MARGIN: Final = 12
 CLARIFY_SCORE: Final = 45
 CLARIFY_SPREAD: Final = 25
 MAX_CANDIDATES: Final = 3
+# The pseudo-topic of the negatives' n-gram index.
+NEGATIVE: Final = "-"
+# A message not answered from the FAQ and this close by n-grams to small-talk examples is
+# small talk ("i want to speak with a human please, not a machine"): chosen on the dev half.
+CHATTER_SIMILAR: Final = 0.4
+# How many topics, best by words, the n-gram similarity re-ranks.
+RERANK: Final = 8
+# The word score (0..100) from which the leader may be answered (else its n-grams must be close).
+ANSWER_EVIDENCE: Final = 30
+# ... and, in a short question, n-grams at least this close: a word taken for another
+# language's word with the same first letters ("yesterday" for Czech "jestli") shares few
+# n-grams with the topic's phrases. A long message shares few with any phrase.
+NGRAM_EVIDENCE: Final = 0.15
+SHORT_QUESTION: Final = 6
+# A topic this close by n-grams is worth offering even when few of its words are in the message.
+NGRAM_PLAUSIBLE: Final = 0.45
+# A message of at most this many informative words can be a follow-up of the last answer
+# ("and how much is it?"), unless it is clearly about another topic.
+FOLLOWUP_WORDS: Final = 4
+FOLLOWUP_SWITCH: Final = 75
+# A runner-up with this much evidence (word score or n-gram similarity, 0..1) may be a second
+# question in the message; only then is the message divided into parts. At most MAX_PARTS.
+SECOND_QUESTION: Final = 0.3
+MAX_PARTS: Final = 6
 # Word weights are specificities in 0..1: 1 for a word only one topic uses, less the more topics
 # share it. A word the FAQ has never seen weighs UNKNOWN_WEIGHT: enough that a long personal story
 # with one FAQ word in it is not answered as if it were that FAQ question.
@@ -95,6 +124,12 @@ class Match:
     candidates: tuple[Candidate, ...]
     informative: tuple[str, ...] = field(default=())
     urgent_category: str | None = None
+    confidence: float = 0.0
+    intent: str | None = None
+    also: tuple[str, ...] = ()
+    alternatives: tuple[Candidate, ...] = ()
+    # An answer the calibration is sure of (no alternatives needed).
+    sure: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """The `poradna ask --json` shape."""
@@ -105,6 +140,11 @@ class Match:
             "topic": self.topic,
             "score": self.score,
             "candidates": [{"topic": c.topic, "score": c.score} for c in self.candidates],
+            "confidence": self.confidence,
+            "intent": self.intent,
+            "also": list(self.also),
+            "alternatives": [c.topic for c in self.alternatives],
+            "sure": self.sure,
         }
 
 
@@ -355,18 +395,29 @@ class Matcher:
         faq: Faq,
         stopwords: dict[str, set[str]] | None = None,
         urgent: UrgentDetector | None = None,
+        *,
+        calibration: Calibration | None = None,
+        examples: Examples | None = None,
+        ranking_only: bool = False,
     ) -> None:
+        """`ranking_only`: only what `rank` needs (the cross-validation builds many)."""
         self.faq = faq
         self.urgent = urgent
+        self.calibration = calibration or _shipped_calibration()
+        self.examples = examples if examples is not None else _shipped_examples()
+        self.smalltalk = SmallTalkDetector(self.examples)
+        self._urgent_model = None if ranking_only else UrgentModel(self.examples)
         self._stopwords = stopwords if stopwords is not None else load_stopwords()
         self.stopwords = self._stopwords
         self._all_stopwords = set().union(*self._stopwords.values()) if self._stopwords else set()
         self._docs: list[_Doc] = []
         lang_vocab: dict[str, set[str]] = defaultdict(set)
+        ngram_phrases: list[tuple[str, str, str]] = []
         for topic in faq.topics.values():
             for lang, tr in topic.translations.items():
                 stop = self._stopwords.get(lang, set())
                 phrases = [tr.question, *([tr.title] if tr.title else []), *tr.variants]
+                ngram_phrases.extend((topic.id, lang, text) for text in [*phrases, *tr.keywords])
                 doc = _Doc(topic.id, lang, set(), set(), [])
                 for text in [*phrases, *tr.keywords]:
                     toks = [t for t in (skeleton(w) for w in words(text)) if t and t not in stop]
@@ -381,8 +432,36 @@ class Matcher:
         for lang, stop in self._stopwords.items():
             if lang in lang_vocab:
                 lang_vocab[lang].update(stop)
+        # The words people use around questions tell languages apart too ("добрий день").
+        raw_vocab: dict[str, set[str]] = defaultdict(set)
+        for lang, texts in self.examples.texts_by_language().items():
+            if lang in lang_vocab:
+                for text in texts:
+                    folded = words(text)
+                    raw_vocab[lang].update(folded)
+                    lang_vocab[lang].update(skeleton(w) for w in folded)
+        for topic in () if ranking_only else faq.topics.values():
+            for lang, tr in topic.translations.items():
+                for text in (tr.question, *tr.variants, *tr.keywords):
+                    raw_vocab[lang].update(words(text))
         self._lang_vocab = dict(lang_vocab)
-        self.detector = LanguageDetector(self._lang_vocab)
+        self._ngrams = PhraseIndex(ngram_phrases)
+        self._negatives = PhraseIndex(
+            (NEGATIVE, lang, text)
+            for lang, texts in self.examples.negatives.items()
+            for text in texts
+        )
+        self._chatter = PhraseIndex(
+            ()
+            if ranking_only
+            else (
+                (intent, lang, text)
+                for intent, by_lang in self.examples.smalltalk.items()
+                for lang, texts in by_lang.items()
+                for text in texts
+            )
+        )
+        self.detector = LanguageDetector(self._lang_vocab, dict(raw_vocab))
         topic_count = max(len(faq.topics), 1)
         df: dict[str, set[str]] = defaultdict(set)
         for doc in self._docs:
@@ -399,67 +478,204 @@ class Matcher:
                 postings[tok].append(i)
         self._postings = dict(postings)
         self._similar = lru_cache(maxsize=50_000)(self._similar_uncached)
+        # A turn asks about its message more than once (urgent before any step, then the
+        # question): matched once.
+        self.match = lru_cache(maxsize=256)(self._match_uncached)  # type: ignore[method-assign]
         # What a query word brings to the scores depends on the word alone: computed once.
         self._evidence = lru_cache(maxsize=50_000)(self._evidence_uncached)
 
     def detect(self, text: str, hint: str | None = None) -> Detection:
         return self.detector.detect(text, hint)
 
-    def match(self, text: str, lang: str | None = None, hint: str | None = None) -> Match:
-        """Match `text`; `lang` forces the language, `hint` is the user's language for ties."""
+    def match(
+        self,
+        text: str,
+        lang: str | None = None,
+        hint: str | None = None,
+        context: str | None = None,
+    ) -> Match:
+        """Match `text`; `lang` forces the language, `hint` is the user's language for ties,
+        `context` the topic the conversation answered last (a follow-up is matched in it)."""
+        return self._match_uncached(text, lang, hint, context)
+
+    def _match_uncached(
+        self,
+        text: str,
+        lang: str | None = None,
+        hint: str | None = None,
+        context: str | None = None,
+    ) -> Match:
         detection = Detection(lang, True) if lang else self.detector.detect(text, hint)
-        hit = self.urgent.detect(text) if self.urgent else None
+        hit = self.urgent_phrase(text, detection)
         if hit:
+            return self._urgent_match(text, detection, hit.category)
+        chatter = self.smalltalk.detect(text, self._idf)
+        if chatter:
             return Match(
                 text,
                 detection.lang,
                 detection.confident,
-                "urgent",
+                "chatter",
                 None,
-                100,
+                0,
                 (),
-                urgent_category=hit.category,
+                intent=chatter.intent,
+                confidence=1.0,
             )
-        query = self._informative(text, detection.lang, detection.confident)
-        if not query:
-            return Match(text, detection.lang, detection.confident, "escalate", None, 0, ())
-        scores = self._score(
-            query, _languages_for(text), detection.lang in ANALYTIC_LANGUAGES, leaders_only=True
-        )
-        ranked = sorted(((t, sc[0]) for t, sc in scores.items()), key=lambda kv: (-kv[1], kv[0]))
-        best = ranked[0][1] if ranked else 0
-        second = ranked[1][1] if len(ranked) > 1 else 0
-        candidates = tuple(
-            Candidate(topic, round(score))
-            for topic, score in ranked[:MAX_CANDIDATES]
-            if score >= CLARIFY_SCORE and score >= best - CLARIFY_SPREAD
-        )
-        if not candidates:
-            # Every word is explained but none is specific ("visa"): ask which topic is meant.
-            candidates = tuple(
-                Candidate(topic, round(score))
-                for topic, score in ranked
-                if scores[topic][1] >= FULL_COVERAGE
-            )[:MAX_CANDIDATES]
-        margin = ANSWER_MARGIN if best < 90 else ANSWER_MARGIN * 2 // 3
-        if best >= ANSWER_SCORE and best - second >= margin:
-            decision: Decision = "answer"
-            topic: str | None = ranked[0][0]
-        elif candidates:
-            decision, topic = "clarify", None
+        query, ranked, negative = self.rank(text, detection)
+        languages = _languages_for(text)
+        chatty = self._chatter.similarity(text, self.examples.smalltalk, languages)
+        intent = max(chatty, key=chatty.__getitem__, default=None)
+        chat = chatty[intent] if intent else 0.0
+        if self.urgent and self._urgent_model:
+            nearest = max((r.ngrams for r in ranked), default=0.0)
+            # Small talk counts as ordinary only when it is clearly small talk.
+            ordinary = max(nearest, chat if chat >= CHATTER_SIMILAR else 0.0)
+            learned = self._urgent_model.category(text, languages, ordinary)
+            if learned:
+                return self._urgent_match(text, detection, learned)
+        decided = self._decide(text, detection, query, ranked, negative)
+        if context in self.faq.topics and _follows_up(decided, query, context):
+            return replace(decided, decision="answer", topic=context, intent="followup", sure=True)
+        if len(ranked) > 1 and max(ranked[1].words, ranked[1].ngrams) >= SECOND_QUESTION:
+            decided = self._two_questions(decided, detection) or decided
+        if decided.decision != "answer" or not decided.sure:
+            # Not a sure answer: small talk in other words than the examples'?
+            leading = ranked[0].ngrams if ranked and decided.decision == "answer" else 0.0
+            # One word is too little to tell by n-grams (Czech "pas", French "pas du tout").
+            if intent and len(text.split()) > 1 and chat >= max(CHATTER_SIMILAR, leading):
+                return replace(decided, decision="chatter", topic=None, intent=intent)
+        return decided
+
+    def _two_questions(self, decided: Match, detection: Detection) -> Match | None:
+        """A message asking two things ("documents, and when do I apply?"): each part ranked
+        on its own; when two parts are likely answers about different topics, the first is
+        the answer and the other comes in `also`."""
+        parts = _parts(decided.text)
+        if not 2 <= len(parts) <= MAX_PARTS:
+            return None
+        topics: list[str] = []
+        for part in parts:
+            query, ranked, negative = self.rank(part, detection)
+            if not ranked or len(query) < 2:
+                continue
+            values = features(ranked, len(query), negative)
+            likely = self.calibration.probability(values) >= self.calibration.likely
+            if likely and ranked[0].topic not in topics:
+                topics.append(ranked[0].topic)
+        if len(topics) < 2:
+            return None
+        if decided.decision == "answer" and decided.topic in topics:
+            first = decided.topic
         else:
-            decision, topic = "escalate", None
-            candidates = tuple(Candidate(t, round(s)) for t, s in ranked[:MAX_CANDIDATES] if s > 0)
+            first = topics[0]
+        also = tuple(t for t in topics if t != first)[:1]
+        if decided.decision == "answer" and decided.topic == first:
+            return replace(decided, also=also)
+        return replace(
+            decided,
+            decision="answer",
+            topic=first,
+            also=also,
+            candidates=(Candidate(first, decided.score),),
+            alternatives=(),
+            sure=False,
+        )
+
+    def urgent_phrase(self, text: str, detection: Detection | None = None) -> UrgentHit | None:
+        """The urgent phrase `text` matches: of its language when that is sure, else of any."""
+        if not self.urgent:
+            return None
+        detection = detection or self.detector.detect(text)
+        return self.urgent.detect(text, detection.lang if detection.confident else None)
+
+    def urgent_category(self, text: str, hint: str | None = None) -> str | None:
+        """The urgent category of `text` (a phrase, or close to the urgent examples), or None."""
+        match = self.match(text, hint=hint)
+        return match.urgent_category if match.decision == "urgent" else None
+
+    @staticmethod
+    def _urgent_match(text: str, detection: Detection, category: str) -> Match:
         return Match(
             text,
             detection.lang,
             detection.confident,
-            decision,
-            topic,
-            round(best),
-            candidates,
-            tuple(query),
+            "urgent",
+            None,
+            100,
+            (),
+            urgent_category=category,
+            confidence=1.0,
         )
+
+    def rank(self, text: str, detection: Detection) -> tuple[list[str], list[Ranked], float]:
+        """The question's informative words; the topics they point to, best first: the word
+        score and the n-gram similarity of the RERANK best by words; and the similarity of the
+        nearest negative."""
+        query = self._informative(text, detection.lang, detection.confident)
+        if not query:
+            return query, [], 0.0
+        languages = _languages_for(text)
+        scores = self._score(
+            query, languages, detection.lang in ANALYTIC_LANGUAGES, leaders_only=True
+        )
+        by_words = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))[:RERANK]
+        similar = self._ngrams.similarity(text, [topic for topic, _ in by_words], languages)
+        ranked = [
+            Ranked(topic, score / 100, similar.get(topic, 0.0), coverage / 100)
+            for topic, (score, coverage) in by_words
+        ]
+        ranked.sort(key=lambda r: (-r.rank, r.topic))
+        negative = self._negatives.similarity(text, (NEGATIVE,), languages).get(NEGATIVE, 0.0)
+        return query, ranked, negative
+
+    def _decide(
+        self,
+        text: str,
+        detection: Detection,
+        query: list[str],
+        ranked: list[Ranked],
+        negative: float,
+    ) -> Match:
+        """Answer, answer with alternatives, clarify or escalate, by the calibrated
+        probability that the leader is right (`faq.decide`)."""
+        base = Match(text, detection.lang, detection.confident, "escalate", None, 0, ())
+        if not ranked:
+            return base
+        leader = ranked[0]
+        confidence = self.calibration.probability(features(ranked, len(query), negative))
+        plausible = tuple(
+            Candidate(r.topic, r.score)
+            for r in ranked[:MAX_CANDIDATES]
+            if r.words * 100 >= CLARIFY_SCORE or r.ngrams >= NGRAM_PLAUSIBLE
+        )
+        common = {
+            "score": leader.score,
+            "informative": tuple(query),
+            "confidence": round(confidence, 3),
+        }
+        # An answer needs some evidence of its own besides the model's confidence: one
+        # FAQ word of the topic in a long message of unknown words is not a reason to answer.
+        close_enough = leader.ngrams >= NGRAM_EVIDENCE or len(query) > SHORT_QUESTION
+        evident = (
+            leader.words * 100 >= ANSWER_EVIDENCE and close_enough
+        ) or leader.ngrams >= NGRAM_PLAUSIBLE
+        if confidence >= self.calibration.likely and evident:
+            sure = confidence >= self.calibration.sure
+            others = tuple(Candidate(r.topic, r.score) for r in ranked[1:3])
+            return replace(
+                base,
+                decision="answer",
+                topic=leader.topic,
+                candidates=plausible or (Candidate(leader.topic, common["score"]),),
+                alternatives=() if sure else others,
+                sure=sure,
+                **common,
+            )
+        if plausible:
+            return replace(base, decision="clarify", candidates=plausible, **common)
+        weak = tuple(Candidate(r.topic, r.score) for r in ranked[:MAX_CANDIDATES])
+        return replace(base, candidates=weak, **common)
 
     def word_scores(self, text: str, lang: str) -> dict[str, float]:
         """Topic scores from the words alone (no whole-phrase similarity), for content checks."""
@@ -613,6 +829,46 @@ class Matcher:
                 scores[doc.topic] = (score, coverage)
                 third_stale = third_stale or score > third
         return scores
+
+
+# Where a message divides into the parts of two questions: question marks, sentence ends,
+# commas, and joining words ("and also", "a taky", "и", "і", "та", "và", "et aussi", "ու").
+_PARTS = re.compile(
+    r"[?？؟!;,،\n]+|(?<=\w)\.\s+|\s(?:and|also|a|taky|i|и|і|та|й|также|тоже|và|với|cả|et|aussi"
+    r"|y|también|tambien|e|ու|և|ба|мөн|бас|ve|و)(?=\s)",
+    re.IGNORECASE,
+)
+
+
+def _parts(text: str) -> list[str]:
+    return [p.strip() for p in _PARTS.split(text) if len(p.split()) >= 2]
+
+
+def _follows_up(decided: Match, query: list[str], context: str) -> bool:
+    """A short message continues the last answer's topic unless it is surely and plainly
+    about another one (its own words score FOLLOWUP_SWITCH or more: "and what about school?")."""
+    if len(query) > FOLLOWUP_WORDS:
+        return False
+    switches = (
+        decided.decision == "answer"
+        and decided.topic != context
+        and decided.sure
+        and decided.score >= FOLLOWUP_SWITCH
+    )
+    return not switches
+
+
+def _shipped_calibration() -> Calibration:
+    return Calibration.load(CALIBRATION_FILE)
+
+
+def _shipped_examples() -> Examples:
+    examples, problems = load_examples()
+    if problems:
+        from faq.loader import FaqError
+
+        raise FaqError(problems)
+    return examples
 
 
 def _pairs(tokens: list[str]) -> list[str]:

@@ -99,6 +99,7 @@ def clean(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=16_384)
 def fold(text: str) -> str:
     """Casefolded, compatibility-normalised text without diacritics or Arabic variants."""
     text = unicodedata.normalize("NFKC", clean(text)).casefold()

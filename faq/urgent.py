@@ -36,6 +36,8 @@ TYPO_RATIO: Final = 90
 # TWO_DELETIONS letters or more (9 + 11 allow 2) are also looked up without two letters. Longer
 # message words are compared with every phrase word of nearby length.
 LAST_SHORT: Final = 13
+# A phrase's words must stand within its length plus this many words of each other.
+WINDOW_SLACK: Final = 5
 TWO_DELETIONS: Final = 11
 
 
@@ -53,6 +55,7 @@ class _Phrase:
     # Languages of one-syllable words (Vietnamese): only the exact words count, since a
     # syllable's near neighbours mean something else entirely (đánh / đăng, hiếp / hiểm).
     exact: bool = False
+    lang: str = ""
 
 
 def _word_matches(word: str, phrase_word: str, ratio: float) -> bool:
@@ -151,7 +154,9 @@ class UrgentDetector:
 
             raise FaqError(problems)
         urgent = [
-            _Phrase(category, phrase, tuple(tokens(phrase)), exact=lang in EXACT_LANGUAGES)
+            _Phrase(
+                category, phrase, tuple(tokens(phrase)), exact=lang in EXACT_LANGUAGES, lang=lang
+            )
             for category, by_lang in data["categories"].items()
             for lang, phrases in by_lang.items()
             for phrase in phrases
@@ -165,13 +170,21 @@ class UrgentDetector:
         ]
         return cls(urgent, harmless)
 
-    def detect(self, text: str) -> UrgentHit | None:
-        return self._detected(text)
+    def detect(self, text: str, lang: str | None = None) -> UrgentHit | None:
+        """The first urgent phrase the message matches. With `lang` (a language the message
+        is surely in), only that language's phrases count: a phrase's words with other
+        endings and typos resemble ordinary words of other languages ("unesl dítě" in a French
+        question about a "bebe"). Without it, every language's phrases count."""
+        return self._detected(text, lang)
 
-    def _detect_uncached(self, text: str) -> UrgentHit | None:
-        words = list(dict.fromkeys(tokens(text)))[:MAX_TOKENS]
+    def _detect_uncached(self, text: str, lang: str | None) -> UrgentHit | None:
+        sequence = tokens(text)[: MAX_TOKENS * 2]
+        words = list(dict.fromkeys(sequence))[:MAX_TOKENS]
         if not words:
             return None
+        positions: dict[str, list[int]] = {}
+        for i, word in enumerate(sequence):
+            positions.setdefault(word, []).append(i)
         matched = {w: self._matches(w) for w in words}
         present = set().union(*matched.values())
         covered: set[str] = set()
@@ -184,10 +197,39 @@ class UrgentDetector:
         exact = set(free)
         for index in self._candidates(self._urgent_by_word, available | exact):
             phrase = self._urgent[index]
+            if lang is not None and phrase.lang != lang:
+                continue
             pool = exact if phrase.exact else available
-            if all(pw in pool for pw in phrase.tokens):
+            if all(pw in pool for pw in phrase.tokens) and self._near(
+                phrase, free, matched, positions
+            ):
                 return UrgentHit(phrase.category, phrase.text)
         return None
+
+    @staticmethod
+    def _near(
+        phrase: _Phrase,
+        free: list[str],
+        matched: dict[str, frozenset[str]],
+        positions: dict[str, list[int]],
+    ) -> bool:
+        """Whether the message has the phrase's words within a window of its length plus
+        WINDOW_SLACK words: the same words scattered over a long message say something else
+        ("solo habla español. ¿Puede entrar...?" is not "no puede hablar")."""
+        hits = sorted(
+            (i, pw)
+            for pw in set(phrase.tokens)
+            for w in free
+            if (w == pw if phrase.exact else pw in matched[w])
+            for i in positions[w]
+        )
+        need = len(set(phrase.tokens))
+        window = len(phrase.tokens) + WINDOW_SLACK
+        for start, (first, _) in enumerate(hits):
+            seen = {pw for i, pw in hits[start:] if i - first < window}
+            if len(seen) == need:
+                return True
+        return False
 
     @staticmethod
     def _candidates(index: dict[str, list[int]], words: set[str]) -> list[int]:

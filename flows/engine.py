@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from faq.matcher import Candidate
 from faq.normalize import clean, fold
 from faq.offices import KINDS, PLACES
 from faq.quality import SOURCE_LANGUAGE, source_hash
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from faq.loader import Faq
-    from faq.matcher import Candidate, Matcher
+    from faq.matcher import Match, Matcher
     from faq.offices import Office
     from faq.schema import Topic
     from locales import Locales, Translator
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_TEXT: Final = 2000
+# Small talk (`faq.smalltalk` intents): greeted back with the menu, or offered a person.
+CHATTER_GREETS: Final = frozenset({"greeting", "bot"})
+CHATTER_PERSON: Final = frozenset({"human", "no", "frustration"})
 RATE_WINDOW: Final = 60.0
 RATE_USERS: Final = 10_000
 STATE_RETRIES: Final = 3
@@ -284,8 +288,11 @@ class Engine:
             return True
         if match.decision == "answer" and match.topic:
             await self._show_answer(turn, match.topic)
+            self._say_beside_answer(turn, match)
         elif match.decision == "clarify":
             turn.say("clarify-intro", self._candidate_rows(turn, match.candidates))
+        elif match.decision == "chatter":
+            self._say_chatter(turn, match.intent)
         return False
 
     def _flooding(self, key: tuple[str, str]) -> bool:
@@ -582,9 +589,10 @@ class Engine:
             await self._relay(turn, turn.open_case, text)
             return
         if self.matcher.urgent and not (turn.step == CB_PHONE and parse_phone(text)):
-            hit = self.matcher.urgent.detect(text)
-            if hit:
-                await self._urgent(turn, text, hit.category)
+            # Matched once per turn: `_question` gets the same match from the matcher's memo.
+            category = self.matcher.urgent_category(text, hint=turn.user.lang)
+            if category:
+                await self._urgent(turn, text, category)
                 return
         if turn.step == CHOOSING_LANGUAGE:
             chosen = self._language_named(text)
@@ -636,9 +644,13 @@ class Engine:
         if match.decision == "urgent":
             await self._urgent(turn, text, match.urgent_category)
             return
+        if match.decision == "chatter":
+            await self._chatter(turn, match.intent)
+            return
         turn.data = {"disclaimer": turn.data.get("disclaimer", False), "question": text}
         if match.decision == "answer" and match.topic:
             await self._show_answer(turn, match.topic)
+            self._say_beside_answer(turn, match)
         elif match.decision == "clarify":
             turn.step = CLARIFYING
             rows = self._candidate_rows(turn, match.candidates)
@@ -663,6 +675,39 @@ class Engine:
             )
             await self._record(turn, "no-match")
         await self._maybe_offer_switch(turn, match.lang, match.lang_confident)
+
+    def _say_beside_answer(self, turn: Turn, match: Match) -> None:
+        """After an answer: the other question of a two-question message, and when the
+        matcher was not sure, the next topics and a person."""
+        if match.also:
+            turn.say(
+                "answer-also", self._candidate_rows(turn, (Candidate(t, 0) for t in match.also))
+            )
+        if match.alternatives:
+            rows = self._candidate_rows(turn, match.alternatives)
+            rows.append([self._person_button(turn)])
+            turn.say("answer-alternatives", rows)
+
+    async def _chatter(self, turn: Turn, intent: str | None) -> None:
+        """Small talk is answered in kind, never as an unanswered question."""
+        self._say_chatter(turn, intent)
+        await self._record(turn, "chatter")
+
+    def _say_chatter(self, turn: Turn, intent: str | None) -> None:
+        if intent in CHATTER_GREETS:
+            turn.say("start-greeting")
+            self._show_menu(turn)
+        elif intent in CHATTER_PERSON:
+            turn.say(
+                "feedback-sorry",
+                [
+                    [self._person_button(turn)],
+                    [self._appointment_button(turn)],
+                    [self._menu_button(turn)],
+                ],
+            )
+        else:
+            turn.say("feedback-thanks", [[self._menu_button(turn)]])
 
     def _candidate_rows(self, turn: Turn, candidates: Iterable[Candidate]) -> list[list[Button]]:
         """One button per topic the question may be about."""
@@ -797,7 +842,7 @@ class Engine:
 
     async def _relay(self, turn: Turn, reference: str, text: str) -> None:
         """A person with an open case writes: the message goes to their caseworker."""
-        hit = self.matcher.urgent.detect(text) if self.matcher.urgent else None
+        hit = self.matcher.urgent_category(text, hint=turn.user.lang)
         # The person answered a caseworker who was waiting: it is the caseworker's turn again.
         await CallbackRepository(turn.unit.session()).move(reference, states.ANSWERED)
         await self._to_staff(turn, "staff-migrant-says", reference, reply_to=True, text=text)

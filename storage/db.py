@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.errors import SchemaOutdatedError
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
@@ -47,10 +49,6 @@ async def uncancelled(awaitable: Awaitable[T]) -> T:
         with contextlib.suppress(Exception):
             await task
         raise
-
-
-class SchemaOutdatedError(RuntimeError):
-    """The database schema is older than this code; run `poradna db upgrade`."""
 
 
 class InlineSqliteConnection(aiosqlite.Connection):

@@ -106,8 +106,9 @@ def test_ask_batch_keeps_order_and_forced_language() -> None:
     result = poradna("ask", "--batch", "--json", stdin=questions)
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["text"] for r in rows] == ["zapis do skolky", "hello", "visa"]
-    assert [r["decision"] for r in rows] == ["answer", "escalate", "clarify"]
-    assert rows[1]["topic"] is None and rows[2]["topic"] is None
+    assert [r["decision"] for r in rows] == ["answer", "chatter", "answer"]
+    assert rows[1]["intent"] == "greeting" and rows[1]["topic"] is None
+    assert rows[2]["sure"] is False and rows[2]["alternatives"]  # "visa": which one?
     forced = poradna("ask", "visa", "--lang", "vi", "--json")
     assert json.loads(forced.stdout)["lang"] == "vi"
 

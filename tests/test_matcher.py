@@ -72,23 +72,48 @@ def test_everyday_phrasings_are_answered(knowledge: Knowledge, text: str, topic:
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["hi", "Dobrý den", "спасибо большое", "xin chào", "مرحبا", "👍", "???", "ok"],
+    ("text", "intent"),
+    [
+        ("hi", "greeting"),
+        ("Dobrý den", "greeting"),
+        ("спасибо большое", "thanks"),
+        ("xin chào", "greeting"),
+        ("مرحبا", "greeting"),
+        ("👍", "yes"),
+        ("ok", "ok"),
+        ("thx a lot, bye", "goodbye"),
+        ("are you a bot?", "bot"),
+        ("i want to talk to a real person please", "human"),
+        ("you are useless", "frustration"),
+    ],
 )
-def test_greetings_and_noise_are_not_answered(knowledge: Knowledge, text: str) -> None:
+def test_small_talk_is_recognised_not_answered(
+    knowledge: Knowledge, text: str, intent: str
+) -> None:
     match = knowledge.matcher.match(text)
-    assert match.decision == "escalate"
+    assert (match.decision, match.intent, match.topic) == ("chatter", intent, None)
+
+
+@pytest.mark.parametrize("text", ["???", "...", "pas", "who won the football match"])
+def test_noise_is_not_answered(knowledge: Knowledge, text: str) -> None:
+    match = knowledge.matcher.match(text)
+    assert match.decision in ("escalate", "clarify")
     assert match.topic is None
 
 
-def test_one_vague_word_asks_which_topic(knowledge: Knowledge) -> None:
+def test_a_greeting_before_a_question_is_a_question(knowledge: Knowledge) -> None:
+    match = knowledge.matcher.match("dobry den, jake doklady k prodlouzeni pobytu?")
+    assert (match.decision, match.topic) == ("answer", "residence-extension-documents")
+
+
+def test_one_vague_word_is_answered_with_alternatives(knowledge: Knowledge) -> None:
+    # "visa" is several topics' word: likely one of them, not sure which.
     match = knowledge.matcher.match("visa")
-    assert match.decision == "clarify"
-    assert match.topic is None
-    assert 2 <= len(match.candidates) <= 3
-    assert [c.score for c in match.candidates] == sorted(
-        (c.score for c in match.candidates), reverse=True
-    )
+    assert match.decision == "answer"
+    assert not match.sure
+    assert 1 <= len(match.alternatives) <= 2
+    assert match.topic not in [c.topic for c in match.alternatives]
+    assert match.confidence < knowledge.matcher.calibration.sure
 
 
 def test_typos_still_match(knowledge: Knowledge) -> None:
@@ -103,8 +128,12 @@ def test_forced_language_is_reported(knowledge: Knowledge) -> None:
 
 def test_json_shape(knowledge: Knowledge) -> None:
     data = knowledge.matcher.match("zapis do skolky").as_dict()
-    assert set(data) == {"text", "lang", "decision", "topic", "score", "candidates"}
+    assert set(data) == {
+        "text", "lang", "decision", "topic", "score", "candidates",
+        "confidence", "intent", "also", "alternatives", "sure",
+    }  # fmt: skip
     assert 0 <= data["score"] <= 100
+    assert 0 <= data["confidence"] <= 1
     assert data["candidates"][0] == {"topic": data["topic"], "score": data["score"]}
 
 

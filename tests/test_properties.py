@@ -85,7 +85,7 @@ any_text = st.one_of(
 )
 
 FORBIDDEN_IN_CLEAN = set(INVISIBLE)
-DECISIONS = {"answer", "clarify", "escalate", "urgent"}
+DECISIONS = {"answer", "clarify", "escalate", "urgent", "chatter"}
 
 
 # ----------------------------------------------------------------- faq.normalize
