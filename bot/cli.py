@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    check.add_argument(
+        "--examples", type=Path, help="folder of the matcher's examples (default: EXAMPLES_DIR)"
+    )
+    calibrate = faq_sub.add_parser(
+        "calibrate", help="learn when to answer from the content, write CALIBRATION_FILE"
+    )
+    calibrate.add_argument("--dir", type=Path, help="content folder (default: FAQ_DIR)")
     try_ = faq_sub.add_parser("try", help="how a question would be matched, and why")
     try_.add_argument("text")
     try_.add_argument("--lang", choices=LANGUAGES)

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from faq.decide import CALIBRATION_FILE
+from faq.examples import HERE as EXAMPLES_DIR
 from faq.loader import CONTENT_DIR
 from faq.offices import OFFICES_FILE
 from faq.urgent import URGENT_FILE
@@ -21,6 +23,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///poradna.db"
     faq_dir: Path = CONTENT_DIR
     urgent_file: Path = URGENT_FILE
+    # negatives.yaml, smalltalk.yaml and urgent_examples.yaml (the matcher's examples).
+    examples_dir: Path = EXAMPLES_DIR
+    calibration_file: Path = CALIBRATION_FILE
     offices_file: Path = OFFICES_FILE
     crisis_contacts: str | None = None
     default_language: str = "en"

@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz
 
+from faq.calibrate import Report, cross_validate
+from faq.examples import example_files, load_examples, load_examples_or_fail
 from faq.loader import Faq, check_faq, missing_translations
-from faq.matcher import ANSWER_MARGIN, ANSWER_SCORE, CLARIFY_SCORE, Matcher, load_stopwords
+from faq.matcher import Matcher, load_stopwords
 from faq.normalize import tokens
 from faq.offices import check_offices
-from faq.quality import deep_findings, outdated, stamp
-from faq.urgent import UrgentDetector, check_urgent
+from faq.quality import Finding, deep_findings, outdated, stamp
+from faq.urgent import check_urgent
 from locales import LANGUAGES
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ async def faq(settings: Settings, args: argparse.Namespace) -> int:
         return _check(settings, args)
     if command == "try":
         return _try(settings, args)
+    if command == "calibrate":
+        return _calibrate(settings, args)
     if command == "stamp":
         directory = args.dir or settings.faq_dir
         count = stamp(directory, args.topic, args.lang)
@@ -44,13 +48,22 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     topics, problems = check_faq(directory)
     problems += check_urgent(args.urgent or settings.urgent_file)[1]
     problems += check_offices(settings.offices_file)[1]
+    examples, example_problems = load_examples(
+        *example_files(args.examples or settings.examples_dir)
+    )
+    problems += example_problems
     missing = missing_translations(directory)
     warnings = []
     stale: dict[str, list[str]] = {}
+    learned: Report | None = None
     if not problems and topics:
         content = Faq(topics=topics, directory=directory)
-        warnings = deep_findings(content, Matcher(content))
+        matcher = Matcher(content, examples=examples)
+        learned = cross_validate(content, examples, matcher.stopwords)
+        warnings = deep_findings(content, matcher, learned)
         stale = outdated(content)
+        if learned.calibration.content_hash != matcher.calibration.content_hash:
+            warnings.append(_uncalibrated(settings))
     failed = bool(problems) or (args.strict and bool(warnings))
     if args.format == "json":
         print(
@@ -65,6 +78,7 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
                     "warnings": [w.as_dict() for w in warnings],
                     "missing_translations": missing,
                     "outdated_translations": stale,
+                    "cross_validation": _cross_validation(learned),
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -82,6 +96,8 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
         for topic, langs in sorted(missing.items()):
             cells = " ".join(f"{'x' if lang in langs else '.':>3}" for lang in LANGUAGES)
             print(f"{topic:<32} {cells}")
+    if learned:
+        _print_cross_validation(learned)
     if problems:
         print(f"{len(problems)} problem(s) to fix in {directory}", file=sys.stderr)
         return 1
@@ -92,11 +108,66 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _uncalibrated(settings: Settings) -> Finding:
+    return Finding(
+        str(settings.calibration_file),
+        1,
+        0,
+        "warning",
+        "the decision was learned from other content than this (the bot learns it again "
+        "when it starts in Telegram mode)",
+        "run `poradna faq calibrate`",
+    )
+
+
+def _cross_validation(learned: Report | None) -> dict[str, Any] | None:
+    if learned is None:
+        return None
+    return {
+        "sure_threshold": learned.calibration.sure,
+        "likely_threshold": learned.calibration.likely,
+        "per_language": {
+            lang: {"messages": n, "precision": precision, "recall": recall}
+            for lang, (n, precision, recall) in learned.per_language().items()
+        },
+    }
+
+
+def _print_cross_validation(learned: Report) -> None:
+    print()
+    print(
+        "Cross-validated on the content (variants and keywords held out, and the negatives):"
+        " precision = share of the sure answers that were right, recall = share of the"
+        " held-out questions answered surely and right."
+    )
+    print(f"{'lang':<5}{'messages':>9}{'precision':>11}{'recall':>8}")
+    for lang, (n, precision, recall) in learned.per_language().items():
+        print(f"{lang:<5}{n:>9}{precision:>11.0%}{recall:>8.0%}")
+    calibration = learned.calibration
+    print(
+        f"answered alone from confidence {calibration.sure:.2f}, "
+        f"with alternatives from {calibration.likely:.2f}"
+    )
+
+
+def _calibrate(settings: Settings, args: argparse.Namespace) -> int:
+    from faq.loader import load_faq
+
+    content = load_faq(args.dir or settings.faq_dir)
+    examples = load_examples_or_fail(settings.examples_dir)
+    learned = cross_validate(content, examples)
+    learned.calibration.save(settings.calibration_file)
+    _print_cross_validation(learned)
+    print(f"Written to {settings.calibration_file} ({learned.calibration.samples} samples).")
+    return 0
+
+
 def _try(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.knowledge import build_matcher
     from faq.loader import load_faq
 
     content = load_faq(settings.faq_dir)
-    matcher = Matcher(content, urgent=UrgentDetector.load(settings.urgent_file))
+    matcher = build_matcher(settings, content)
     match = matcher.match(args.text, lang=args.lang)
     explained = matcher.explain(args.text, lang=args.lang)
     print(f"question:   {args.text}")
@@ -111,12 +182,22 @@ def _try(settings: Settings, args: argparse.Namespace) -> int:
     print("topics:")
     for topic, score in explained["scores"][:5]:
         print(f"  {score:5.1f}  {topic}")
+    calibration = matcher.calibration
     reason = {
-        "answer": f"the best topic scores {ANSWER_SCORE} or more and leads by {ANSWER_MARGIN}",
-        "clarify": f"some topics score {CLARIFY_SCORE} or more, but none clearly leads",
+        "answer": f"confidence {match.confidence:.2f}: "
+        + (
+            f"sure (from {calibration.sure:.2f})"
+            if match.sure
+            else f"likely (from {calibration.likely:.2f}), the next topics are offered too"
+        ),
+        "clarify": f"confidence {match.confidence:.2f} is below {calibration.likely:.2f}: "
+        "the closest topics are offered",
         "escalate": "no topic fits well enough: a person is offered",
+        "chatter": f"small talk ({match.intent}), not a question",
     }[match.decision]
     print(f"decision:   {match.decision}{' -> ' + match.topic if match.topic else ''} ({reason})")
+    if match.also:
+        print(f"also asked: {', '.join(match.also)}")
     return 0
 
 

@@ -6,13 +6,19 @@ without importing the conversation flows, storage and Telegram.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from faq.calibrate import content_hash, cross_validate
+from faq.decide import Calibration
+from faq.examples import load_examples_or_fail
 from faq.loader import Faq, load_faq
 from faq.matcher import Matcher
 from faq.urgent import UrgentDetector
 from locales import Locales
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -26,8 +32,33 @@ class Knowledge:
     matcher: Matcher
     locales: Locales
 
+    @property
+    def calibrated(self) -> bool:
+        """Whether the matcher's decision was learned from this very content."""
+        return self.matcher.calibration.content_hash == content_hash(
+            self.faq, self.matcher.examples.negatives
+        )
+
+
+def build_matcher(settings: Settings, faq: Faq) -> Matcher:
+    """The matcher of `faq` with the examples and the last learned calibration (which may be
+    of older content: see `learn`)."""
+    urgent = UrgentDetector.load(settings.urgent_file)
+    examples = load_examples_or_fail(settings.examples_dir)
+    try:
+        calibration = Calibration.load(settings.calibration_file)
+    except (OSError, ValueError, TypeError):
+        logger.warning("no usable calibration in %s: the shipped one is used", "CALIBRATION_FILE")
+        calibration = Calibration.load()
+    return Matcher(faq, urgent=urgent, examples=examples, calibration=calibration)
+
+
+def learn(faq: Faq, matcher: Matcher) -> Calibration:
+    """The calibration of this content, by cross-validation (seconds: run it off the event
+    loop, the bot answering with the old calibration meanwhile)."""
+    return cross_validate(faq, matcher.examples, matcher.stopwords).calibration
+
 
 def build_knowledge(settings: Settings) -> Knowledge:
     faq = load_faq(settings.faq_dir)
-    urgent = UrgentDetector.load(settings.urgent_file)
-    return Knowledge(faq=faq, matcher=Matcher(faq, urgent=urgent), locales=Locales.load())
+    return Knowledge(faq=faq, matcher=build_matcher(settings, faq), locales=Locales.load())

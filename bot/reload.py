@@ -11,10 +11,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from bot.knowledge import Knowledge, build_matcher, learn
+from faq.examples import example_files
 from faq.loader import FaqError
-from faq.matcher import Matcher
 from faq.quality import outdated
-from faq.urgent import UrgentDetector
 from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT
 from flows.events import Reply
 from storage.db import uncancelled
@@ -46,7 +46,11 @@ class ContentWatcher:
 
     def _files(self) -> list[Path]:
         settings = self._app.settings
-        return [*sorted(settings.faq_dir.glob("*.y*ml")), settings.urgent_file]
+        return [
+            *sorted(settings.faq_dir.glob("*.y*ml")),
+            settings.urgent_file,
+            *example_files(settings.examples_dir),
+        ]
 
     def _snapshot(self) -> dict[str, int]:
         snapshot = {}
@@ -69,8 +73,10 @@ class ContentWatcher:
             settings, t = self._app.settings, self._app.engine.staff_t
             try:
                 faq = await asyncio.to_thread(load_faq, settings.faq_dir)
-                urgent = await asyncio.to_thread(UrgentDetector.load, settings.urgent_file)
-                matcher = await asyncio.to_thread(Matcher, faq, None, urgent)
+                matcher = await asyncio.to_thread(build_matcher, settings, faq)
+                if not Knowledge(faq, matcher, self._app.knowledge.locales).calibrated:
+                    # Learned before the swap: until then the old content answers.
+                    matcher.recalibrate(await asyncio.to_thread(learn, faq, matcher))
             except FaqError as exc:
                 lines = [str(p) for p in exc.problems][:MAX_PROBLEM_LINES]
                 text = t("staff-faq-reload-failed", problems="\n".join(lines))
@@ -90,8 +96,23 @@ class ContentWatcher:
             await self._tell(text, "staff-faq-reloaded")
             return ReloadResult(True, text)
 
+    async def calibrate(self) -> bool:
+        """Learn the decision of the content being served if the last calibration was learned
+        from other content (a coordinator edited it since): in a thread, the bot answering
+        with the older calibration meanwhile. True when it learned."""
+        knowledge = self._app.knowledge
+        if knowledge.calibrated:
+            return False
+        async with self._lock:
+            matcher = knowledge.matcher
+            calibration = await asyncio.to_thread(learn, knowledge.faq, matcher)
+            matcher.recalibrate(calibration)
+        logger.info("decision calibrated on the current content (%d samples)", calibration.samples)
+        return True
+
     async def run(self, interval: float = 5.0) -> None:
-        """Poll the files until cancelled."""
+        """Calibrate if needed, then poll the files until cancelled."""
+        await self.calibrate()  # no database work: a stop may cancel it
         while True:
             await asyncio.sleep(interval)
             if self.changed():

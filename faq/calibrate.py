@@ -51,6 +51,9 @@ class Held:
     text: str
     leader: str | None
     values: tuple[float, ...] | None
+    # Where the text is in its topic's translation ("variants.3", "keywords.0"); empty for a
+    # negative, and for a variant inside a sentence of context.
+    where: str = ""
 
 
 @dataclass
@@ -76,8 +79,8 @@ class Report:
         return result
 
     def confused(self) -> list[Held]:
-        """Held-out variants answered surely with another topic."""
-        return [h for h in self.held if h.topic and self._sure(h) and h.leader != h.topic]
+        """Held-out variants and keywords answered surely with another topic."""
+        return [h for h in self.held if h.where and self._sure(h) and h.leader != h.topic]
 
     def _sure(self, h: Held) -> bool:
         if h.values is None:
@@ -98,10 +101,10 @@ def content_hash(faq: Faq, negatives: dict[str, list[str]]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _without(faq: Faq, fold: int) -> tuple[Faq, list[tuple[str, str, str]]]:
+def _without(faq: Faq, fold: int) -> tuple[Faq, list[tuple[str, str, str, str]]]:
     """The FAQ without every FOLDS-th variant and keyword (from `fold`), and those. Held-out
     keywords are the one-word questions people send ("visa"): often several topics' word."""
-    held: list[tuple[str, str, str]] = []
+    held: list[tuple[str, str, str, str]] = []
     topics = {}
     for topic in faq.topics.values():
         translations = {}
@@ -110,7 +113,11 @@ def _without(faq: Faq, fold: int) -> tuple[Faq, list[tuple[str, str, str]]]:
             for name in ("variants", "keywords"):
                 texts = getattr(tr, name)
                 kept[name] = [t for i, t in enumerate(texts) if i % FOLDS != fold]
-                held.extend((topic.id, lang, t) for i, t in enumerate(texts) if i % FOLDS == fold)
+                held.extend(
+                    (topic.id, lang, t, f"{name}.{i}")
+                    for i, t in enumerate(texts)
+                    if i % FOLDS == fold
+                )
             translations[lang] = tr.model_copy(update=kept)
         topics[topic.id] = topic.model_copy(update={"translations": translations})
     return Faq(topics=topics, directory=faq.directory, languages=faq.languages), held
@@ -149,7 +156,7 @@ def cross_validate(
             examples=replace(examples, negatives=known),
             ranking_only=True,
         )
-        for topic, lang, text in variants:
+        for topic, lang, text, where in variants:
             # The context comes from this fold's negatives, which the matcher does not know.
             unknown = negatives.get(lang, [])[fold::FOLDS]
             # A keyword is one or two words: asked alone, not inside a story.
@@ -158,7 +165,9 @@ def cross_validate(
                 if message is None:
                     continue
                 leader, values = _ranked(matcher, lang, message)
-                held.append(Held(lang, topic, message, leader, values))
+                held.append(
+                    Held(lang, topic, message, leader, values, where if message == text else "")
+                )
         for lang, texts in sorted(negatives.items()):
             for text in texts[fold::FOLDS]:
                 leader, values = _ranked(matcher, lang, text)

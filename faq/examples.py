@@ -58,6 +58,25 @@ class Examples:
         return result
 
 
+def example_files(directory: Path = HERE) -> tuple[Path, Path, Path]:
+    """The negatives, small-talk and urgent examples files of a folder."""
+    return (
+        directory / NEGATIVES_FILE.name,
+        directory / SMALLTALK_FILE.name,
+        directory / URGENT_EXAMPLES_FILE.name,
+    )
+
+
+def load_examples_or_fail(directory: Path = HERE) -> Examples:
+    """The examples of a folder; `FaqError` listing every problem if any."""
+    examples, problems = load_examples(*example_files(directory))
+    if problems:
+        from faq.loader import FaqError
+
+        raise FaqError(problems)
+    return examples
+
+
 def load_examples(
     negatives: Path = NEGATIVES_FILE,
     smalltalk: Path = SMALLTALK_FILE,

@@ -9,6 +9,7 @@ shared by three counts a third.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
@@ -23,8 +24,11 @@ SCRIPT_LANGUAGES: Final = {
     "arabic": ("ar",),
     "armenian": ("hy",),
     "cyrillic": ("ru", "uk", "mn"),
-    "latin": ("en", "cs", "vi", "fr", "es", "ru", "uk", "mn", "hy"),
+    "latin": ("en", "cs", "vi", "fr", "es", "ru", "uk", "mn", "hy", "ar"),
 }
+# Arabic in Latin letters ("Arabizi") writes the sounds Latin lacks with digits: 3 (ع), 5 (خ),
+# 7 (ح), 9 (ق) inside words ("ma3a", "s5ana", "a7jez") or in front ("3ndi"). Not "3rd", "5th".
+_ARABIZI = re.compile(r"\b(?:[a-z]+[3579][a-z]+|[3579](?!rd\b|th\b|st\b|nd\b)[a-z]{2,})\b")
 _SCRIPT_DEFAULT: Final = {"arabic": "ar", "armenian": "hy", "cyrillic": "ru", "latin": "en"}
 
 _SIGNATURE: Final = (
@@ -93,6 +97,8 @@ class LanguageDetector:
         if len(allowed) == 1:
             return Detection(allowed[0], confident=True)
         lowered = text.casefold()
+        if "ar" in allowed and _ARABIZI.search(lowered):
+            return Detection("ar", confident=True)
         for lang, letters in _SIGNATURE:
             if lang in allowed and not letters.isdisjoint(lowered):
                 return Detection(lang, confident=True)

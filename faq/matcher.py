@@ -35,7 +35,7 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from faq.decide import CALIBRATION_FILE, Calibration, Ranked, features
-from faq.examples import Examples, load_examples
+from faq.examples import Examples, load_examples_or_fail
 from faq.langdetect import SCRIPT_LANGUAGES, Detection, LanguageDetector, script_of
 from faq.ngrams import PhraseIndex
 from faq.normalize import skeleton, words
@@ -527,14 +527,16 @@ class Matcher:
         chatty = self._chatter.similarity(text, self.examples.smalltalk, languages)
         intent = max(chatty, key=chatty.__getitem__, default=None)
         chat = chatty[intent] if intent else 0.0
-        if self.urgent and self._urgent_model:
+        decided = self._decide(text, detection, query, ranked, negative)
+        # A question the FAQ surely answers is not an emergency told in other words (the
+        # phrases above still catch one that names it).
+        if self.urgent and self._urgent_model and not decided.sure:
             nearest = max((r.ngrams for r in ranked), default=0.0)
             # Small talk counts as ordinary only when it is clearly small talk.
             ordinary = max(nearest, chat if chat >= CHATTER_SIMILAR else 0.0)
             learned = self._urgent_model.category(text, languages, ordinary)
             if learned:
                 return self._urgent_match(text, detection, learned)
-        decided = self._decide(text, detection, query, ranked, negative)
         if context in self.faq.topics and _follows_up(decided, query, context):
             return replace(decided, decision="answer", topic=context, intent="followup", sure=True)
         if len(ranked) > 1 and max(ranked[1].words, ranked[1].ngrams) >= SECOND_QUESTION:
@@ -581,6 +583,11 @@ class Matcher:
             alternatives=(),
             sure=False,
         )
+
+    def recalibrate(self, calibration: Calibration) -> None:
+        """Decide with `calibration` from now on (learned in the background, `bot.reload`)."""
+        self.calibration = calibration
+        self.match.cache_clear()  # type: ignore[attr-defined]
 
     def urgent_phrase(self, text: str, detection: Detection | None = None) -> UrgentHit | None:
         """The urgent phrase `text` matches: of its language when that is sure, else of any."""
@@ -863,12 +870,7 @@ def _shipped_calibration() -> Calibration:
 
 
 def _shipped_examples() -> Examples:
-    examples, problems = load_examples()
-    if problems:
-        from faq.loader import FaqError
-
-        raise FaqError(problems)
-    return examples
+    return load_examples_or_fail()
 
 
 def _pairs(tokens: list[str]) -> list[str]:

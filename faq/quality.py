@@ -21,6 +21,7 @@ import yaml
 from faq import yamlio
 
 if TYPE_CHECKING:
+    from faq.calibrate import Report
     from faq.loader import Faq
     from faq.matcher import Matcher
 
@@ -70,17 +71,17 @@ def outdated(faq: Faq, source: str = SOURCE_LANGUAGE) -> dict[str, list[str]]:
     return result
 
 
-def deep_findings(faq: Faq, matcher: Matcher, source: str = SOURCE_LANGUAGE) -> list[Finding]:
+def deep_findings(
+    faq: Faq, matcher: Matcher, learned: Report, source: str = SOURCE_LANGUAGE
+) -> list[Finding]:
     """Warnings about what users will experience with this content.
 
     A variant always matches itself, so variants are tried the way a user's message would be:
-    against the FAQ without them (two folds: the even-numbered variants against a FAQ that has
-    only the odd-numbered ones, and the other way round).
+    held out of the FAQ, in the cross-validation that calibrates the decision (`learned`); a
+    held-out variant or keyword answered surely with another topic is a warning.
     """
     from rapidfuzz import fuzz
 
-    from faq.loader import Faq as FaqType
-    from faq.matcher import Matcher as MatcherType
     from faq.normalize import tokens
 
     findings: list[Finding] = []
@@ -99,40 +100,20 @@ def deep_findings(faq: Faq, matcher: Matcher, source: str = SOURCE_LANGUAGE) -> 
                     f"--lang {lang}`",
                 )
             )
-    for fold in (0, 1):
-        kept = {
-            topic.id: topic.model_copy(
-                update={
-                    "translations": {
-                        lang: tr.model_copy(update={"variants": tr.variants[1 - fold :: 2]})
-                        for lang, tr in topic.translations.items()
-                    }
-                }
+    for held in learned.confused():
+        path, line, column = locations.get((held.topic, held.lang, held.where), ("?", 0, 0))
+        what = "keyword" if held.where.startswith("keywords") else "variant"
+        findings.append(
+            Finding(
+                path,
+                line,
+                column,
+                "warning",
+                f"{what} {held.text!r} ({held.lang}) is answered with topic {held.leader}, "
+                f"not its own topic {held.topic}",
+                f"make the {what} more specific, or move it to that topic",
             )
-            for topic in faq.topics.values()
-        }
-        held_out = MatcherType(FaqType(topics=kept, languages=faq.languages), matcher.stopwords)
-        for topic in faq.topics.values():
-            for lang, tr in topic.translations.items():
-                for index in range(fold, len(tr.variants), 2):
-                    variant = tr.variants[index]
-                    match = held_out.match(variant, lang=lang)
-                    if match.decision != "answer" or match.topic == topic.id:
-                        continue  # answered right, or asked back: no one gets a wrong answer
-                    path, line, column = locations.get(
-                        (topic.id, lang, f"variants.{index}"), ("?", 0, 0)
-                    )
-                    findings.append(
-                        Finding(
-                            path,
-                            line,
-                            column,
-                            "warning",
-                            f"variant {variant!r} ({lang}) is answered with topic "
-                            f"{match.topic}, not its own topic {topic.id}",
-                            "make the variant more specific, or move it to that topic",
-                        )
-                    )
+        )
     topics = list(faq.topics.values())
     for i, first in enumerate(topics):
         for second in topics[i + 1 :]:
