@@ -79,8 +79,17 @@ class Report:
         return result
 
     def confused(self) -> list[Held]:
-        """Held-out variants and keywords answered surely with another topic."""
-        return [h for h in self.held if h.where and self._sure(h) and h.leader != h.topic]
+        """Held-out variants and keywords answered with another topic (surely, or with their
+        own among the alternatives)."""
+        likely = self.calibration.likely
+        return [
+            h
+            for h in self.held
+            if h.where
+            and h.values is not None
+            and h.leader != h.topic
+            and self.calibration.probability(h.values) >= likely
+        ]
 
     def _sure(self, h: Held) -> bool:
         if h.values is None:

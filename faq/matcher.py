@@ -37,7 +37,7 @@ from rapidfuzz import fuzz, process
 from faq.decide import CALIBRATION_FILE, Calibration, Ranked, features
 from faq.examples import Examples, load_examples_or_fail
 from faq.langdetect import SCRIPT_LANGUAGES, Detection, LanguageDetector, script_of
-from faq.ngrams import PhraseIndex
+from faq.ngrams import GramSpace, PhraseIndex
 from faq.normalize import skeleton, words
 from faq.smalltalk import SmallTalkDetector
 from faq.urgency import UrgentModel
@@ -63,6 +63,11 @@ NEGATIVE: Final = "-"
 # A message not answered from the FAQ and this close by n-grams to small-talk examples is
 # small talk ("i want to speak with a human please, not a machine"): chosen on the dev half.
 CHATTER_SIMILAR: Final = 0.4
+# An answer the matcher is not sure of gives way to small talk only when the small talk is
+# this much closer than the answer's topic by n-grams, and the question's own words score
+# below CHATTER_YIELDS (0..100): "... how do i book at oamp?" stays a question.
+CHATTER_MARGIN: Final = 0.1
+CHATTER_YIELDS: Final = 60
 # How many topics, best by words, the n-gram similarity re-ranks.
 RERANK: Final = 8
 # The word score (0..100) from which the leader may be answered (else its n-grams must be close).
@@ -406,7 +411,21 @@ class Matcher:
         self.calibration = calibration or _shipped_calibration()
         self.examples = examples if examples is not None else _shipped_examples()
         self.smalltalk = SmallTalkDetector(self.examples)
-        self._urgent_model = None if ranking_only else UrgentModel(self.examples)
+        space = GramSpace()  # one numbering of n-grams for every index of this matcher
+        self._urgent_model = (
+            None
+            if ranking_only
+            else UrgentModel(
+                self.examples,
+                space,
+                [
+                    text
+                    for topic in faq.topics.values()
+                    for tr in topic.translations.values()
+                    for text in (tr.question, *tr.variants)
+                ],
+            )
+        )
         self._stopwords = stopwords if stopwords is not None else load_stopwords()
         self.stopwords = self._stopwords
         self._all_stopwords = set().union(*self._stopwords.values()) if self._stopwords else set()
@@ -445,11 +464,15 @@ class Matcher:
                 for text in (tr.question, *tr.variants, *tr.keywords):
                     raw_vocab[lang].update(words(text))
         self._lang_vocab = dict(lang_vocab)
-        self._ngrams = PhraseIndex(ngram_phrases)
+        self._ngrams = PhraseIndex(ngram_phrases, space=space)
         self._negatives = PhraseIndex(
-            (NEGATIVE, lang, text)
-            for lang, texts in self.examples.negatives.items()
-            for text in texts
+            (
+                (NEGATIVE, lang, text)
+                for lang, texts in self.examples.negatives.items()
+                for text in texts
+            ),
+            whole=True,
+            space=space,
         )
         self._chatter = PhraseIndex(
             ()
@@ -459,7 +482,9 @@ class Matcher:
                 for intent, by_lang in self.examples.smalltalk.items()
                 for lang, texts in by_lang.items()
                 for text in texts
-            )
+            ),
+            whole=not ranking_only,
+            space=space,
         )
         self.detector = LanguageDetector(self._lang_vocab, dict(raw_vocab))
         topic_count = max(len(faq.topics), 1)
@@ -523,30 +548,48 @@ class Matcher:
                 confidence=1.0,
             )
         query, ranked, negative = self.rank(text, detection)
+        decided = self._decide(text, detection, query, ranked, negative)
+        if decided.sure:
+            # Surely a question of the FAQ: neither small talk nor an emergency told in other
+            # words (the phrases above still catch one that names it).
+            return self._beside(decided, detection, query, ranked, context)
         languages = _languages_for(text)
-        chatty = self._chatter.similarity(text, self.examples.smalltalk, languages)
+        chatty = self._chatter.similarity_of_all(text, languages)
         intent = max(chatty, key=chatty.__getitem__, default=None)
         chat = chatty[intent] if intent else 0.0
-        decided = self._decide(text, detection, query, ranked, negative)
-        # A question the FAQ surely answers is not an emergency told in other words (the
-        # phrases above still catch one that names it).
-        if self.urgent and self._urgent_model and not decided.sure:
+        if self.urgent and self._urgent_model:
             nearest = max((r.ngrams for r in ranked), default=0.0)
             # Small talk counts as ordinary only when it is clearly small talk.
             ordinary = max(nearest, chat if chat >= CHATTER_SIMILAR else 0.0)
             learned = self._urgent_model.category(text, languages, ordinary)
             if learned:
                 return self._urgent_match(text, detection, learned)
+        decided = self._beside(decided, detection, query, ranked, context)
+        if decided.decision != "answer" or not decided.sure:
+            # Not a sure answer: small talk in other words than the examples'? An unsure
+            # answer gives way only to clearly closer small talk; one word is too little to
+            # tell by n-grams (Czech "pas", French "pas du tout").
+            answered = decided.decision == "answer"
+            if answered and ranked[0].words * 100 >= CHATTER_YIELDS:
+                return decided  # its words plainly ask the topic ("... how do i book at oamp?")
+            leading = ranked[0].ngrams + CHATTER_MARGIN if answered else 0.0
+            if intent and len(text.split()) > 1 and chat >= max(CHATTER_SIMILAR, leading):
+                return replace(decided, decision="chatter", topic=None, intent=intent)
+        return decided
+
+    def _beside(
+        self,
+        decided: Match,
+        detection: Detection,
+        query: list[str],
+        ranked: list[Ranked],
+        context: str | None,
+    ) -> Match:
+        """A follow-up of the last answer, or a second question in the message."""
         if context in self.faq.topics and _follows_up(decided, query, context):
             return replace(decided, decision="answer", topic=context, intent="followup", sure=True)
         if len(ranked) > 1 and max(ranked[1].words, ranked[1].ngrams) >= SECOND_QUESTION:
-            decided = self._two_questions(decided, detection) or decided
-        if decided.decision != "answer" or not decided.sure:
-            # Not a sure answer: small talk in other words than the examples'?
-            leading = ranked[0].ngrams if ranked and decided.decision == "answer" else 0.0
-            # One word is too little to tell by n-grams (Czech "pas", French "pas du tout").
-            if intent and len(text.split()) > 1 and chat >= max(CHATTER_SIMILAR, leading):
-                return replace(decided, decision="chatter", topic=None, intent=intent)
+            return self._two_questions(decided, detection) or decided
         return decided
 
     def _two_questions(self, decided: Match, detection: Detection) -> Match | None:
@@ -633,7 +676,7 @@ class Matcher:
             for topic, (score, coverage) in by_words
         ]
         ranked.sort(key=lambda r: (-r.rank, r.topic))
-        negative = self._negatives.similarity(text, (NEGATIVE,), languages).get(NEGATIVE, 0.0)
+        negative = self._negatives.similarity_of_all(text, languages).get(NEGATIVE, 0.0)
         return query, ranked, negative
 
     def _decide(

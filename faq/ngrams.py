@@ -18,17 +18,19 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Final
 
 import numpy as np
 
 from faq.normalize import tokens
 
-# n-grams of 3 to 5 letters of each word padded with spaces (" visa " gives " vi", "vis", ...):
-# chosen on the dev half of the blind evaluation (2..4 and 2..5 ranked slightly worse).
+# n-grams of 3 to 4 letters of each word padded with spaces (" visa " gives " vi", "vis", ...):
+# chosen on the dev half of the blind evaluation (2..4 ranked worse, 3..5 alike but larger).
 SHORTEST: Final = 3
-LONGEST: Final = 5
+LONGEST: Final = 4
+# An index of at most this many phrases is searched all at once (`PhraseIndex.similarity`).
+WHOLE_ROWS: Final = 30_000
 
 
 @lru_cache(maxsize=32_768)
@@ -44,6 +46,34 @@ def grams(text: str) -> Counter[str]:
             for i in range(len(padded) - n + 1)
         )
     return Counter(found)
+
+
+class GramSpace:
+    """Numbers for n-grams, shared by the indices of one matcher: a message is turned into
+    numbers once, and each index reads its own IDF of them with numpy (`PhraseIndex._vector`)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.encode = lru_cache(maxsize=1024)(self._encode)
+
+    def add(self, found: Iterable[str]) -> None:
+        ids = self.ids
+        for gram in found:
+            if gram not in ids:
+                ids[gram] = len(ids)
+
+    def _encode(self, text: str) -> tuple[np.ndarray, np.ndarray, float]:
+        """(ids, sublinear counts) of the message's n-grams that some index knows, and the
+        sum of squared counts of those none knows."""
+        ids, counts, unseen = [], [], 0.0
+        for gram, n in grams(text).items():
+            at = self.ids.get(gram)
+            if at is None:
+                unseen += _tf(n) ** 2
+            else:
+                ids.append(at)
+                counts.append(_tf(n))
+        return np.array(ids, dtype=np.intp), np.array(counts, dtype=np.float64), unseen
 
 
 @lru_cache(maxsize=64)
@@ -64,11 +94,34 @@ class _Block:
     masks: dict[tuple[str, ...], np.ndarray]
 
 
+@dataclass(frozen=True)
+class _Whole:
+    """The postings of an index: for n-gram column c, rows[pointers[c]:pointers[c + 1]] with
+    their values; `block` (row-major) gives each row's language."""
+
+    rows: np.ndarray
+    values: np.ndarray
+    pointers: np.ndarray
+    block: _Block
+    starts: np.ndarray  # where each topic's rows start
+    topics: tuple[str, ...]
+
+
 class PhraseIndex:
     """TF-IDF n-gram vectors of every topic's phrases, grouped by topic."""
 
-    def __init__(self, phrases: Iterable[tuple[str, str, str]]) -> None:
-        """`phrases`: (topic, language, text)."""
+    def __init__(
+        self,
+        phrases: Iterable[tuple[str, str, str]],
+        *,
+        whole: bool = False,
+        space: GramSpace | None = None,
+        background: Iterable[str] = (),
+    ) -> None:
+        """`phrases`: (topic, language, text). `whole`: ready for `similarity_of_all` (built
+        now rather than on the first message). `space`: shared with the matcher's other
+        indices. `background`: more texts that count in the IDF only, so that words common in
+        other messages too ("yesterday") weigh little."""
         rows: dict[str, list[tuple[str, Counter[str]]]] = {}
         df: Counter[str] = Counter()
         count = 0
@@ -79,39 +132,47 @@ class PhraseIndex:
             rows.setdefault(topic, []).append((lang, counted))
             df.update(counted.keys())
             count += 1
+        for text in background:
+            df.update(grams(text).keys())
+            count += 1
         self._lang_code = {
             lang: i for i, lang in enumerate(sorted({lg for r in rows.values() for lg, _ in r}))
         }
-        self._column = {gram: i for i, gram in enumerate(sorted(df))}
-        self._idf = np.array(
-            [math.log((1 + count) / (1 + df[gram])) + 1 for gram in sorted(df)], dtype=np.float64
-        )
+        self._space = space or GramSpace()
+        self._space.add(sorted(df))
+        self._column = self._space.ids
+        # Numbers the space gave before this index was made: higher ones are unknown to it.
+        self._columns = len(self._column)
+        self._idf = np.zeros(self._columns, dtype=np.float64)  # 0: not in this index
+        for gram, n in df.items():
+            self._idf[self._column[gram]] = math.log((1 + count) / (1 + n)) + 1
         self._unseen_idf = math.log(1 + count) + 1
-        self._buffer = np.zeros(len(self._column) + 1, dtype=np.float64)
+        self._buffer = np.zeros(self._columns + 1, dtype=np.float64)
+        self._rows = rows
         self._blocks = {topic: self._block(topic_rows) for topic, topic_rows in rows.items()}
+        # Up to WHOLE_ROWS rows, every topic costs less at once than a few topic by topic.
+        self._at_once = count > 0 and (whole or count <= WHOLE_ROWS)
+        if self._at_once:
+            _ = self._whole
 
-    def _vector(self, counted: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The unit TF-IDF vector of `counted`, as (columns, values) of its known n-grams.
+    def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The unit TF-IDF vector of `text`, as (columns, values) of its n-grams this index
+        knows.
 
         n-grams the index has never seen count in the length with the highest IDF, so that
         a long message sharing a few n-grams with a short phrase is not taken for it."""
-        column = self._column
-        columns: list[int] = []
-        weights: list[float] = []
-        unseen = 0.0
-        for gram, n in counted.items():
-            at = column.get(gram)
-            if at is None:
-                unseen += _tf(n) ** 2
-            else:
-                columns.append(at)
-                weights.append(_tf(n))
-        if not columns:
-            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float64)
-        at_columns = np.array(columns, dtype=np.intp)
-        values = np.array(weights) * self._idf[at_columns]
-        length = math.sqrt(float(values @ values) + unseen * self._unseen_idf**2)
-        return at_columns, values / length
+        ids, counts, unseen = self._space.encode(text)
+        ours = ids < self._columns
+        idf = self._idf[ids[ours]]
+        known = idf > 0
+        columns = ids[ours][known]
+        if not len(columns):
+            return columns, np.empty(0, dtype=np.float64)
+        values = counts[ours][known] * idf[known]
+        others = unseen + float(counts[~ours] @ counts[~ours])
+        others += float(counts[ours][~known] @ counts[ours][~known])
+        length = math.sqrt(float(values @ values) + others * self._unseen_idf**2)
+        return columns, values / length
 
     def _block(self, topic_rows: list[tuple[str, Counter[str]]]) -> _Block:
         """The unit vectors of a topic's rows, computed for all rows at once (every n-gram
@@ -139,13 +200,70 @@ class PhraseIndex:
             mask = block.masks[languages] = np.isin(block.langs, codes)
         return mask
 
+    @cached_property
+    def _whole(self) -> _Whole:
+        """Every row by n-gram (column-major): a message touches only the rows that share its
+        n-grams, whatever the size of the index (`similarity_of_all`)."""
+        topics = tuple(self._rows)
+        every = [row for topic in topics for row in self._rows[topic]]
+        sizes = [len(self._rows[topic]) for topic in topics]
+        block = self._block(every)
+        row_of = np.repeat(np.arange(len(every)), np.diff([*block.starts, len(block.columns)]))
+        order = np.argsort(block.columns, kind="stable")
+        by_column = block.columns[order]
+        return _Whole(
+            rows=row_of[order],
+            values=block.values[order],
+            pointers=np.searchsorted(by_column, np.arange(self._columns + 1)),
+            block=block,
+            starts=np.cumsum([0, *sizes[:-1]]).astype(np.intp),
+            topics=topics,
+        )
+
+    def similarity_of_all(
+        self, text: str, languages: tuple[str, ...], nearest: int = 1
+    ) -> dict[str, float]:
+        """`similarity` for every topic of the index, in one pass over the postings of the
+        message's n-grams."""
+        columns, values = self._vector(text)
+        if not len(columns) or not self._rows:
+            return {}
+        whole = self._whole
+        first = whole.pointers[columns]
+        lengths = whole.pointers[columns + 1] - first
+        total = int(lengths.sum())
+        # The positions of every posting of the message's n-grams, in one array.
+        at = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        per_row = np.bincount(
+            whole.rows[at],
+            weights=whole.values[at] * np.repeat(values, lengths),
+            minlength=len(whole.block.starts),
+        )
+        per_row = np.where(self._mask(whole.block, languages), per_row, 0.0)
+        starts, topics = whole.starts, whole.topics
+        if nearest == 1:
+            best = np.maximum.reduceat(per_row, starts)
+            return {topic: float(v) for topic, v in zip(topics, best, strict=True)}
+        # Within each topic's rows, best first (the rows of a topic stay where they are).
+        segment = np.repeat(np.arange(len(topics)), np.diff([*starts, len(per_row)]))
+        ordered = per_row[np.lexsort((-per_row, segment))]
+        ends = np.append(starts[1:], len(per_row))
+        result = {}
+        for i, topic in enumerate(topics):
+            top = ordered[starts[i] : min(starts[i] + nearest, ends[i])]
+            result[topic] = float(top.sum()) / nearest
+        return result
+
     def similarity(
         self, text: str, topics: Iterable[str], languages: tuple[str, ...], nearest: int = 1
     ) -> dict[str, float]:
         """Cosine (0..1) of `text` with the nearest phrase of each topic in `languages`; with
         `nearest` = k, the mean over the k nearest (a topic with fewer counts zeros): one
         phrase alike by chance ("yesterday") then weighs less than several alike."""
-        columns, values = self._vector(grams(text))
+        if self._at_once:
+            every = self.similarity_of_all(text, languages, nearest)
+            return {topic: every[topic] for topic in topics if topic in every}
+        columns, values = self._vector(text)
         result: dict[str, float] = {}
         if not len(columns):
             return result

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from faq.ngrams import PhraseIndex
+from faq.ngrams import GramSpace, PhraseIndex
 
 if TYPE_CHECKING:
     from faq.examples import Examples
 
 # Chosen on the dev half of the blind evaluation, recall first.
-URGENT_SIMILAR: Final = 0.22
-# How much closer to an urgent example than to anything ordinary.
-URGENT_MARGIN: Final = 0.0
+URGENT_SIMILAR: Final = 0.25
+# How much closer to an urgent example than to anything ordinary, as a share: 0.2 means a
+# fifth closer.
+URGENT_MARGIN: Final = 0.05
 _ORDINARY: Final = "ordinary"
 # Alike means alike to the NEAREST examples on average, not to one by chance.
 NEAREST: Final = 2
@@ -31,29 +32,42 @@ NEAREST: Final = 2
 class UrgentModel:
     """Nearest-example urgency (see the module documentation)."""
 
-    def __init__(self, examples: Examples) -> None:
+    def __init__(
+        self, examples: Examples, space: GramSpace | None = None, background: list[str] = ()
+    ) -> None:
+        """`background`: other ordinary texts (the FAQ's phrases) for the IDF of both sides."""
         self._categories = tuple(examples.urgent)
-        self._urgent = PhraseIndex(
-            (category, lang, text)
-            for category, by_lang in examples.urgent.items()
-            for lang, texts in by_lang.items()
-            for text in texts
-        )
         ordinary = [*examples.lookalikes.items(), *examples.negatives.items()]
+        urgent_texts = [
+            t for by_lang in examples.urgent.values() for ts in by_lang.values() for t in ts
+        ]
+        ordinary_texts = [t for _, texts in ordinary for t in texts]
+        self._urgent = PhraseIndex(
+            (
+                (category, lang, text)
+                for category, by_lang in examples.urgent.items()
+                for lang, texts in by_lang.items()
+                for text in texts
+            ),
+            whole=True,
+            space=space,
+            background=[*ordinary_texts, *background],
+        )
         self._ordinary = PhraseIndex(
-            (_ORDINARY, lang, text) for lang, texts in ordinary for text in texts
+            ((_ORDINARY, lang, text) for lang, texts in ordinary for text in texts),
+            whole=True,
+            space=space,
+            background=[*urgent_texts, *background],
         )
 
     def category(self, text: str, languages: tuple[str, ...], faq_similarity: float) -> str | None:
         """The urgent category `text` is closest to, if it is urgent by the rule above;
         `faq_similarity` is its n-gram similarity to the nearest FAQ phrase."""
-        close = self._urgent.similarity(text, self._categories, languages, NEAREST)
+        close = self._urgent.similarity_of_all(text, languages, NEAREST)
         category = max(close, key=close.__getitem__, default=None)
         if category is None or close[category] < URGENT_SIMILAR:
             return None
-        ordinary = self._ordinary.similarity(text, (_ORDINARY,), languages, NEAREST).get(
-            _ORDINARY, 0.0
-        )
-        if close[category] < max(ordinary, faq_similarity) + URGENT_MARGIN:
+        ordinary = self._ordinary.similarity_of_all(text, languages, NEAREST).get(_ORDINARY, 0.0)
+        if close[category] < max(ordinary, faq_similarity) * (1 + URGENT_MARGIN):
             return None
         return category
