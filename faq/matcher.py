@@ -85,7 +85,7 @@ FOLLOWUP_WORDS: Final = 4
 FOLLOWUP_SWITCH: Final = 75
 # A runner-up with this much evidence (word score or n-gram similarity, 0..1) may be a second
 # question in the message; only then is the message divided into parts. At most MAX_PARTS.
-SECOND_QUESTION: Final = 0.3
+SECOND_QUESTION: Final = 0.4
 MAX_PARTS: Final = 6
 # Word weights are specificities in 0..1: 1 for a word only one topic uses, less the more topics
 # share it. A word the FAQ has never seen weighs UNKNOWN_WEIGHT: enough that a long personal story

@@ -58,7 +58,10 @@ class SmallTalkDetector:
                     for word in set(words):
                         self._votes[word][intent] += 1
                         self._langs[word][lang] += 1
-        self._vocabulary = sorted(self._votes)
+        # Typos keep the first letter: a word is compared with the words that share it.
+        self._by_initial: dict[str, list[str]] = defaultdict(list)
+        for word in sorted(self._votes):
+            self._by_initial[word[0]].append(word)
         self._closest = lru_cache(maxsize=8192)(self._closest_uncached)
 
     def detect(self, text: str, content: Container[str] = ()) -> SmallTalk | None:
@@ -77,8 +80,10 @@ class SmallTalkDetector:
         intents: Counter[str] = Counter()
         langs: Counter[str] = Counter()
         for word in words:
+            if word in content:
+                return None
             known = self._closest(word)
-            if known is None or word in content:
+            if known is None:
                 return None
             votes = self._votes[known]
             total = sum(votes.values())
@@ -94,7 +99,7 @@ class SmallTalkDetector:
         if len(word) < TYPO_LENGTH:
             return None
         found = process.extractOne(
-            word, self._vocabulary, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO
+            word, self._by_initial.get(word[0], ()), scorer=fuzz.ratio, score_cutoff=TYPO_RATIO
         )
         return found[0] if found else None
 
