@@ -33,6 +33,7 @@ from faq.decide import (
 from faq.examples import Examples
 from faq.langdetect import Detection
 from faq.loader import Faq
+from faq.ngrams import remembered
 
 if TYPE_CHECKING:
     from faq.matcher import Matcher
@@ -143,6 +144,11 @@ def cross_validate(
     faq: Faq, examples: Examples, stopwords: dict[str, set[str]] | None = None
 ) -> Report:
     """Fit the decision on held-out variants and negatives (see the module documentation)."""
+    with remembered():
+        return _cross_validate(faq, examples, stopwords)
+
+
+def _cross_validate(faq: Faq, examples: Examples, stopwords: dict[str, set[str]] | None) -> Report:
     from faq.matcher import Matcher, load_stopwords
 
     stopwords = stopwords if stopwords is not None else load_stopwords()

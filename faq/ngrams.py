@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -33,10 +34,34 @@ LONGEST: Final = 4
 WHOLE_ROWS: Final = 30_000
 
 
-@lru_cache(maxsize=32_768)
+# While learning (`remembered`), every text's n-grams are kept: the folds of the
+# cross-validation index the same phrases again.
+_remembered: dict[str, Counter[str]] | None = None
+
+
+@contextmanager
+def remembered() -> Iterator[None]:
+    """Keep the n-grams of every text until the block ends (then they are freed)."""
+    global _remembered
+    outer, _remembered = _remembered, {} if _remembered is None else _remembered
+    try:
+        yield
+    finally:
+        _remembered = outer
+
+
 def grams(text: str) -> Counter[str]:
     """The n-grams of the matching forms of `text`, with their counts (shared: do not
     change it; every index of a message asks for the same text)."""
+    if _remembered is not None:
+        found = _remembered.get(text)
+        if found is None:
+            found = _remembered[text] = _grams(text)
+        return found
+    return _recent(text)
+
+
+def _grams(text: str) -> Counter[str]:
     found: list[str] = []
     for token in tokens(text):
         padded = f" {token} "
@@ -46,6 +71,10 @@ def grams(text: str) -> Counter[str]:
             for i in range(len(padded) - n + 1)
         )
     return Counter(found)
+
+
+# The last messages' n-grams (a turn asks for them once per index); small, as each is a dict.
+_recent = lru_cache(maxsize=1024)(_grams)
 
 
 class GramSpace:
@@ -148,12 +177,15 @@ class PhraseIndex:
             self._idf[self._column[gram]] = math.log((1 + count) / (1 + n)) + 1
         self._unseen_idf = math.log(1 + count) + 1
         self._buffer = np.zeros(self._columns + 1, dtype=np.float64)
-        self._rows = rows
-        self._blocks = {topic: self._block(topic_rows) for topic, topic_rows in rows.items()}
         # Up to WHOLE_ROWS rows, every topic costs less at once than a few topic by topic.
-        self._at_once = count > 0 and (whole or count <= WHOLE_ROWS)
+        self._at_once = bool(rows) and (whole or count <= WHOLE_ROWS)
+        # Only what each way of searching needs is kept (the n-gram counts are not).
+        self._blocks: dict[str, _Block] = {}
+        self._whole: _Whole | None = None
         if self._at_once:
-            _ = self._whole
+            self._whole = self._postings(rows)
+        else:
+            self._blocks = {topic: self._block(topic_rows) for topic, topic_rows in rows.items()}
 
     def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The unit TF-IDF vector of `text`, as (columns, values) of its n-grams this index
@@ -200,13 +232,12 @@ class PhraseIndex:
             mask = block.masks[languages] = np.isin(block.langs, codes)
         return mask
 
-    @cached_property
-    def _whole(self) -> _Whole:
+    def _postings(self, rows: dict[str, list[tuple[str, Counter[str]]]]) -> _Whole:
         """Every row by n-gram (column-major): a message touches only the rows that share its
         n-grams, whatever the size of the index (`similarity_of_all`)."""
-        topics = tuple(self._rows)
-        every = [row for topic in topics for row in self._rows[topic]]
-        sizes = [len(self._rows[topic]) for topic in topics]
+        topics = tuple(rows)
+        every = [row for topic in topics for row in rows[topic]]
+        sizes = [len(rows[topic]) for topic in topics]
         block = self._block(every)
         row_of = np.repeat(np.arange(len(every)), np.diff([*block.starts, len(block.columns)]))
         order = np.argsort(block.columns, kind="stable")
@@ -225,10 +256,12 @@ class PhraseIndex:
     ) -> dict[str, float]:
         """`similarity` for every topic of the index, in one pass over the postings of the
         message's n-grams."""
-        columns, values = self._vector(text)
-        if not len(columns) or not self._rows:
-            return {}
         whole = self._whole
+        if whole is None:
+            raise ValueError("this index searches topic by topic: use `similarity`")
+        columns, values = self._vector(text)
+        if not len(columns):
+            return {}
         first = whole.pointers[columns]
         lengths = whole.pointers[columns + 1] - first
         total = int(lengths.sum())
