@@ -23,7 +23,7 @@ from bot.app import App, build_app
 from storage.repositories import CallbackRepository
 from tests.chat import Chat
 from tests.conftest import POSTGRES_URL, _fresh_postgres, make_settings
-from tests.test_telegram import MIGRANT, running_bot
+from tests.test_telegram import MIGRANT, Harness, running_bot
 
 QUESTION = "what documents do I need to extend my residence permit"
 URGENT = "my husband beats me and I am afraid to go home"
@@ -235,3 +235,36 @@ async def test_postgres_gone_for_a_while(relayed_postgres: tuple[App, Relay]) ->
     await waiting.press_payload("consent:yes")
     assert "R-0002" in waiting.text
     assert await stored_requests(app) == [("R-0001", "+420777111222"), ("R-0002", "+420777333444")]
+
+
+@contextlib.asynccontextmanager
+async def relayed_bot() -> AsyncIterator[tuple[Harness, Relay]]:
+    """The Telegram bot polling the fake Bot API, its PostgreSQL behind a relay."""
+    await _fresh_postgres()
+    relay = Relay()
+    await relay.start()
+    url = POSTGRES_URL.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}")
+    try:
+        async with running_bot(url) as harness:
+            yield harness, relay
+    finally:
+        with contextlib.suppress(Exception):
+            await relay.cut()
+
+
+async def test_postgres_cut_on_telegram_text_and_urgent_get_the_storage_down_reply() -> None:
+    async with relayed_bot() as (h, relay):
+        h.fake.send(MIGRANT, "/start", lang="en")
+        await h.wait_text(MIGRANT, "Poradna")
+        await relay.cut()
+        # The staff check in front of the migrant's router cannot ask the database either: the
+        # text still reaches the path that answers without storage, urgent first.
+        h.fake.send(MIGRANT, URGENT, lang="en")
+        await h.wait_text(MIGRANT, "112")
+        await h.wait_text(MIGRANT, "no caseworker knows about it yet")
+        h.fake.send(MIGRANT, QUESTION, lang="en")
+        await h.wait_text(MIGRANT, "ipc.gov.cz")
+        await h.wait_text(MIGRANT, "cannot take a request")
+        await relay.start()
+        h.fake.send(MIGRANT, "/menu", lang="en")
+        await h.fake.wait_for(lambda: len(h.fake.buttons(MIGRANT)) >= 6, seconds=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import CallbackQuery, Message
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.telegram.mappers import CHANNEL, callback_to_event, message_to_event
 from flows import payloads as pl
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from flows.desk import Desk
     from flows.engine import Engine
 
+logger = logging.getLogger(__name__)
+
 _REFERENCE = re.compile(r"^R-\d{4,}$")
 _DESK_BUTTON = r"^(claim|close):"
 
@@ -31,11 +35,19 @@ Lookup = Callable[["Desk", Message], Awaitable[str | None]]
 
 
 class IsStaff(Filter):
-    """The sender is a caseworker."""
+    """The sender is a caseworker. Fails safe: when storage cannot tell, the sender is treated
+    as a migrant, so their message reaches the engine's storage-down path (emergency numbers for
+    an urgent one) instead of failing the update."""
 
     async def __call__(self, event: Message | CallbackQuery, desk: Desk) -> bool:  # type: ignore[override]
         user = event.from_user
-        return user is not None and await desk.is_staff(CHANNEL, str(user.id))
+        if user is None:
+            return False
+        try:
+            return await desk.is_staff(CHANNEL, str(user.id))
+        except (SQLAlchemyError, OSError) as exc:
+            logger.error("staff check failed, handled as a migrant: %s", type(exc).__name__)
+            return False
 
 
 def migrant_router() -> Router:
