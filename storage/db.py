@@ -33,6 +33,8 @@ T = TypeVar("T")
 # How long a SQLite statement waits for another process's write lock (the `poradna queue`
 # commands, say) before the turn fails politely. Short, because the wait holds the event loop.
 SQLITE_BUSY_TIMEOUT_S: Final = 5
+# How long a PostgreSQL connect or statement may take before the turn fails (DATABASE_TIMEOUT).
+DATABASE_TIMEOUT_S: Final = 5.0
 
 
 async def uncancelled(awaitable: Awaitable[T]) -> T:
@@ -93,8 +95,9 @@ def _inline_sqlite(database: str, **kwargs: Any) -> InlineSqliteConnection:
     return InlineSqliteConnection(connector, iter_chunk_size=64)
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine. SQLite gets foreign keys, WAL, a busy timeout and inline calls.
+def create_engine(url: str, *, timeout: float = DATABASE_TIMEOUT_S) -> AsyncEngine:
+    """An async engine. SQLite gets foreign keys, WAL, a busy timeout and inline calls;
+    PostgreSQL a connect, statement and pool timeout of `timeout` seconds.
 
     SQL parameters (phone numbers, questions) are never written into error messages, which end
     up in logs, aiogram's included.
@@ -131,7 +134,17 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # A database that stops answering (a silent partition) must fail the turn in bounded time,
+    # so that the person gets the storage-down reply and Telegram hears about the update well
+    # before its webhook gives up: connecting, every statement, and waiting for a pooled
+    # connection each give up after `timeout` seconds (asyncio's TimeoutError, an OSError).
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        pool_timeout=timeout,
+        connect_args={"timeout": timeout, "command_timeout": timeout},
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

@@ -28,6 +28,7 @@ from storage.repositories import StaffRepository, UpdateRepository
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from aiohttp import web
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.app import App
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 COMMANDS = ("start", "menu", "language", "help", "cancel")
 MAINTENANCE_EVERY = 60
+# /healthz answers 503 when the database has not answered within this many seconds.
+HEALTH_TIMEOUT_S = 2.0
 PURGE_EVERY = 6 * 3600
 
 
@@ -190,9 +193,46 @@ async def run_polling(app: App) -> None:
         await bot.session.close()
 
 
+def webhook_application(
+    app: App, dispatcher: Dispatcher, bot: Bot, secret: str
+) -> web.Application:
+    """`/telegram` (updates, checked against `secret`) and `/healthz`."""
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiohttp import web
+
+    web_app = web.Application()
+
+    async def counts() -> dict[str, int]:
+        async with app.sessions() as session:
+            return await recent_counts(session, timedelta(hours=24))
+
+    def _settle(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("health check: database unavailable: %s", type(task.exception()).__name__)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        """Alive, the database reachable, and what the bot did in the last 24 hours; 503
+        within HEALTH_TIMEOUT_S when the database fails or does not answer. A check that does
+        not answer in time is left to finish on its own (the statement timeout ends it): a
+        database call cancelled half-way can hang its connection."""
+        check = asyncio.ensure_future(counts())
+        check.add_done_callback(_settle)
+        done, _ = await asyncio.wait({check}, timeout=HEALTH_TIMEOUT_S)
+        if not done or check.exception() is not None:
+            return web.json_response({"status": "database unavailable"}, status=503)
+        return web.json_response({"status": "ok", "last_24h": check.result()})
+
+    web_app.router.add_get("/healthz", healthz)
+    # Answered only once processed: an update being handled when the process dies is sent again.
+    SimpleRequestHandler(
+        dispatcher, bot, secret_token=secret, handle_in_background=False
+    ).register(web_app, path="/telegram")
+    setup_application(web_app, dispatcher, bot=bot)
+    return web_app
+
+
 async def run_webhook(app: App) -> None:
     """Serve Telegram's webhook on PORT; every request must carry WEBHOOK_SECRET."""
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
     from aiohttp import web
 
     settings = app.settings
@@ -206,25 +246,7 @@ async def run_webhook(app: App) -> None:
     await set_up_bot(bot, app.knowledge.locales, settings.default_language)
     secret = settings.webhook_secret.get_secret_value()
     await bot.set_webhook(settings.webhook_url, secret_token=secret)
-
-    web_app = web.Application()
-
-    async def healthz(_request: web.Request) -> web.Response:
-        """Alive, the database reachable, and what the bot did in the last 24 hours."""
-        try:
-            async with app.sessions() as session:
-                counts = await recent_counts(session, timedelta(hours=24))
-        except Exception:
-            logger.exception("health check: database unavailable")
-            return web.json_response({"status": "database unavailable"}, status=503)
-        return web.json_response({"status": "ok", "last_24h": counts})
-
-    web_app.router.add_get("/healthz", healthz)
-    # Answered only once processed: an update being handled when the process dies is sent again.
-    SimpleRequestHandler(
-        dispatcher, bot, secret_token=secret, handle_in_background=False
-    ).register(web_app, path="/telegram")
-    setup_application(web_app, dispatcher, bot=bot)
+    web_app = webhook_application(app, dispatcher, bot, secret)
     tasks = [
         asyncio.create_task(sender.run()),
         asyncio.create_task(maintain(app, sender)),
