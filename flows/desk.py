@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from flows import payloads as pl
 from flows.calendar import PRAGUE, when_label
@@ -22,6 +22,7 @@ from storage.repositories import (
     CallbackRepository,
     OutboxRepository,
     StaffRepository,
+    UpdateRepository,
     UserRepository,
 )
 
@@ -40,6 +41,11 @@ class DeskOutcome:
     ok: bool
     key: str
     text: str
+    # The update was handled before (delivered again): nothing was done, nothing to say.
+    repeated: bool = False
+
+
+REPEATED: Final = DeskOutcome(ok=True, key="", text="", repeated=True)
 
 
 class Desk:
@@ -70,8 +76,12 @@ class Desk:
         async with self._sessions() as session:
             return await OutboxRepository(session).reference_of(STAFF_CHANNEL, external_id)
 
-    async def claim(self, channel: str, staff_id: str, reference: str) -> DeskOutcome:
+    async def claim(
+        self, channel: str, staff_id: str, reference: str, *, update_id: int | None = None
+    ) -> DeskOutcome:
         async with self._sessions() as session, session.begin():
+            if not await _first_time(session, channel, update_id):
+                return REPEATED
             staff, request, refusal = await self._check(session, channel, staff_id, reference)
             if refusal:
                 return refusal
@@ -82,9 +92,19 @@ class Desk:
             await self._claimed(session, staff, request)
             return self._outcome(True, "staff-claimed", reference=reference, name=staff.name)
 
-    async def reply(self, channel: str, staff_id: str, reference: str, text: str) -> DeskOutcome:
+    async def reply(
+        self,
+        channel: str,
+        staff_id: str,
+        reference: str,
+        text: str,
+        *,
+        update_id: int | None = None,
+    ) -> DeskOutcome:
         """Send the caseworker's text to the person (claiming the request if nobody has)."""
         async with self._sessions() as session, session.begin():
+            if not await _first_time(session, channel, update_id):
+                return REPEATED
             staff, request, refusal = await self._check(session, channel, staff_id, reference)
             if refusal:
                 return refusal
@@ -102,8 +122,12 @@ class Desk:
             await requests.mark_responded(reference)
             return self._outcome(True, "staff-reply-sent", reference=reference)
 
-    async def close(self, channel: str, staff_id: str, reference: str) -> DeskOutcome:
+    async def close(
+        self, channel: str, staff_id: str, reference: str, *, update_id: int | None = None
+    ) -> DeskOutcome:
         async with self._sessions() as session, session.begin():
+            if not await _first_time(session, channel, update_id):
+                return REPEATED
             staff, request, refusal = await self._check(session, channel, staff_id, reference)
             if refusal:
                 return refusal
@@ -154,19 +178,30 @@ class Desk:
     # ----------------------------------------------------------------- appointments
 
     async def confirm(
-        self, channel: str, staff_id: str, reference: str, local_time: str
+        self,
+        channel: str,
+        staff_id: str,
+        reference: str,
+        local_time: str,
+        *,
+        update_id: int | None = None,
     ) -> DeskOutcome:
-        """Confirm (or move) an appointment to a date and time given in Prague time."""
-        try:
-            when = datetime.strptime(local_time.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=PRAGUE)
-        except ValueError:
-            return self._outcome(False, "staff-bad-time", reference=reference)
-        if when <= utcnow():
-            return self._outcome(False, "staff-bad-time", reference=reference)
+        """Confirm (or move) an appointment to a date and time given in Prague time. The
+        sender is checked before anything they typed is read."""
         async with self._sessions() as session, session.begin():
             staff = await StaffRepository(session).find(channel, staff_id)
             if staff is None:
                 return self._outcome(False, "staff-not-staff")
+            try:
+                when = datetime.strptime(local_time.strip(), "%Y-%m-%d %H:%M").replace(
+                    tzinfo=PRAGUE
+                )
+            except ValueError:
+                return self._outcome(False, "staff-bad-time", reference=reference)
+            if when <= utcnow():
+                return self._outcome(False, "staff-bad-time", reference=reference)
+            if not await _first_time(session, channel, update_id):
+                return REPEATED
             repo = AppointmentRepository(session)
             moved = await repo.move(
                 reference,
@@ -213,12 +248,20 @@ class Desk:
             )
 
     async def settle(
-        self, channel: str, staff_id: str, reference: str, status: str
+        self,
+        channel: str,
+        staff_id: str,
+        reference: str,
+        status: str,
+        *,
+        update_id: int | None = None,
     ) -> DeskOutcome:
         """Mark an appointment done, a no-show, or cancelled by the organisation."""
         async with self._sessions() as session, session.begin():
             if await StaffRepository(session).find(channel, staff_id) is None:
                 return self._outcome(False, "staff-not-staff")
+            if not await _first_time(session, channel, update_id):
+                return REPEATED
             repo = AppointmentRepository(session)
             if not await repo.move(reference, status):
                 return self._outcome(False, "staff-unknown-request", reference=reference)
@@ -316,3 +359,12 @@ class Desk:
 
     def _outcome(self, ok: bool, key: str, **args: object) -> DeskOutcome:
         return DeskOutcome(ok=ok, key=key, text=self._t(key, **args))
+
+
+async def _first_time(session: AsyncSession, channel: str, update_id: int | None) -> bool:
+    """Record the channel's update in the action's own transaction: False when it was done
+    before (Telegram delivering it again after the answer to the caseworker failed, or after
+    the process died before the update was marked), so no action is done twice."""
+    if update_id is None:
+        return True
+    return await UpdateRepository(await session.connection()).first_time(channel, update_id)

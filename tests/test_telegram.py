@@ -20,10 +20,12 @@ from bot.telegram.factory import (
     set_up_bot,
 )
 from bot.telegram.outbox import OutboxSender
+from flows.calendar import PRAGUE
 from storage.models import CallbackRequest, utcnow
 from storage.repositories import OutboxRepository, StaffRepository
 from tests.conftest import make_settings
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, parse_html
+from tests.test_appointments import _book
 
 MIGRANT = 1001
 OTHER_MIGRANT = 1002
@@ -428,3 +430,59 @@ async def test_unclaimed_request_is_announced_to_everyone_after_the_sla(tg: Harn
     tg.sender.wake()
     reminder = await tg.wait_text(DESK, "R-0001")
     assert reminder.startswith("⏰ R-0001")
+
+
+JANA = 503
+HTML_NAME = "Jana <Novakova> & Co"
+
+
+def _visible(call_text: str) -> str:
+    return parse_html(call_text)
+
+
+async def test_staff_texts_are_escaped_and_a_redelivered_confirm_confirms_once(
+    tg: Harness,
+) -> None:
+    f = tg.fake
+    async with tg.app.sessions() as session, session.begin():
+        await StaffRepository(session).add("telegram", str(JANA), HTML_NAME, ("en",))
+    await _book(tg.app, lang="en", user=str(MIGRANT), channel="telegram")
+    day = (utcnow() + timedelta(days=3)).astimezone(PRAGUE).strftime("%Y-%m-%d")
+    f.send(JANA, f"/confirm A-0001 {day} 10:00", chat=DESK_CHAT)
+    # Both the desk's notice and the answer to Jana show her name as written.
+    done = await tg.wait_text(DESK, "confirmed for", count=2)
+    assert HTML_NAME in _visible(done)
+    # Moved to 11:00, and the answer to that command fails once (a 5xx, a network error):
+    # Telegram delivers the update again, and the person is told of the move once.
+    update_id = f.send(JANA, f"/confirm A-0001 {day} 11:00", chat=DESK_CHAT)
+    update = next(u for u in f._updates if u["update_id"] == update_id)
+    reply_id = update["message"]["message_id"]
+    f.fail_when(
+        "sendMessage",
+        lambda p: (p.get("reply_parameters") or {}).get("message_id") == reply_id,
+        500,
+    )
+    await f.wait_for(lambda: any(c.result is None and c.method == "sendMessage" for c in f.calls))
+    f.push({k: v for k, v in update.items() if k != "update_id"}, update_id=update_id)
+    f.send(MIGRANT, "/help", lang="en")
+    await tg.wait_text(MIGRANT, "/language")
+    assert await _outbox_drained(tg)
+    confirmations = [t for t in tg.texts(MIGRANT) if "A-0001" in t and ":00" in t]
+    assert len(confirmations) == 2, confirmations
+    assert "11:00" in confirmations[-1]
+
+
+async def test_desk_commands_check_the_sender_first_and_echo_nothing_as_html(
+    tg: Harness,
+) -> None:
+    f = tg.fake
+    phishing = '<a href="https://evil.example/">Open the new case portal</a>'
+    f.send(STRANGER, f"/confirm {phishing} 2020-01-01 10:00", chat=DESK_CHAT)
+    f.send(STRANGER, f"/done {phishing}", chat=DESK_CHAT)
+    await tg.wait_text(DESK, "Only caseworkers", count=2)
+    f.send(CASEWORKER, f"/confirm {phishing} 2020-01-01 10:00", chat=DESK_CHAT)
+    f.send(CASEWORKER, f"/cancelappt {phishing}", chat=DESK_CHAT)
+    await f.wait_for(lambda: len(tg.texts(DESK)) >= 4)
+    for text in tg.texts(DESK):
+        assert "<a " not in text, text  # a link would be the bot's own, clickable
+        assert "Open the new case portal" not in _visible(text) or phishing in _visible(text)

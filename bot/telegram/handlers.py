@@ -16,7 +16,10 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.telegram.mappers import CHANNEL, callback_to_event, message_to_event
+from bot.telegram.render import render
 from flows import payloads as pl
+from flows.desk import DeskOutcome
+from flows.events import Reply
 from storage import states
 
 if TYPE_CHECKING:
@@ -94,7 +97,7 @@ def staff_router(staff_chat_id: int) -> Router:
     ) -> None:
         assert message.from_user is not None
         if not await desk.is_staff(CHANNEL, str(message.from_user.id)):
-            await message.reply(desk.t("staff-not-staff"))
+            await _tell(message, desk, desk.t("staff-not-staff"))
             return
         await watcher.reload()
         sender.wake()
@@ -121,7 +124,9 @@ def staff_private_router() -> Router:
 
 def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool) -> None:
     @router.callback_query()
-    async def on_desk_button(query: CallbackQuery, desk: Desk, sender: OutboxSender) -> None:
+    async def on_desk_button(
+        query: CallbackQuery, desk: Desk, sender: OutboxSender, update_id: int
+    ) -> None:
         try:
             payload = pl.parse_staff(query.data)
         except pl.ForgedPayloadError:
@@ -130,57 +135,103 @@ def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool
             await query.answer(desk.t("button-invalid"), show_alert=True)
             return
         act = desk.claim if payload.action == pl.CLAIM else desk.close
-        outcome = await act(CHANNEL, str(query.from_user.id), payload.value or "")
-        await query.answer(outcome.text, show_alert=not outcome.ok)
+        outcome = await act(
+            CHANNEL, str(query.from_user.id), payload.value or "", update_id=update_id
+        )
+        if not outcome.repeated:
+            with contextlib.suppress(TelegramAPIError):  # plain text; the press may be old
+                await query.answer(outcome.text, show_alert=not outcome.ok)
         sender.wake()
 
     @router.message(Command("reply"))
     async def on_reply_command(
-        message: Message, command: CommandObject, desk: Desk, sender: OutboxSender
+        message: Message,
+        command: CommandObject,
+        desk: Desk,
+        sender: OutboxSender,
+        update_id: int,
     ) -> None:
         reference, _, text = (command.args or "").strip().partition(" ")
         if not _REFERENCE.match(reference) or not text.strip():
-            await message.reply(desk.t("staff-reply-usage"))
+            await _tell(message, desk, desk.t("staff-reply-usage"))
             return
-        await _reply(message, desk, sender, reference, text.strip())
+        await _reply(message, desk, sender, reference, text.strip(), update_id)
 
     @router.message(Command("confirm"))
     async def on_confirm(
-        message: Message, command: CommandObject, desk: Desk, sender: OutboxSender
+        message: Message,
+        command: CommandObject,
+        desk: Desk,
+        sender: OutboxSender,
+        update_id: int,
     ) -> None:
         assert message.from_user is not None
         reference, _, when = (command.args or "").strip().partition(" ")
-        outcome = await desk.confirm(CHANNEL, str(message.from_user.id), reference, when)
-        await message.reply(outcome.text)
+        outcome = await desk.confirm(
+            CHANNEL, str(message.from_user.id), reference, when, update_id=update_id
+        )
+        await _tell(message, desk, outcome)
         sender.wake()
 
     @router.message(Command("done", "noshow", "cancelappt"))
     async def on_settle(
-        message: Message, command: CommandObject, desk: Desk, sender: OutboxSender
+        message: Message,
+        command: CommandObject,
+        desk: Desk,
+        sender: OutboxSender,
+        update_id: int,
     ) -> None:
         assert message.from_user is not None
         status = {"done": states.DONE, "noshow": states.NO_SHOW, "cancelappt": states.CANCELLED}[
             command.command
         ]
         reference = (command.args or "").strip()
-        outcome = await desk.settle(CHANNEL, str(message.from_user.id), reference, status)
-        await message.reply(outcome.text)
+        outcome = await desk.settle(
+            CHANNEL, str(message.from_user.id), reference, status, update_id=update_id
+        )
+        await _tell(message, desk, outcome)
         sender.wake()
 
     @router.message(F.reply_to_message, F.text)
-    async def on_reply(message: Message, desk: Desk, sender: OutboxSender, **_: Any) -> None:
+    async def on_reply(
+        message: Message, desk: Desk, sender: OutboxSender, update_id: int, **_: Any
+    ) -> None:
         assert message.text is not None
         reference = await lookup(desk, message)
         if reference is None:
             raise SkipHandler  # not about a request: a colleague's chat, or a migrant's message
-        await _reply(message, desk, sender, reference, message.text)
+        await _reply(message, desk, sender, reference, message.text, update_id)
 
 
 async def _reply(
-    message: Message, desk: Desk, sender: OutboxSender, reference: str, text: str
+    message: Message,
+    desk: Desk,
+    sender: OutboxSender,
+    reference: str,
+    text: str,
+    update_id: int,
 ) -> None:
     assert message.from_user is not None
-    outcome = await desk.reply(CHANNEL, str(message.from_user.id), reference, text)
+    outcome = await desk.reply(
+        CHANNEL, str(message.from_user.id), reference, text, update_id=update_id
+    )
     if not outcome.ok:
-        await message.reply(outcome.text)
+        await _tell(message, desk, outcome)
     sender.wake()
+
+
+async def _tell(message: Message, desk: Desk, said: DeskOutcome | str) -> None:
+    """Answer a caseworker in the chat they wrote in. The text goes through `render`, like
+    every text the bot sends, so names and references they typed show as written (never as
+    HTML). The action is stored already: a refused or lost answer is logged, not raised, so
+    Telegram does not deliver the update again."""
+    if isinstance(said, DeskOutcome):
+        if said.repeated:
+            return
+        said = said.text
+    reply = Reply(key="desk", text=said, lang=desk.t.lang, rtl=desk.t.rtl)
+    try:
+        for part in render(reply):
+            await message.reply(part.text, reply_markup=part.markup)
+    except TelegramAPIError as exc:
+        logger.warning("answer to a caseworker not delivered: %s", type(exc).__name__)
