@@ -446,3 +446,27 @@ async def test_storage_failure_gets_a_polite_message(app: App) -> None:
     assert chat.keys == ["storage-down"]  # nothing to answer in "ahoj", and no request taken
     assert chat.replies[0].lang == "cs"
     assert await _count(app, CallbackRequest) == 0
+
+
+async def test_control_characters_are_cleaned_at_the_edge_on_every_backend(
+    database_url: str,
+) -> None:
+    """A NUL (PostgreSQL refuses it in text) or another control character in what a person
+    types never blocks their request: every channel's input is cleaned in `Inbound`."""
+    app = await build_app(make_settings(database_url), migrate=True)
+    try:
+        chat = Chat(app.engine, user="nul\x00user", client_lang="en")
+        await chat.send("/start")
+        await chat.press_payload("lang:en")
+        await chat.press_payload("person")
+        await chat.send("777\x00 123 456")
+        await chat.press_payload("time:morning")
+        await chat.send("my\x00 letter\x07 from\x1b[31m the office\r\nsecond line")
+        await chat.press_payload("consent:yes\x00")
+        assert "R-0001" in chat.text, chat.keys
+        async with app.sessions() as session:
+            [request] = await CallbackRepository(session).list_requests()
+        assert request.question == "my letter from[31m the office second line"
+        assert request.phone == "+420777123456"
+    finally:
+        await app.close()
