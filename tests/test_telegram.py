@@ -24,7 +24,7 @@ from flows.calendar import PRAGUE
 from storage.models import CallbackRequest, utcnow
 from storage.repositories import OutboxRepository, StaffRepository
 from tests.conftest import make_settings
-from tests.fake_telegram import FakeTelegram, parse_html
+from tests.fake_telegram import FakeTelegram, parse_html, utf16_length
 from tests.test_appointments import _book
 
 MIGRANT = 1001
@@ -79,7 +79,7 @@ async def running_bot(database_url: str) -> AsyncIterator[Harness]:
         await StaffRepository(session).add("telegram", str(COLLEAGUE), "Olena", ("uk",))
     await bootstrap_staff(app)
     bot = create_bot(settings)
-    sender = OutboxSender(bot, app.sessions, DESK, idle_seconds=0.2)
+    sender = OutboxSender(bot, app.sessions, DESK, staff_t=app.engine.staff_t, idle_seconds=0.2)
     dispatcher = create_dispatcher(app, sender)
     await set_up_bot(bot, app.knowledge.locales, "en")
     polling = asyncio.create_task(
@@ -486,3 +486,25 @@ async def test_desk_commands_check_the_sender_first_and_echo_nothing_as_html(
     for text in tg.texts(DESK):
         assert "<a " not in text, text  # a link would be the bot's own, clickable
         assert "Open the new case portal" not in _visible(text) or phishing in _visible(text)
+
+
+async def test_a_long_reply_with_emoji_is_split_by_telegrams_count_and_a_refusal_is_told(
+    tg: Harness,
+) -> None:
+    f = tg.fake
+    await _request_callback(tg)
+    await tg.wait_text(DESK, "R-0001")
+    # 3,000 code points, 4,000 UTF-16 units (each 😀 is two): over Telegram's 4,096 with the
+    # caseworker prefix, under the 4,000 code points the split once counted.
+    long = " ".join(["😀😀 ok"] * 600)
+    assert len(long) < 4000 < utf16_length(long)
+    f.send(CASEWORKER, f"/reply R-0001 {long}", chat=DESK_CHAT)
+    await tg.wait_text(MIGRANT, "😀😀 ok", count=2)
+    parts = [t for t in tg.texts(MIGRANT) if "😀" in t]
+    assert all(utf16_length(parse_html(t)) <= 4096 for t in parts)
+    assert "".join(parts).count("😀") == 1200
+    # The person blocked the bot: the next reply is refused for good, and the desk is told.
+    f.fail_when("sendMessage", lambda p: int(p["chat_id"]) == MIGRANT, 403)
+    f.send(CASEWORKER, "/reply R-0001 Call me back please", chat=DESK_CHAT)
+    notice = await tg.wait_text(DESK, "could not be delivered")
+    assert "R-0001" in notice

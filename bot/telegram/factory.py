@@ -175,7 +175,9 @@ async def bootstrap_staff(app: App) -> None:
 
 async def run_polling(app: App) -> None:
     bot = create_bot(app.settings)
-    sender = OutboxSender(bot, app.sessions, app.settings.staff_chat_id)
+    sender = OutboxSender(
+        bot, app.sessions, app.settings.staff_chat_id, staff_t=app.engine.staff_t
+    )
     watcher = ContentWatcher(app)
     dispatcher = create_dispatcher(app, sender, watcher)
     await bootstrap_staff(app)
@@ -239,7 +241,7 @@ async def run_webhook(app: App) -> None:
     if not settings.webhook_url or settings.webhook_secret is None:
         raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
     bot = create_bot(settings)
-    sender = OutboxSender(bot, app.sessions, settings.staff_chat_id)
+    sender = OutboxSender(bot, app.sessions, settings.staff_chat_id, staff_t=app.engine.staff_t)
     watcher = ContentWatcher(app)
     dispatcher = create_dispatcher(app, sender, watcher)
     await bootstrap_staff(app)
