@@ -18,6 +18,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -605,3 +606,128 @@ async def test_telegram_killed_while_handling_an_update_still_answers_it(
         "the answer or the end of all work",
     )
     assert any("vzp" in t for t in fake.texts(MIGRANT)), fake.texts(MIGRANT)[-1]
+
+
+# --------------------------------------------------------------------------- SIGTERM, webhook
+
+
+class HoldingAnswers(FakeTelegram):
+    """The fake Bot API, holding its answer to every answerCallbackQuery until released: a
+    button press's update is then certainly being handled by the bot."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["method"] == "answerCallbackQuery":
+            self.calls.append(Call("answerCallbackQuery", {}))
+            self._changed.set()
+            await self.release.wait()
+            return web.json_response({"ok": True, "result": True})
+        return await super()._handle(request)
+
+    async def stop(self) -> None:
+        self.release.set()
+        await super().stop()
+
+
+def _webhook_bot(fake: FakeTelegram, tmp_path: Path, port: int, log: IO[str]) -> subprocess.Popen:
+    """`python -m bot run --webhook` on `port`, against the fake Bot API."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--webhook"],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        env=_env(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=fake.token,
+            TELEGRAM_API_BASE=fake.base,
+            WEBHOOK_URL="https://bot.example.org/telegram",
+            WEBHOOK_SECRET="s3cret",
+            PORT=str(port),
+        ),
+        cwd=tmp_path,
+    )
+
+
+async def _refused(url: str) -> bool:
+    """Whether the server at `url` takes no new connections any more."""
+    host, port = url.removeprefix("http://").split(":")
+    try:
+        _, writer = await asyncio.open_connection(host, int(port))
+    except OSError:
+        return True
+    writer.close()
+    return False
+
+
+async def test_sigterm_in_webhook_mode_finishes_the_update_in_flight_and_exits_cleanly(
+    tmp_path: Path,
+) -> None:
+    import aiohttp  # noqa: PLC0415
+
+    fake = HoldingAnswers()
+    await fake.start()
+    with contextlib.closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (tmp_path / "bot.log").open("a", encoding="utf-8")
+    proc = _webhook_bot(fake, tmp_path, port, log)
+    url = f"http://127.0.0.1:{port}"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    press = {
+        "update_id": 1,
+        "callback_query": {
+            "id": "cq1",
+            "from": fake.user(MIGRANT),
+            "chat_instance": "ci",
+            "data": "lang:en",
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": MIGRANT, "type": "private"},
+                "text": "...",
+            },
+        },
+    }
+    try:
+        async with aiohttp.ClientSession() as client:
+            deadline = time.monotonic() + WAIT
+            while True:
+                try:
+                    async with client.get(f"{url}/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                assert time.monotonic() < deadline, "the webhook server never came up"
+                await asyncio.sleep(0.1)
+            posted = asyncio.ensure_future(
+                client.post(f"{url}/telegram", json=press, headers=headers)
+            )
+            await _wait(
+                fake,
+                lambda: any(c.method == "answerCallbackQuery" for c in fake.calls),
+                "the bot handling the press",
+            )
+            proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + WAIT
+            while not await _refused(url):  # stopping (or dead): no new connections
+                assert time.monotonic() < deadline, "SIGTERM did nothing"
+                await asyncio.sleep(0.05)
+            fake.release.set()
+            async with await posted as response:
+                # Answered, not reset: Telegram hears the update was handled.
+                assert response.status == 200
+        code = await asyncio.to_thread(proc.wait, WAIT)
+        assert code == 0, (tmp_path / "bot.log").read_text()
+        # The turn was stored: its replies are delivered, or wait in the outbox for the next
+        # process.
+        assert Outbox(tmp_path).rows(MIGRANT), (tmp_path / "bot.log").read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        await fake.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 COMMANDS = ("start", "menu", "language", "help", "cancel")
 MAINTENANCE_EVERY = 60
+# SIGTERM in webhook mode: how long the updates being handled may take to finish.
+SHUTDOWN_TIMEOUT_S = 30.0
 # /healthz answers 503 when the database has not answered within this many seconds.
 HEALTH_TIMEOUT_S = 2.0
 PURGE_EVERY = 6 * 3600
@@ -254,14 +257,23 @@ async def run_webhook(app: App) -> None:
         asyncio.create_task(maintain(app, sender)),
         asyncio.create_task(watcher.run()),
     ]
-    runner = web.AppRunner(web_app)
+    runner = web.AppRunner(web_app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()  # noqa: S104
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        logger.info("stopping: finishing the updates being handled")
     finally:
-        await _stop(tasks)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        # A graceful stop, as in polling mode: no new connections, the updates being handled
+        # finish and Telegram gets their answers; then the loops finish their rounds.
         await runner.cleanup()
+        await _stop(tasks)
         await bot.session.close()
 
 
