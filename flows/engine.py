@@ -28,7 +28,7 @@ from flows.calendar import day_label, today_in_prague, working_days
 from flows.events import Button, Inbound, Reply
 from flows.phone import parse_phone
 from storage import states
-from storage.db import Unit, unit_of_work
+from storage.db import Unit, erase_from_files, unit_of_work
 from storage.dto import UserDto
 from storage.models import utcnow
 from storage.privacy import PrivacyRepository
@@ -199,13 +199,15 @@ class Engine:
             for _ in range(STATE_RETRIES):
                 try:
                     async with unit_of_work(self._db) as unit:
-                        replies = await self._handle(unit, event)
+                        replies, forgotten = await self._handle(unit, event)
                         if via_outbox:
                             for reply in replies:
                                 await enqueue(
                                     unit.connection, event.channel, event.user, reply.to_body()
                                 )
                             replies = []
+                    if forgotten:
+                        await erase_from_files(self._db)
                     return replies
                 except StaleStateError:
                     continue
@@ -315,13 +317,14 @@ class Engine:
 
     # ----------------------------------------------------------------- dispatch
 
-    async def _handle(self, unit: Unit, event: Inbound) -> list[Reply]:
+    async def _handle(self, unit: Unit, event: Inbound) -> tuple[list[Reply], bool]:
+        """The turn's replies, and whether the person was forgotten in it."""
         if event.update_id is not None:
             updates = UpdateRepository(unit.connection)
             first = await updates.first_time(event.channel, event.update_id)
             if not first:
                 logger.info("update %s was already processed", event.update_id)
-                return []
+                return [], False
         states = StateRepository(unit.connection)
         user, state = await states.open(event.channel, event.user)
         client_lang = event.client_lang if event.client_lang in self.locales else None
@@ -339,7 +342,7 @@ class Engine:
         await self._dispatch(turn, event)
         if not turn.forgotten:
             await states.save(user.id, turn.step, turn.data, state.version)
-        return turn.replies
+        return turn.replies, turn.forgotten
 
     async def _dispatch(self, turn: Turn, event: Inbound) -> None:
         if event.kind == "button":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -25,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
 T = TypeVar("T")
@@ -131,6 +134,9 @@ def create_engine(url: str, *, timeout: float = DATABASE_TIMEOUT_S) -> AsyncEngi
             # power cut or kernel crash can lose the last commits (the file stays consistent).
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+            # Erased personal data (/forget, retention) is overwritten with zeros in the file,
+            # not left in free pages for anyone who reads the file.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
@@ -145,6 +151,19 @@ def create_engine(url: str, *, timeout: float = DATABASE_TIMEOUT_S) -> AsyncEngi
         pool_timeout=timeout,
         connect_args={"timeout": timeout, "command_timeout": timeout},
     )
+
+
+async def erase_from_files(engine: AsyncEngine) -> None:
+    """After personal data was erased: on SQLite, copy the write-ahead log into the database
+    file and truncate it, so the erased phones and texts are not left in the log until the
+    next automatic checkpoint (the file itself is zeroed by `secure_delete`)."""
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except Exception as exc:  # the erasure is committed; the next checkpoint completes it
+        logger.error("write-ahead log not checkpointed after an erasure: %s", type(exc).__name__)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

@@ -52,11 +52,7 @@ class PrivacyRepository:
         user = await self._session.get(User, user_id)
         if user is None:
             return Erased(0, 0, 0)
-        references = list(
-            await self._session.scalars(
-                select(CallbackRequest.reference).where(CallbackRequest.user_id == user_id)
-            )
-        )
+        references = await self._references(user_id)
         requests = await self._session.execute(
             update(CallbackRequest)
             .where(CallbackRequest.user_id == user_id)
@@ -103,6 +99,17 @@ class PrivacyRepository:
         await self._session.flush()
         return Erased(requests.rowcount, questions.rowcount, messages.rowcount)
 
+    async def _references(self, user_id: int) -> list[str]:
+        """The references of a person's callback requests and appointments: what the desk's
+        messages about them (announcements with the phone, relayed texts) are filed under."""
+        callbacks = await self._session.scalars(
+            select(CallbackRequest.reference).where(CallbackRequest.user_id == user_id)
+        )
+        appointments = await self._session.scalars(
+            select(Appointment.reference).where(Appointment.user_id == user_id)
+        )
+        return [*callbacks, *appointments]
+
     async def export(self, channel: str, external_id: str) -> dict[str, Any] | None:
         """Everything stored about a person, as plain data."""
         user = await self._session.scalar(
@@ -135,6 +142,20 @@ class PrivacyRepository:
                 select(Interaction)
                 .where(Interaction.person_key == user.person_key)
                 .order_by(Interaction.id)
+            )
+        )
+        references = await self._references(user.id)
+        messages = list(
+            await self._session.scalars(
+                select(OutboxMessage)
+                .where(
+                    (
+                        (OutboxMessage.channel == user.channel)
+                        & (OutboxMessage.recipient == user.external_id)
+                    )
+                    | OutboxMessage.reference.in_(references)
+                )
+                .order_by(OutboxMessage.id)
             )
         )
         consent = {}
@@ -198,6 +219,21 @@ class PrivacyRepository:
             "interactions": [
                 {"kind": i.kind, "topic": i.topic, "language": i.lang, "when": _iso(i.created_at)}
                 for i in interactions
+            ],
+            # What the bot and the caseworkers wrote to the person, and what was passed on to
+            # the caseworkers about them (their messages relayed, the announcements).
+            "messages": [
+                {
+                    "to": "person"
+                    if (m.channel, m.recipient) == (user.channel, user.external_id)
+                    else "caseworkers",
+                    "about": m.reference,
+                    "kind": m.body.get("key"),
+                    "text": m.body.get("text"),
+                    "status": m.status,
+                    "created": _iso(m.created_at),
+                }
+                for m in messages
             ],
         }
 
