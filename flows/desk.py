@@ -12,11 +12,12 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Final
 
 from flows import payloads as pl
-from flows.calendar import PRAGUE, when_label
+from flows.calendar import PRAGUE, day_label, when_label
 from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT, queue_for_staff
 from flows.events import Button, Reply
 from storage import states
 from storage.models import utcnow
+from storage.privacy import PrivacyRepository
 from storage.repositories import (
     AppointmentRepository,
     CallbackRepository,
@@ -46,6 +47,8 @@ class DeskOutcome:
 
 
 REPEATED: Final = DeskOutcome(ok=True, key="", text="", repeated=True)
+# How long before the end of retention the desk is told that an open request will be closed.
+RETENTION_WARNING: Final = timedelta(days=7)
 
 
 class Desk:
@@ -174,6 +177,34 @@ class Desk:
                 await outbox.add(STAFF_CHANNEL, STAFF_RECIPIENT, body, reference=request.reference)
                 await requests.mark_announced(request.reference)
         return len(overdue)
+
+    async def warn_before_retention(
+        self, retention: timedelta, now: datetime | None = None
+    ) -> int:
+        """Tell the desk, once, of each request still open that retention will close within
+        RETENTION_WARNING (the consent's RETENTION_DAYS run from the person's consent)."""
+        now = now or utcnow()
+        ahead = min(RETENTION_WARNING, retention / 2)
+        warned = 0
+        async with self._sessions() as session, session.begin():
+            outbox = OutboxRepository(session)
+            for reference, consent_at in await PrivacyRepository(session).open_since(
+                now - retention + ahead
+            ):
+                if await outbox.first_body(reference, "staff-retention-warning") is not None:
+                    continue
+                closing = (consent_at + retention).astimezone(PRAGUE).date()
+                await queue_for_staff(
+                    session,
+                    self._t,
+                    "staff-retention-warning",
+                    reference,
+                    reply_to=True,
+                    days=retention.days,
+                    date=day_label(closing, self._t.lang),
+                )
+                warned += 1
+        return warned
 
     # ----------------------------------------------------------------- appointments
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 UPDATE_MEMORY = timedelta(days=2)
+OPEN_APPOINTMENTS = (states.REQUESTED, states.CONFIRMED)
 
 
 @dataclass(frozen=True)
@@ -237,9 +238,52 @@ class PrivacyRepository:
             ],
         }
 
+    async def open_since(self, moment: datetime) -> list[tuple[str, datetime]]:
+        """(reference, consent time) of the callback requests and appointments still open
+        whose consent was given before `moment`, oldest first."""
+        callbacks = await self._session.execute(
+            select(CallbackRequest.reference, CallbackRequest.consent_at).where(
+                CallbackRequest.status != states.CLOSED,
+                CallbackRequest.consent_at < moment,
+                CallbackRequest.reference.is_not(None),
+            )
+        )
+        appointments = await self._session.execute(
+            select(Appointment.reference, Appointment.consent_at).where(
+                Appointment.status.in_(OPEN_APPOINTMENTS),
+                Appointment.consent_at < moment,
+                Appointment.reference.is_not(None),
+            )
+        )
+        rows = [(str(r), at) for r, at in (*callbacks, *appointments)]
+        return sorted(rows, key=lambda row: row[1])
+
+    async def _expire_open(self, cutoff: datetime) -> int:
+        """Requests still open RETENTION_DAYS after consent (the consent text says so): closed
+        or cancelled, their personal data and every message about them erased."""
+        expired = [reference for reference, _ in await self.open_since(cutoff)]
+        if not expired:
+            return 0
+        now = utcnow()
+        await self._session.execute(
+            update(CallbackRequest)
+            .where(CallbackRequest.reference.in_(expired))
+            .values(status=states.CLOSED, closed_at=now, phone=None, question=None, updated_at=now)
+        )
+        await self._session.execute(
+            update(Appointment)
+            .where(Appointment.reference.in_(expired))
+            .values(status=states.CANCELLED, phone=None)
+        )
+        await self._session.execute(
+            delete(OutboxMessage).where(OutboxMessage.reference.in_(expired))
+        )
+        return len(expired)
+
     async def purge(self, retention: timedelta, now: datetime | None = None) -> Purged:
         """Erase personal data older than the retention period; counts for reports stay."""
         cutoff = (now or utcnow()) - retention
+        expired = await self._expire_open(cutoff)
         requests = await self._session.execute(
             update(CallbackRequest)
             .where(
@@ -275,7 +319,7 @@ class PrivacyRepository:
             )
         )
         return Purged(
-            requests.rowcount + finished.rowcount,
+            expired + requests.rowcount + finished.rowcount,
             questions.rowcount,
             messages.rowcount,
             conversations.rowcount,

@@ -21,7 +21,12 @@ from storage.models import (
 )
 from storage.privacy import PrivacyRepository
 from storage.reports import Period, build_report, to_markdown, to_rows
-from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository
+from storage.repositories import (
+    AppointmentRepository,
+    CallbackRepository,
+    OutboxRepository,
+    StaffRepository,
+)
 from tests.chat import Chat
 from tests.test_appointments import _book
 from tests.test_cli import poradna
@@ -314,3 +319,41 @@ async def test_forget_leaves_no_phone_or_text_in_any_table_or_file_and_export_ha
         for name, content in _files_of(app).items():
             for secret in (*SECRETS, *SAID):
                 assert secret.encode() not in content, (name, secret)
+
+
+async def test_an_open_request_is_warned_about_then_closed_and_erased_at_retention(
+    app: App,
+) -> None:
+    """The consent text promises RETENTION_DAYS: a request still open then is not kept for
+    ever. Its caseworker is told a week before; at the end it is closed and erased."""
+    chat = Chat(app.engine, user="u1", client_lang="en")
+    await chat.request_callback(agree=False, phone="777123456", question="old question")
+    assert "if your request is still open then" in chat.text.casefold()
+    await chat.press_payload("consent:yes")
+    await _book(app, lang="en", user="u2")
+    retention = timedelta(days=90)
+    created = utcnow()
+
+    assert await app.desk.warn_before_retention(retention, created + timedelta(days=80)) == 0
+    assert await app.desk.warn_before_retention(retention, created + timedelta(days=84)) == 2
+    assert await app.desk.warn_before_retention(retention, created + timedelta(days=85)) == 0
+    warnings = await _staff_messages(app, "staff-retention-warning")
+    assert sorted(m.reference for m in warnings) == ["A-0001", "R-0001"]
+    assert all("90" in m.body["text"] for m in warnings)
+
+    async with app.sessions() as session, session.begin():
+        purged = await PrivacyRepository(session).purge(retention, created + timedelta(days=91))
+    assert purged.requests == 2
+    async with app.sessions() as session:
+        request = await CallbackRepository(session).get("R-0001")
+        [appointment] = await AppointmentRepository(session).list_appointments()
+    assert request and request.status == states.CLOSED
+    assert request.phone is None and request.question is None
+    assert appointment.status == states.CANCELLED and appointment.phone is None
+    stored = await _everything_stored(app)
+    assert "777123456" not in stored and "old question" not in stored
+
+
+async def _staff_messages(app: App, key: str) -> list:
+    async with app.sessions() as session:
+        return [m for m in await OutboxRepository(session).all() if m.body["key"] == key]

@@ -21,7 +21,7 @@ from bot.reload import ContentWatcher
 from bot.telegram.handlers import migrant_router, staff_private_router, staff_router
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
-from storage.db import uncancelled
+from storage.db import erase_from_files, uncancelled
 from storage.privacy import PrivacyRepository
 from storage.reports import recent_counts
 from storage.repositories import StaffRepository, UpdateRepository
@@ -68,8 +68,12 @@ async def maintain(app: App, sender: OutboxSender) -> None:
 
 
 async def _purge(app: App) -> Any:
+    retention = timedelta(days=app.settings.retention_days)
+    await app.desk.warn_before_retention(retention)
     async with app.sessions() as session, session.begin():
-        return await PrivacyRepository(session).purge(timedelta(days=app.settings.retention_days))
+        purged = await PrivacyRepository(session).purge(retention)
+    await erase_from_files(app.db)
+    return purged
 
 
 def create_bot(settings: Settings) -> Bot:
