@@ -632,7 +632,9 @@ class HoldingAnswers(FakeTelegram):
         await super().stop()
 
 
-def _webhook_bot(fake: FakeTelegram, tmp_path: Path, port: int, log: IO[str]) -> subprocess.Popen:
+def _webhook_bot(
+    fake: FakeTelegram, tmp_path: Path, port: int, log: IO[str], **env: str
+) -> subprocess.Popen:
     """`python -m bot run --webhook` on `port`, against the fake Bot API."""
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--webhook"],
@@ -646,9 +648,32 @@ def _webhook_bot(fake: FakeTelegram, tmp_path: Path, port: int, log: IO[str]) ->
             WEBHOOK_URL="https://bot.example.org/telegram",
             WEBHOOK_SECRET="s3cret",
             PORT=str(port),
+            **env,
         ),
         cwd=tmp_path,
     )
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def webhook_up(client: Any, url: str) -> None:
+    """Wait until the webhook server at `url` answers /healthz."""
+    import aiohttp  # noqa: PLC0415
+
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            async with client.get(f"{url}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            pass
+        assert time.monotonic() < deadline, "the webhook server never came up"
+        await asyncio.sleep(0.1)
 
 
 async def _refused(url: str) -> bool:
@@ -669,9 +694,7 @@ async def test_sigterm_in_webhook_mode_finishes_the_update_in_flight_and_exits_c
 
     fake = HoldingAnswers()
     await fake.start()
-    with contextlib.closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     log = (tmp_path / "bot.log").open("a", encoding="utf-8")
     proc = _webhook_bot(fake, tmp_path, port, log)
     url = f"http://127.0.0.1:{port}"
@@ -693,16 +716,7 @@ async def test_sigterm_in_webhook_mode_finishes_the_update_in_flight_and_exits_c
     }
     try:
         async with aiohttp.ClientSession() as client:
-            deadline = time.monotonic() + WAIT
-            while True:
-                try:
-                    async with client.get(f"{url}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                assert time.monotonic() < deadline, "the webhook server never came up"
-                await asyncio.sleep(0.1)
+            await webhook_up(client, url)
             posted = asyncio.ensure_future(
                 client.post(f"{url}/telegram", json=press, headers=headers)
             )

@@ -15,6 +15,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
+from aiogram.types.update import UpdateTypeLookupError
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.reload import ContentWatcher
@@ -110,6 +112,12 @@ class OnceMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         try:
+            event.event_type  # noqa: B018 (raises for a type this aiogram does not know)
+        except UpdateTypeLookupError:
+            # aiogram would print the whole update (what a person wrote) to stderr.
+            logger.warning("update %s of an unknown type skipped", event.update_id)
+            return None
+        try:
             async with self._db.connect() as connection:
                 seen = await UpdateRepository(connection).seen(CHANNEL, event.update_id)
         except (SQLAlchemyError, OSError) as exc:
@@ -202,11 +210,30 @@ async def run_polling(app: App) -> None:
         await bot.session.close()
 
 
+class CheckedRequestHandler(SimpleRequestHandler):
+    """aiogram's webhook handler, except that a body that is not an update is refused with 400
+    and logged by its kind only: aiohttp would log the traceback, with the raw body (what a
+    person wrote) in pydantic's message."""
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        from aiohttp import web  # noqa: PLC0415
+
+        try:
+            update = Update.model_validate(
+                await request.json(loads=bot.session.json_loads), context={"bot": bot}
+            )
+        except ValueError as exc:  # bad JSON, or pydantic's ValidationError
+            logger.warning("webhook request refused, not an update: %s", type(exc).__name__)
+            return web.Response(status=400, text="Bad Request")
+        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
+
+
 def webhook_application(
     app: App, dispatcher: Dispatcher, bot: Bot, secret: str
 ) -> web.Application:
     """`/telegram` (updates, checked against `secret`) and `/healthz`."""
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiogram.webhook.aiohttp_server import setup_application
     from aiohttp import web
 
     web_app = web.Application()
@@ -233,7 +260,7 @@ def webhook_application(
 
     web_app.router.add_get("/healthz", healthz)
     # Answered only once processed: an update being handled when the process dies is sent again.
-    SimpleRequestHandler(
+    CheckedRequestHandler(
         dispatcher, bot, secret_token=secret, handle_in_background=False
     ).register(web_app, path="/telegram")
     setup_application(web_app, dispatcher, bot=bot)
