@@ -395,19 +395,27 @@ class OutboxRepository:
         if self._session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         rows = list(await self._session.scalars(stmt))
-        # Keep each recipient's messages in order: an earlier one still waiting holds the rest.
-        waiting = await self._session.execute(
+        if not rows:
+            return []
+        # Keep each recipient's messages in order: a message is taken only when every earlier
+        # pending message of its chat is taken with it. An earlier one that is not (waiting
+        # for a retry, leased by another instance, or locked by one whose lease is not
+        # committed yet: SKIP LOCKED passed over it, but it is still pending) holds the rest.
+        taken = {r.id for r in rows}
+        pending = await self._session.execute(
             select(OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.id).where(
                 OutboxMessage.channel.in_(channels),
                 OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at > now,
+                OutboxMessage.recipient.in_({r.recipient for r in rows}),
+                OutboxMessage.id < max(taken),
             )
         )
-        first_waiting: dict[tuple[str, str], int] = {}
-        for channel, recipient, row_id in waiting:
-            key = (channel, recipient)
-            first_waiting[key] = min(row_id, first_waiting.get(key, row_id))
-        due = [r for r in rows if first_waiting.get((r.channel, r.recipient), r.id + 1) > r.id]
+        first_other: dict[tuple[str, str], int] = {}
+        for channel, recipient, row_id in pending:
+            if row_id not in taken:
+                key = (channel, recipient)
+                first_other[key] = min(row_id, first_other.get(key, row_id))
+        due = [r for r in rows if first_other.get((r.channel, r.recipient), r.id + 1) > r.id]
         for row in due:
             row.next_attempt_at = now + lease
             row.attempts += 1

@@ -12,9 +12,9 @@ import pytest
 from bot.app import App, build_app
 from bot.telegram.factory import create_bot
 from bot.telegram.outbox import OutboxSender
-from flows.events import Inbound
+from flows.events import Inbound, Reply
 from storage.models import utcnow
-from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository
+from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository, enqueue
 from tests.chat import Chat
 from tests.conftest import _fresh_postgres, make_settings
 from tests.fake_telegram import FakeTelegram
@@ -108,6 +108,48 @@ async def test_two_senders_deliver_every_message_exactly_once(instances: list[Ap
         assert set(sent.values()) == {1}  # none sent twice
         async with first.sessions() as session:
             assert await OutboxRepository(session).pending() == []
+    finally:
+        for bot in bots:
+            await bot.session.close()
+        await fake.stop()
+
+
+USERS, STEPS = 150, 8
+
+
+async def test_two_senders_keep_each_chats_order(instances: list[App]) -> None:
+    """150 people × 8 replies each, delivered by two instances at once: every person gets
+    their replies in the order they were stored. (One sender once leased a chat's later
+    messages while the other still held its earlier ones, uncommitted.)"""
+    first, _ = instances
+    fake = FakeTelegram()
+    await fake.start()
+    settings = make_settings(
+        first.settings.database_url, telegram_bot_token=fake.token, telegram_api_base=fake.base
+    )
+    bots = [create_bot(settings), create_bot(settings)]
+    senders = [
+        OutboxSender(bot, app.sessions, None) for bot, app in zip(bots, instances, strict=True)
+    ]
+    try:
+        async with first.db.begin() as connection:
+            for user in range(USERS):
+                for step in range(STEPS):
+                    reply = Reply(key="x", text=f"step {step}", lang="en")
+                    await enqueue(connection, "telegram", str(5000 + user), reply.to_body())
+
+        async def drain(sender: OutboxSender) -> None:
+            while await sender.deliver_due():
+                pass
+
+        await asyncio.gather(*(drain(s) for s in senders))
+        received: dict[int, list[str]] = {}
+        for call in fake.sent():
+            received.setdefault(int(call.params["chat_id"]), []).append(call.params["text"])
+        expected = [f"step {step}" for step in range(STEPS)]
+        disordered = [chat for chat, texts in received.items() if texts != expected]
+        assert len(received) == USERS
+        assert disordered == [], f"{len(disordered)} of {USERS} chats out of order"
     finally:
         for bot in bots:
             await bot.session.close()
