@@ -69,6 +69,10 @@ class Desk:
         self._offices = offices or {}
         self._t: Translator = locales.get(staff_lang)
 
+    def refusal(self) -> DeskOutcome:
+        """What someone who is not a caseworker is told."""
+        return self._outcome(False, "staff-not-staff")
+
     @property
     def t(self) -> Translator:
         """The staff language's strings."""

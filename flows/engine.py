@@ -9,10 +9,8 @@ serialises them in this process, and a version check on the stored state catches
 from __future__ import annotations
 
 import asyncio
-import collections
 import hashlib
 import logging
-import time
 import weakref
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -26,6 +24,7 @@ from faq.quality import SOURCE_LANGUAGE, source_hash
 from flows import payloads as pl
 from flows.calendar import day_label, today_in_prague, working_days
 from flows.events import Button, Inbound, Reply
+from flows.flood import FloodLimit, Verdict
 from flows.phone import parse_phone
 from storage import states
 from storage.db import Unit, erase_from_files, unit_of_work
@@ -61,8 +60,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_TEXT: Final = 2000
-RATE_WINDOW: Final = 60.0
-RATE_USERS: Final = 10_000
 STATE_RETRIES: Final = 3
 
 # The caseworkers' desk, as the outbox knows it; a channel adapter delivers it (Telegram: the
@@ -168,10 +165,9 @@ class Engine:
         self._crisis_contacts = crisis_contacts
         self.staff_t = locales.get(staff_lang)
         self.offices = {office.id: office for office in offices or []}
-        self._rate_limit = rate_limit
+        # Counted in the database on PostgreSQL, where several instances may serve one person.
+        self.flood = FloodLimit(rate_limit, db if db.dialect.name == "postgresql" else None)
         self._unlimited = unlimited_channels
-        self._recent: dict[tuple[str, str], collections.deque[float]] = {}
-        self._limited: set[tuple[str, str]] = set()
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -185,13 +181,11 @@ class Engine:
         that itself, at once, or the person would hear nothing.
         """
         key = (event.channel, event.user)
-        if self._flooding(key):
-            if key in self._limited:
-                return []  # one notice per flood, not one per message
-            self._limited.add(key)
-            t = self.locales.get(event.client_lang or self._default_lang)
-            return [Reply(key="rate-limited", text=t("rate-limited"), lang=t.lang, rtl=t.rtl)]
-        self._limited.discard(key)
+        flood_key = None if event.channel in self._unlimited else f"{event.channel}:{event.user}"
+        if flood_key and not self.flood.shared:
+            verdict = await self.flood.check(flood_key)
+            if verdict is not Verdict.OK:
+                return self._flooded(event, verdict)
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
@@ -199,6 +193,12 @@ class Engine:
             for _ in range(STATE_RETRIES):
                 try:
                     async with unit_of_work(self._db) as unit:
+                        if flood_key and self.flood.shared:
+                            # Counted in the turn's transaction: its row lock also makes this
+                            # person's turns on other instances wait for this one.
+                            verdict = await self.flood.check_in(unit.connection, flood_key)
+                            if verdict is not Verdict.OK:
+                                return self._flooded(event, verdict)
                         replies, forgotten = await self._handle(unit, event)
                         if via_outbox:
                             for reply in replies:
@@ -222,6 +222,12 @@ class Engine:
                     logger.exception("turn failed for %s user", event.channel)
                     break
         return [self._busy(event)]
+
+    def _flooded(self, event: Inbound, verdict: Verdict) -> list[Reply]:
+        if verdict is Verdict.SILENT:
+            return []  # one notice per flood, not one per message
+        t = self.locales.get(event.client_lang or self._default_lang)
+        return [Reply(key="rate-limited", text=t("rate-limited"), lang=t.lang, rtl=t.rtl)]
 
     def _busy(self, event: Inbound) -> Reply:
         t = self.locales.get(event.client_lang or self._default_lang)
@@ -289,20 +295,6 @@ class Engine:
         elif match.decision == "clarify":
             turn.say("clarify-intro", self._candidate_rows(turn, match.candidates))
         return False
-
-    def _flooding(self, key: tuple[str, str]) -> bool:
-        """More than `rate_limit` events from one user in the last minute."""
-        if self._rate_limit is None or key[0] in self._unlimited:
-            return False
-        now = time.monotonic()
-        recent = self._recent.setdefault(key, collections.deque())
-        while recent and now - recent[0] > RATE_WINDOW:
-            recent.popleft()
-        recent.append(now)
-        if len(self._recent) > RATE_USERS:
-            for other in [k for k, v in self._recent.items() if now - v[-1] > RATE_WINDOW]:
-                del self._recent[other]
-        return len(recent) > self._rate_limit
 
     def use(self, faq: Faq, matcher: Matcher) -> None:
         """Serve new FAQ content (hot reload); conversations in progress go on."""

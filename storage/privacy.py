@@ -17,6 +17,7 @@ from storage.models import (
     Interaction,
     OutboxMessage,
     ProcessedUpdate,
+    RateLimit,
     UnansweredQuestion,
     User,
     utcnow,
@@ -95,6 +96,9 @@ class PrivacyRepository:
         )
         await self._session.execute(
             delete(ConversationState).where(ConversationState.user_id == user_id)
+        )
+        await self._session.execute(
+            delete(RateLimit).where(RateLimit.key == f"{user.channel}:{user.external_id}")
         )
         await self._session.delete(user)
         await self._session.flush()
@@ -318,6 +322,8 @@ class PrivacyRepository:
                 ProcessedUpdate.processed_at < (now or utcnow()) - UPDATE_MEMORY
             )
         )
+        minute = int((now or utcnow()).timestamp() // 60)
+        await self._session.execute(delete(RateLimit).where(RateLimit.window < minute - 1))
         return Purged(
             expired + requests.rowcount + finished.rowcount,
             questions.rowcount,

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from storage.models import (
     Interaction,
     OutboxMessage,
     ProcessedUpdate,
+    RateLimit,
     Staff,
     UnansweredQuestion,
     User,
@@ -524,6 +525,37 @@ async def enqueue(
     """Put a message in the outbox; its id."""
     values = {"channel": channel, "recipient": recipient, "body": body, "reference": reference}
     return (await connection.execute(_ADD_OUTBOX, values)).scalar_one()
+
+
+class RateRepository:
+    """Flood-limit counters in the database, so that every instance counts the same events."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def hit(self, key: str, window: int) -> int:
+        """Count one event of `key` in minute `window`; how many it made in that minute."""
+        statement = _rate_hit_statement(self._connection.dialect.name)
+        return (
+            await self._connection.execute(statement, {"key": key, "window": window})
+        ).scalar_one()
+
+
+@functools.cache
+def _rate_hit_statement(dialect: str) -> Executable:
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_(RateLimit).values(
+        key=bindparam("key"), window=bindparam("window"), count=1
+    )
+    table = RateLimit.__table__
+    same_minute = table.c.window == statement.excluded.window
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "count": case((same_minute, table.c.count + 1), else_=1),
+            "window": statement.excluded.window,
+        },
+    ).returning(table.c.count)
 
 
 class UpdateRepository:

@@ -45,7 +45,7 @@ async def test_one_user_on_two_instances_does_not_interleave(instances: list[App
     results = await asyncio.gather(*presses)
     keys = Counter(r[0].key for r in results)
     assert keys["callback-done"] == 1  # one request, whichever instance got there first
-    assert keys["callback-done"] + keys["button-invalid"] == 6
+    assert keys["callback-done"] + keys["button-invalid"] == 6, keys
     async with first.sessions() as session:
         assert len(await CallbackRepository(session).list_requests()) == 1
 
@@ -154,3 +154,26 @@ async def test_two_senders_keep_each_chats_order(instances: list[App]) -> None:
         for bot in bots:
             await bot.session.close()
         await fake.stop()
+
+
+async def test_the_flood_limit_holds_across_instances() -> None:
+    url = await _fresh_postgres()
+    settings = make_settings(url, rate_limit_per_minute=5)
+    first = await build_app(settings, migrate=True)
+    second = await build_app(settings, migrate=False)
+    try:
+        replies = [
+            await (first if n % 2 else second).engine.handle(
+                Inbound.message("telegram", "flooder", "spam", "en")
+            )
+            for n in range(20)
+        ]
+        keys = [r[0].key if r else None for r in replies]
+        assert "rate-limited" not in keys[:5]
+        assert keys[5] == "rate-limited"  # one notice, whichever instance it reached
+        assert keys[6:] == [None] * 14
+        other = await second.engine.handle(Inbound.message("telegram", "someone", "/start"))
+        assert other and other[0].key == "start-greeting"
+    finally:
+        await first.close()
+        await second.close()

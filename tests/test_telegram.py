@@ -478,12 +478,17 @@ async def test_desk_commands_check_the_sender_first_and_echo_nothing_as_html(
     f = tg.fake
     phishing = '<a href="https://evil.example/">Open the new case portal</a>'
     f.send(STRANGER, f"/confirm {phishing} 2020-01-01 10:00", chat=DESK_CHAT)
-    f.send(STRANGER, f"/done {phishing}", chat=DESK_CHAT)
-    await tg.wait_text(DESK, "Only caseworkers", count=2)
+    # Forty more commands: someone who is not a caseworker is told once a minute, not forty
+    # times (the desk group had no flood limit).
+    for n in range(40):
+        command = ("/done", "/reply", "/cancelappt", "/reload")[n % 4]
+        f.send(STRANGER, f"{command} {phishing}", chat=DESK_CHAT)
     f.send(CASEWORKER, f"/confirm {phishing} 2020-01-01 10:00", chat=DESK_CHAT)
     f.send(CASEWORKER, f"/cancelappt {phishing}", chat=DESK_CHAT)
-    await f.wait_for(lambda: len(tg.texts(DESK)) >= 4)
-    for text in tg.texts(DESK):
+    await f.wait_for(lambda: len(tg.texts(DESK)) >= 3)  # updates are handled in order
+    texts = tg.texts(DESK)
+    assert len([t for t in texts if "Only caseworkers" in t]) == 1, texts
+    for text in texts:
         assert "<a " not in text, text  # a link would be the bot's own, clickable
         assert "Open the new case portal" not in _visible(text) or phishing in _visible(text)
 

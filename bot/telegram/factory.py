@@ -159,7 +159,11 @@ def create_dispatcher(
     app: App, sender: OutboxSender, watcher: ContentWatcher | None = None
 ) -> Dispatcher:
     dispatcher = Dispatcher(
-        engine=app.engine, desk=app.desk, sender=sender, watcher=watcher or ContentWatcher(app)
+        engine=app.engine,
+        desk=app.desk,
+        sender=sender,
+        watcher=watcher or ContentWatcher(app),
+        flood=app.engine.flood,
     )
     dispatcher.update.outer_middleware(OnceMiddleware(app.db))
     if app.settings.staff_chat_id is not None:

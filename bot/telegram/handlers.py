@@ -20,6 +20,7 @@ from bot.telegram.render import render
 from flows import payloads as pl
 from flows.desk import DeskOutcome
 from flows.events import Reply
+from flows.flood import FloodLimit, Verdict
 from storage import states
 
 if TYPE_CHECKING:
@@ -93,11 +94,15 @@ def staff_router(staff_chat_id: int) -> Router:
 
     @router.message(Command("reload"))
     async def on_reload(
-        message: Message, desk: Desk, watcher: ContentWatcher, sender: OutboxSender
+        message: Message,
+        desk: Desk,
+        watcher: ContentWatcher,
+        sender: OutboxSender,
+        flood: FloodLimit,
     ) -> None:
         assert message.from_user is not None
         if not await desk.is_staff(CHANNEL, str(message.from_user.id)):
-            await _tell(message, desk, desk.t("staff-not-staff"))
+            await _tell(message, desk, flood, desk.refusal())
             return
         await watcher.reload()
         sender.wake()
@@ -150,12 +155,17 @@ def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool
         desk: Desk,
         sender: OutboxSender,
         update_id: int,
+        flood: FloodLimit,
     ) -> None:
+        assert message.from_user is not None
+        if not await desk.is_staff(CHANNEL, str(message.from_user.id)):
+            await _tell(message, desk, flood, desk.refusal())
+            return
         reference, _, text = (command.args or "").strip().partition(" ")
         if not _REFERENCE.match(reference) or not text.strip():
-            await _tell(message, desk, desk.t("staff-reply-usage"))
+            await _tell(message, desk, flood, desk.t("staff-reply-usage"))
             return
-        await _reply(message, desk, sender, reference, text.strip(), update_id)
+        await _reply(message, desk, sender, flood, reference, text.strip(), update_id)
 
     @router.message(Command("confirm"))
     async def on_confirm(
@@ -164,13 +174,14 @@ def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool
         desk: Desk,
         sender: OutboxSender,
         update_id: int,
+        flood: FloodLimit,
     ) -> None:
         assert message.from_user is not None
         reference, _, when = (command.args or "").strip().partition(" ")
         outcome = await desk.confirm(
             CHANNEL, str(message.from_user.id), reference, when, update_id=update_id
         )
-        await _tell(message, desk, outcome)
+        await _tell(message, desk, flood, outcome)
         sender.wake()
 
     @router.message(Command("done", "noshow", "cancelappt"))
@@ -180,6 +191,7 @@ def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool
         desk: Desk,
         sender: OutboxSender,
         update_id: int,
+        flood: FloodLimit,
     ) -> None:
         assert message.from_user is not None
         status = {"done": states.DONE, "noshow": states.NO_SHOW, "cancelappt": states.CANCELLED}[
@@ -189,24 +201,30 @@ def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool
         outcome = await desk.settle(
             CHANNEL, str(message.from_user.id), reference, status, update_id=update_id
         )
-        await _tell(message, desk, outcome)
+        await _tell(message, desk, flood, outcome)
         sender.wake()
 
     @router.message(F.reply_to_message, F.text)
     async def on_reply(
-        message: Message, desk: Desk, sender: OutboxSender, update_id: int, **_: Any
+        message: Message,
+        desk: Desk,
+        sender: OutboxSender,
+        update_id: int,
+        flood: FloodLimit,
+        **_: Any,
     ) -> None:
         assert message.text is not None
         reference = await lookup(desk, message)
         if reference is None:
             raise SkipHandler  # not about a request: a colleague's chat, or a migrant's message
-        await _reply(message, desk, sender, reference, message.text, update_id)
+        await _reply(message, desk, sender, flood, reference, message.text, update_id)
 
 
 async def _reply(
     message: Message,
     desk: Desk,
     sender: OutboxSender,
+    flood: FloodLimit,
     reference: str,
     text: str,
     update_id: int,
@@ -216,18 +234,24 @@ async def _reply(
         CHANNEL, str(message.from_user.id), reference, text, update_id=update_id
     )
     if not outcome.ok:
-        await _tell(message, desk, outcome)
+        await _tell(message, desk, flood, outcome)
     sender.wake()
 
 
-async def _tell(message: Message, desk: Desk, said: DeskOutcome | str) -> None:
+async def _tell(message: Message, desk: Desk, flood: FloodLimit, said: DeskOutcome | str) -> None:
     """Answer a caseworker in the chat they wrote in. The text goes through `render`, like
     every text the bot sends, so names and references they typed show as written (never as
     HTML). The action is stored already: a refused or lost answer is logged, not raised, so
-    Telegram does not deliver the update again."""
+    Telegram does not deliver the update again. Someone who is not a caseworker is told so
+    once a minute at most (on every instance together), not once per command."""
     if isinstance(said, DeskOutcome):
         if said.repeated:
             return
+        if said.key == "staff-not-staff":
+            assert message.from_user is not None
+            key = f"desk-refusal:{message.from_user.id}"
+            if await flood.check(key, limit=1) is not Verdict.OK:
+                return
         said = said.text
     reply = Reply(key="desk", text=said, lang=desk.t.lang, rtl=desk.t.rtl)
     try:
