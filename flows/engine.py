@@ -61,6 +61,8 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT: Final = 2000
 STATE_RETRIES: Final = 3
+# A message needs this many letters to be taken as written in a language of its own.
+MIN_LETTERS_FOR_SWITCH: Final = 4
 
 # The caseworkers' desk, as the outbox knows it; a channel adapter delivers it (Telegram: the
 # staff group set by STAFF_CHAT_ID).
@@ -657,7 +659,7 @@ class Engine:
                 ],
             )
             await self._record(turn, "no-match")
-        await self._maybe_offer_switch(turn, match.lang, match.lang_confident)
+        await self._maybe_offer_switch(turn, match.lang, match.lang_confident, text)
 
     def _candidate_rows(self, turn: Turn, candidates: Iterable[Candidate]) -> list[list[Button]]:
         """One button per topic the question may be about."""
@@ -666,9 +668,14 @@ class Engine:
             for c in candidates
         ]
 
-    async def _maybe_offer_switch(self, turn: Turn, detected: str, confident: bool) -> None:
-        """Offer once to continue in the language the user writes in."""
+    async def _maybe_offer_switch(
+        self, turn: Turn, detected: str, confident: bool, text: str
+    ) -> None:
+        """Offer once to continue in the language the user writes in: only for a message with
+        words enough to tell a language (a reference code, a number or "ok" has none)."""
         if not confident or detected == turn.lang or detected not in self.locales:
+            return
+        if sum(ch.isalpha() for ch in text) < MIN_LETTERS_FOR_SWITCH:
             return
         if turn.user.switch_offered:
             return

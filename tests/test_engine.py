@@ -470,3 +470,31 @@ async def test_control_characters_are_cleaned_at_the_edge_on_every_backend(
         assert request.phone == "+420777123456"
     finally:
         await app.close()
+
+
+def test_phone_digits_of_every_script_are_accepted() -> None:
+    from flows.phone import parse_phone
+
+    assert parse_phone("٧٧٧ ١٢٣ ٤٥٦") == "+420777123456"  # Arabic-Indic, as typed in Arabic
+    assert parse_phone("۷۷۷۱۲۳۴۵۶") == "+420777123456"  # Persian (extended Arabic-Indic)
+    assert parse_phone("＋４２０ ７７７ １２３ ４５６") == "+420777123456"  # full-width
+    assert parse_phone("७७७१२३४५६") == "+420777123456"  # Devanagari
+    assert parse_phone("777 123 456 ext") is None
+
+
+async def test_an_arabic_phone_number_is_taken_in_the_conversation(app: App) -> None:
+    chat = Chat(app.engine, client_lang="ar")
+    await chat.send("/start")
+    await chat.press_payload("lang:ar")
+    await chat.press_payload("person")
+    await chat.send("٧٧٧ ١٢٣ ٤٥٦")
+    assert chat.keys == ["callback-time"]
+
+
+async def test_a_reference_code_typed_gets_no_offer_to_switch_language(app: App) -> None:
+    chat = Chat(app.engine, client_lang="ru")
+    await chat.send("/start")
+    await chat.press_payload("lang:ru")
+    for text in ("R-0001", "A-0042", "R-0001?", "777 123 456", "ok"):
+        await chat.send(text)
+        assert "language-switch-offer" not in chat.keys, (text, chat.keys)
