@@ -93,4 +93,5 @@ class FloodLimit:
         if len(self._recent) > MEMORY_KEYS:
             for other in [k for k, v in self._recent.items() if now - v[-1] > WINDOW]:
                 del self._recent[other]
+                self._noticed.discard(other)
         return len(recent)

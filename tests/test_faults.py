@@ -34,7 +34,15 @@ from storage.repositories import CallbackRepository
 from tests.chat import Chat
 from tests.conftest import POSTGRES_URL, _fresh_postgres, make_settings
 from tests.fake_telegram import FakeTelegram
-from tests.test_telegram import MIGRANT, Harness, running_bot
+from tests.test_telegram import (
+    CASEWORKER,
+    DESK,
+    DESK_CHAT,
+    MIGRANT,
+    Harness,
+    _request_callback,
+    running_bot,
+)
 
 QUESTION = "what documents do I need to extend my residence permit"
 URGENT = "my husband beats me and I am afraid to go home"
@@ -398,3 +406,19 @@ async def test_webhook_while_postgres_stalls_replies_in_time_and_healthz_says_50
         await runner.cleanup()
         await bot.session.close()
         await fake.stop()
+
+
+async def test_postgres_cut_a_caseworker_is_told_that_nothing_was_done() -> None:
+    async with relayed_bot() as (h, relay):
+        await _request_callback(h)
+        await h.wait_text(DESK, "R-0001")
+        await relay.cut()
+        h.fake.send(CASEWORKER, "/reply R-0001 I will call you at ten", chat=DESK_CHAT)
+        await h.wait_text(DESK, "nothing was done")
+        h.fake.click(CASEWORKER, "claim:R-0001", chat=DESK_CHAT)
+        await h.fake.wait_for(
+            lambda: any("nothing was done" in a.get("text", "") for a in h.answers())
+        )
+        await relay.start()
+        h.fake.send(CASEWORKER, "/reply R-0001 I will call you at ten", chat=DESK_CHAT)
+        await h.wait_text(MIGRANT, "I will call you at ten", count=1)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiogram import F, Router
+from aiogram import BaseMiddleware, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, Filter
@@ -52,6 +52,29 @@ class IsStaff(Filter):
         except (SQLAlchemyError, OSError) as exc:
             logger.error("staff check failed, handled as a migrant: %s", type(exc).__name__)
             return False
+
+
+class StaffStorageDown(BaseMiddleware):
+    """A caseworker's action when storage fails: they are told that nothing was done (in the
+    staff language), instead of the update failing with no word, a reply lost unnoticed."""
+
+    async def __call__(
+        self,
+        handler: Callable[[Any, dict[str, Any]], Awaitable[Any]],
+        event: Any,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(event, data)
+        except (SQLAlchemyError, OSError) as exc:
+            logger.error("desk action failed, storage down: %s", type(exc).__name__)
+            desk: Desk = data["desk"]
+            if isinstance(event, CallbackQuery):
+                with contextlib.suppress(TelegramAPIError):
+                    await event.answer(desk.t("staff-storage-down"), show_alert=True)
+            else:
+                await _tell(event, desk, None, desk.t("staff-storage-down"))
+            return None
 
 
 def migrant_router() -> Router:
@@ -128,6 +151,9 @@ def staff_private_router() -> Router:
 
 
 def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool) -> None:
+    router.message.middleware(StaffStorageDown())
+    router.callback_query.middleware(StaffStorageDown())
+
     @router.callback_query()
     async def on_desk_button(
         query: CallbackQuery, desk: Desk, sender: OutboxSender, update_id: int
@@ -238,7 +264,9 @@ async def _reply(
     sender.wake()
 
 
-async def _tell(message: Message, desk: Desk, flood: FloodLimit, said: DeskOutcome | str) -> None:
+async def _tell(
+    message: Message, desk: Desk, flood: FloodLimit | None, said: DeskOutcome | str
+) -> None:
     """Answer a caseworker in the chat they wrote in. The text goes through `render`, like
     every text the bot sends, so names and references they typed show as written (never as
     HTML). The action is stored already: a refused or lost answer is logged, not raised, so
@@ -247,7 +275,7 @@ async def _tell(message: Message, desk: Desk, flood: FloodLimit, said: DeskOutco
     if isinstance(said, DeskOutcome):
         if said.repeated:
             return
-        if said.key == "staff-not-staff":
+        if said.key == "staff-not-staff" and flood is not None:
             assert message.from_user is not None
             key = f"desk-refusal:{message.from_user.id}"
             if await flood.check(key, limit=1) is not Verdict.OK:
