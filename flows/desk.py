@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 from flows import payloads as pl
 from flows.calendar import PRAGUE, day_label, when_label
 from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT, queue_for_staff
-from flows.events import Button, Reply
+from flows.events import Button, Reply, scrub
 from storage import states
 from storage.models import utcnow
 from storage.privacy import PrivacyRepository
@@ -108,7 +108,9 @@ class Desk:
         *,
         update_id: int | None = None,
     ) -> DeskOutcome:
-        """Send the caseworker's text to the person (claiming the request if nobody has)."""
+        """Send the caseworker's text to the person (claiming the request if nobody has).
+        The text is cleaned of control characters like every person's input (`scrub`)."""
+        text = scrub(text) or ""
         async with self._sessions() as session, session.begin():
             if not await _first_time(session, channel, update_id):
                 return REPEATED

@@ -138,3 +138,15 @@ async def test_a_desk_action_delivered_twice_is_done_once(app: App) -> None:
     assert [m.body["key"] for m in to_person].count("caseworker-message") == 1
     assert (await app.desk.close("telegram", "502", "R-0001", update_id=78)).ok
     assert (await app.desk.close("telegram", "502", "R-0001", update_id=78)).repeated
+
+
+async def test_a_caseworkers_text_is_cleaned_of_control_characters(app: App) -> None:
+    await _setup(app)
+    assert (await app.desk.reply("telegram", "502", "R-0001", "Добрий\x00 день\x1b[0m!")).ok
+    async with app.sessions() as session:
+        [sent] = [
+            m
+            for m in await OutboxRepository(session).all()
+            if m.body["key"] == "caseworker-message"
+        ]
+    assert "Добрий день[0m!" in sent.body["text"]
