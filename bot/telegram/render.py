@@ -33,6 +33,8 @@ def utf16_length(text: str) -> int:
 
 def _fitting(text: str, limit: int) -> int:
     """How many code points of `text` fit in `limit` UTF-16 units (never half an emoji)."""
+    if 2 * len(text) <= limit:
+        return len(text)  # fits whatever it holds: the usual answer, counted no further
     units = 0
     for index, char in enumerate(text):
         units += 2 if ord(char) > 0xFFFF else 1
