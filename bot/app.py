@@ -33,7 +33,7 @@ class App:
 async def build_app(settings: Settings, *, migrate: bool | None = None) -> App:
     """Wire everything. `migrate` defaults to applying migrations on embedded SQLite only."""
     knowledge = build_knowledge(settings)
-    db = create_engine(settings.database_url)
+    db = create_engine(settings.database_url, timeout=settings.database_timeout)
     try:
         await ensure_schema(db, apply=settings.is_sqlite if migrate is None else migrate)
     except BaseException:

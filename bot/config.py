@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///poradna.db"
+    database_timeout: float = Field(default=5.0, gt=0, le=60)
     faq_dir: Path = CONTENT_DIR
     urgent_file: Path = URGENT_FILE
     # negatives.yaml, smalltalk.yaml and urgent_examples.yaml (the matcher's examples).

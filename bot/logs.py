@@ -35,6 +35,9 @@ def set_up_logging(level: str, fmt: str) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Python warnings (aiogram's among them) go through the same handler and format, not
+    # straight to stderr.
+    logging.captureWarnings(True)
     # These libraries log SQL parameters (phone numbers, message text) at DEBUG level.
     for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

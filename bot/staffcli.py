@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from bot.app import build_app
 from bot.telegram import CHANNEL as TELEGRAM
 from storage import states
-from storage.db import create_engine, create_sessionmaker, ensure_schema
+from storage.db import create_engine, create_sessionmaker, ensure_schema, erase_from_files
 from storage.models import utcnow
 from storage.privacy import PrivacyRepository
 from storage.reports import Period, build_report, to_markdown, to_rows
@@ -167,6 +167,7 @@ async def privacy(settings: Settings, args: argparse.Namespace) -> int:
                 print(json.dumps(data, ensure_ascii=False, indent=2))
                 return 0
             purged = await repo.purge(timedelta(days=settings.retention_days))
+        await erase_from_files(db)
     finally:
         await db.dispose()
     print(

@@ -9,19 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from flows import payloads as pl
-from flows.calendar import PRAGUE, when_label
+from flows.calendar import PRAGUE, day_label, when_label
 from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT, queue_for_staff
-from flows.events import Button, Reply
+from flows.events import Button, Reply, scrub
 from storage import states
 from storage.models import utcnow
+from storage.privacy import PrivacyRepository
 from storage.repositories import (
     AppointmentRepository,
     CallbackRepository,
     OutboxRepository,
     StaffRepository,
+    UpdateRepository,
     UserRepository,
 )
 
@@ -40,6 +42,13 @@ class DeskOutcome:
     ok: bool
     key: str
     text: str
+    # The update was handled before (delivered again): nothing was done, nothing to say.
+    repeated: bool = False
+
+
+REPEATED: Final = DeskOutcome(ok=True, key="", text="", repeated=True)
+# How long before the end of retention the desk is told that an open request will be closed.
+RETENTION_WARNING: Final = timedelta(days=7)
 
 
 class Desk:
@@ -60,6 +69,10 @@ class Desk:
         self._offices = offices or {}
         self._t: Translator = locales.get(staff_lang)
 
+    def refusal(self) -> DeskOutcome:
+        """What someone who is not a caseworker is told."""
+        return self._outcome(False, "staff-not-staff")
+
     @property
     def t(self) -> Translator:
         """The staff language's strings."""
@@ -70,8 +83,12 @@ class Desk:
         async with self._sessions() as session:
             return await OutboxRepository(session).reference_of(STAFF_CHANNEL, external_id)
 
-    async def claim(self, channel: str, staff_id: str, reference: str) -> DeskOutcome:
+    async def claim(
+        self, channel: str, staff_id: str, reference: str, *, update_id: int | None = None
+    ) -> DeskOutcome:
         async with self._sessions() as session, session.begin():
+            if not await _first_time(session, channel, update_id):
+                return REPEATED
             staff, request, refusal = await self._check(session, channel, staff_id, reference)
             if refusal:
                 return refusal
@@ -82,9 +99,21 @@ class Desk:
             await self._claimed(session, staff, request)
             return self._outcome(True, "staff-claimed", reference=reference, name=staff.name)
 
-    async def reply(self, channel: str, staff_id: str, reference: str, text: str) -> DeskOutcome:
-        """Send the caseworker's text to the person (claiming the request if nobody has)."""
+    async def reply(
+        self,
+        channel: str,
+        staff_id: str,
+        reference: str,
+        text: str,
+        *,
+        update_id: int | None = None,
+    ) -> DeskOutcome:
+        """Send the caseworker's text to the person (claiming the request if nobody has).
+        The text is cleaned of control characters like every person's input (`scrub`)."""
+        text = scrub(text) or ""
         async with self._sessions() as session, session.begin():
+            if not await _first_time(session, channel, update_id):
+                return REPEATED
             staff, request, refusal = await self._check(session, channel, staff_id, reference)
             if refusal:
                 return refusal
@@ -102,8 +131,12 @@ class Desk:
             await requests.mark_responded(reference)
             return self._outcome(True, "staff-reply-sent", reference=reference)
 
-    async def close(self, channel: str, staff_id: str, reference: str) -> DeskOutcome:
+    async def close(
+        self, channel: str, staff_id: str, reference: str, *, update_id: int | None = None
+    ) -> DeskOutcome:
         async with self._sessions() as session, session.begin():
+            if not await _first_time(session, channel, update_id):
+                return REPEATED
             staff, request, refusal = await self._check(session, channel, staff_id, reference)
             if refusal:
                 return refusal
@@ -151,22 +184,61 @@ class Desk:
                 await requests.mark_announced(request.reference)
         return len(overdue)
 
+    async def warn_before_retention(
+        self, retention: timedelta, now: datetime | None = None
+    ) -> int:
+        """Tell the desk, once, of each request still open that retention will close within
+        RETENTION_WARNING (the consent's RETENTION_DAYS run from the person's consent)."""
+        now = now or utcnow()
+        ahead = min(RETENTION_WARNING, retention / 2)
+        warned = 0
+        async with self._sessions() as session, session.begin():
+            outbox = OutboxRepository(session)
+            for reference, consent_at in await PrivacyRepository(session).open_since(
+                now - retention + ahead
+            ):
+                if await outbox.first_body(reference, "staff-retention-warning") is not None:
+                    continue
+                closing = (consent_at + retention).astimezone(PRAGUE).date()
+                await queue_for_staff(
+                    session,
+                    self._t,
+                    "staff-retention-warning",
+                    reference,
+                    reply_to=True,
+                    days=retention.days,
+                    date=day_label(closing, self._t.lang),
+                )
+                warned += 1
+        return warned
+
     # ----------------------------------------------------------------- appointments
 
     async def confirm(
-        self, channel: str, staff_id: str, reference: str, local_time: str
+        self,
+        channel: str,
+        staff_id: str,
+        reference: str,
+        local_time: str,
+        *,
+        update_id: int | None = None,
     ) -> DeskOutcome:
-        """Confirm (or move) an appointment to a date and time given in Prague time."""
-        try:
-            when = datetime.strptime(local_time.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=PRAGUE)
-        except ValueError:
-            return self._outcome(False, "staff-bad-time", reference=reference)
-        if when <= utcnow():
-            return self._outcome(False, "staff-bad-time", reference=reference)
+        """Confirm (or move) an appointment to a date and time given in Prague time. The
+        sender is checked before anything they typed is read."""
         async with self._sessions() as session, session.begin():
             staff = await StaffRepository(session).find(channel, staff_id)
             if staff is None:
                 return self._outcome(False, "staff-not-staff")
+            try:
+                when = datetime.strptime(local_time.strip(), "%Y-%m-%d %H:%M").replace(
+                    tzinfo=PRAGUE
+                )
+            except ValueError:
+                return self._outcome(False, "staff-bad-time", reference=reference)
+            if when <= utcnow():
+                return self._outcome(False, "staff-bad-time", reference=reference)
+            if not await _first_time(session, channel, update_id):
+                return REPEATED
             repo = AppointmentRepository(session)
             moved = await repo.move(
                 reference,
@@ -213,12 +285,20 @@ class Desk:
             )
 
     async def settle(
-        self, channel: str, staff_id: str, reference: str, status: str
+        self,
+        channel: str,
+        staff_id: str,
+        reference: str,
+        status: str,
+        *,
+        update_id: int | None = None,
     ) -> DeskOutcome:
         """Mark an appointment done, a no-show, or cancelled by the organisation."""
         async with self._sessions() as session, session.begin():
             if await StaffRepository(session).find(channel, staff_id) is None:
                 return self._outcome(False, "staff-not-staff")
+            if not await _first_time(session, channel, update_id):
+                return REPEATED
             repo = AppointmentRepository(session)
             if not await repo.move(reference, status):
                 return self._outcome(False, "staff-unknown-request", reference=reference)
@@ -316,3 +396,12 @@ class Desk:
 
     def _outcome(self, ok: bool, key: str, **args: object) -> DeskOutcome:
         return DeskOutcome(ok=ok, key=key, text=self._t(key, **args))
+
+
+async def _first_time(session: AsyncSession, channel: str, update_id: int | None) -> bool:
+    """Record the channel's update in the action's own transaction: False when it was done
+    before (Telegram delivering it again after the answer to the caseworker failed, or after
+    the process died before the update was marked), so no action is done twice."""
+    if update_id is None:
+        return True
+    return await UpdateRepository(await session.connection()).first_time(channel, update_id)

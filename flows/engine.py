@@ -9,10 +9,8 @@ serialises them in this process, and a version check on the stored state catches
 from __future__ import annotations
 
 import asyncio
-import collections
 import hashlib
 import logging
-import time
 import weakref
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -27,9 +25,10 @@ from faq.quality import SOURCE_LANGUAGE, source_hash
 from flows import payloads as pl
 from flows.calendar import day_label, today_in_prague, working_days
 from flows.events import Button, Inbound, Reply
+from flows.flood import FloodLimit, Verdict
 from flows.phone import parse_phone
 from storage import states
-from storage.db import Unit, unit_of_work
+from storage.db import Unit, erase_from_files, unit_of_work
 from storage.dto import UserDto
 from storage.models import utcnow
 from storage.privacy import PrivacyRepository
@@ -65,9 +64,9 @@ MAX_TEXT: Final = 2000
 # Small talk (`faq.smalltalk` intents): greeted back with the menu, or offered a person.
 CHATTER_GREETS: Final = frozenset({"greeting", "bot"})
 CHATTER_PERSON: Final = frozenset({"human", "no", "frustration"})
-RATE_WINDOW: Final = 60.0
-RATE_USERS: Final = 10_000
 STATE_RETRIES: Final = 3
+# A message needs this many letters to be taken as written in a language of its own.
+MIN_LETTERS_FOR_SWITCH: Final = 4
 
 # The caseworkers' desk, as the outbox knows it; a channel adapter delivers it (Telegram: the
 # staff group set by STAFF_CHAT_ID).
@@ -172,10 +171,9 @@ class Engine:
         self._crisis_contacts = crisis_contacts
         self.staff_t = locales.get(staff_lang)
         self.offices = {office.id: office for office in offices or []}
-        self._rate_limit = rate_limit
+        # Counted in the database on PostgreSQL, where several instances may serve one person.
+        self.flood = FloodLimit(rate_limit, db if db.dialect.name == "postgresql" else None)
         self._unlimited = unlimited_channels
-        self._recent: dict[tuple[str, str], collections.deque[float]] = {}
-        self._limited: set[tuple[str, str]] = set()
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -189,13 +187,11 @@ class Engine:
         that itself, at once, or the person would hear nothing.
         """
         key = (event.channel, event.user)
-        if self._flooding(key):
-            if key in self._limited:
-                return []  # one notice per flood, not one per message
-            self._limited.add(key)
-            t = self.locales.get(event.client_lang or self._default_lang)
-            return [Reply(key="rate-limited", text=t("rate-limited"), lang=t.lang, rtl=t.rtl)]
-        self._limited.discard(key)
+        flood_key = None if event.channel in self._unlimited else f"{event.channel}:{event.user}"
+        if flood_key and not self.flood.shared:
+            verdict = await self.flood.check(flood_key)
+            if verdict is not Verdict.OK:
+                return self._flooded(event, verdict)
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
@@ -203,13 +199,21 @@ class Engine:
             for _ in range(STATE_RETRIES):
                 try:
                     async with unit_of_work(self._db) as unit:
-                        replies = await self._handle(unit, event)
+                        if flood_key and self.flood.shared:
+                            # Counted in the turn's transaction: its row lock also makes this
+                            # person's turns on other instances wait for this one.
+                            verdict = await self.flood.check_in(unit.connection, flood_key)
+                            if verdict is not Verdict.OK:
+                                return self._flooded(event, verdict)
+                        replies, forgotten = await self._handle(unit, event)
                         if via_outbox:
                             for reply in replies:
                                 await enqueue(
                                     unit.connection, event.channel, event.user, reply.to_body()
                                 )
                             replies = []
+                    if forgotten:
+                        await erase_from_files(self._db)
                     return replies
                 except StaleStateError:
                     continue
@@ -224,6 +228,12 @@ class Engine:
                     logger.exception("turn failed for %s user", event.channel)
                     break
         return [self._busy(event)]
+
+    def _flooded(self, event: Inbound, verdict: Verdict) -> list[Reply]:
+        if verdict is Verdict.SILENT:
+            return []  # one notice per flood, not one per message
+        t = self.locales.get(event.client_lang or self._default_lang)
+        return [Reply(key="rate-limited", text=t("rate-limited"), lang=t.lang, rtl=t.rtl)]
 
     def _busy(self, event: Inbound) -> Reply:
         t = self.locales.get(event.client_lang or self._default_lang)
@@ -295,20 +305,6 @@ class Engine:
             self._say_chatter(turn, match.intent)
         return False
 
-    def _flooding(self, key: tuple[str, str]) -> bool:
-        """More than `rate_limit` events from one user in the last minute."""
-        if self._rate_limit is None or key[0] in self._unlimited:
-            return False
-        now = time.monotonic()
-        recent = self._recent.setdefault(key, collections.deque())
-        while recent and now - recent[0] > RATE_WINDOW:
-            recent.popleft()
-        recent.append(now)
-        if len(self._recent) > RATE_USERS:
-            for other in [k for k, v in self._recent.items() if now - v[-1] > RATE_WINDOW]:
-                del self._recent[other]
-        return len(recent) > self._rate_limit
-
     def use(self, faq: Faq, matcher: Matcher) -> None:
         """Serve new FAQ content (hot reload); conversations in progress go on."""
         self.faq, self.matcher = faq, matcher
@@ -322,13 +318,14 @@ class Engine:
 
     # ----------------------------------------------------------------- dispatch
 
-    async def _handle(self, unit: Unit, event: Inbound) -> list[Reply]:
+    async def _handle(self, unit: Unit, event: Inbound) -> tuple[list[Reply], bool]:
+        """The turn's replies, and whether the person was forgotten in it."""
         if event.update_id is not None:
             updates = UpdateRepository(unit.connection)
             first = await updates.first_time(event.channel, event.update_id)
             if not first:
                 logger.info("update %s was already processed", event.update_id)
-                return []
+                return [], False
         states = StateRepository(unit.connection)
         user, state = await states.open(event.channel, event.user)
         client_lang = event.client_lang if event.client_lang in self.locales else None
@@ -346,7 +343,7 @@ class Engine:
         await self._dispatch(turn, event)
         if not turn.forgotten:
             await states.save(user.id, turn.step, turn.data, state.version)
-        return turn.replies
+        return turn.replies, turn.forgotten
 
     async def _dispatch(self, turn: Turn, event: Inbound) -> None:
         if event.kind == "button":
@@ -674,7 +671,7 @@ class Engine:
                 ],
             )
             await self._record(turn, "no-match")
-        await self._maybe_offer_switch(turn, match.lang, match.lang_confident)
+        await self._maybe_offer_switch(turn, match.lang, match.lang_confident, text)
 
     def _say_beside_answer(self, turn: Turn, match: Match) -> None:
         """After an answer: the other question of a two-question message, and when the
@@ -716,9 +713,14 @@ class Engine:
             for c in candidates
         ]
 
-    async def _maybe_offer_switch(self, turn: Turn, detected: str, confident: bool) -> None:
-        """Offer once to continue in the language the user writes in."""
+    async def _maybe_offer_switch(
+        self, turn: Turn, detected: str, confident: bool, text: str
+    ) -> None:
+        """Offer once to continue in the language the user writes in: only for a message with
+        words enough to tell a language (a reference code, a number or "ok" has none)."""
         if not confident or detected == turn.lang or detected not in self.locales:
+            return
+        if sum(ch.isalpha() for ch in text) < MIN_LETTERS_FOR_SWITCH:
             return
         if turn.user.switch_offered:
             return

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 # "open": the chat was (re)opened, e.g. the console started: show where the user is.
 InputKind = Literal[
@@ -21,9 +22,25 @@ InputKind = Literal[
 ]
 
 
+# Control characters (C0 and C1, DEL) but tab and newline, and lone surrogates: nobody means
+# them, PostgreSQL refuses NUL in text, and a terminal or log reader may act on an escape.
+_CONTROL: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def scrub(value: str | None) -> str | None:
+    """What a person sent, safe to store and show: CR LF and a lone CR become LF, other
+    control characters are removed. Applied to every `Inbound` field, whatever the channel."""
+    if value is None:
+        return None
+    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 @dataclass(frozen=True)
 class Inbound:
-    """One thing a user did: wrote text, pressed a button, shared a contact, sent a sticker."""
+    """One thing a user did: wrote text, pressed a button, shared a contact, sent a sticker.
+
+    The one edge where input enters the flows: every channel builds an `Inbound`, and its text
+    fields are cleaned of control characters here (`scrub`)."""
 
     channel: str
     user: str
@@ -35,6 +52,13 @@ class Inbound:
     # The channel's id of this update, when it has one (Telegram's update_id): recorded in the
     # turn's own transaction, so a redelivered update is skipped and a lost one is not.
     update_id: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("user", "text", "payload", "phone", "client_lang"):
+            value = getattr(self, name)
+            cleaned = scrub(value)
+            if cleaned != value:
+                object.__setattr__(self, name, cleaned)
 
     @classmethod
     def message(

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import phonenumbers
 
 _ALLOWED = re.compile(r"^[0-9+()\-./\s]{6,32}$")
 
 
+def _ascii_digits(text: str) -> str:
+    """Digits of any script as 0-9 (Arabic-Indic ٧٧٧, Persian ۷۷۷, Devanagari...), and
+    full-width forms (＋４２０) as their ASCII ones: people type numbers on their own keyboard."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(
+        str(unicodedata.decimal(ch)) if not ch.isascii() and ch.isdecimal() else ch for ch in text
+    )
+
+
 def parse_phone(text: str, region: str = "CZ") -> str | None:
     """The number in E.164 form, or None when `text` is not a valid phone number."""
-    text = text.strip()
+    text = _ascii_digits(text).strip()
     if not _ALLOWED.match(text):
         return None
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -28,6 +29,8 @@ from storage.errors import SchemaOutdatedError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+logger = logging.getLogger(__name__)
+
 MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
 T = TypeVar("T")
 
@@ -35,6 +38,8 @@ T = TypeVar("T")
 # How long a SQLite statement waits for another process's write lock (the `poradna queue`
 # commands, say) before the turn fails politely. Short, because the wait holds the event loop.
 SQLITE_BUSY_TIMEOUT_S: Final = 5
+# How long a PostgreSQL connect or statement may take before the turn fails (DATABASE_TIMEOUT).
+DATABASE_TIMEOUT_S: Final = 5.0
 
 
 async def uncancelled(awaitable: Awaitable[T]) -> T:
@@ -91,8 +96,9 @@ def _inline_sqlite(database: str, **kwargs: Any) -> InlineSqliteConnection:
     return InlineSqliteConnection(connector, iter_chunk_size=64)
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine. SQLite gets foreign keys, WAL, a busy timeout and inline calls.
+def create_engine(url: str, *, timeout: float = DATABASE_TIMEOUT_S) -> AsyncEngine:
+    """An async engine. SQLite gets foreign keys, WAL, a busy timeout and inline calls;
+    PostgreSQL a connect, statement and pool timeout of `timeout` seconds.
 
     SQL parameters (phone numbers, questions) are never written into error messages, which end
     up in logs, aiogram's included.
@@ -126,10 +132,36 @@ def create_engine(url: str) -> AsyncEngine:
             # power cut or kernel crash can lose the last commits (the file stays consistent).
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+            # Erased personal data (/forget, retention) is overwritten with zeros in the file,
+            # not left in free pages for anyone who reads the file.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # A database that stops answering (a silent partition) must fail the turn in bounded time,
+    # so that the person gets the storage-down reply and Telegram hears about the update well
+    # before its webhook gives up: connecting, every statement, and waiting for a pooled
+    # connection each give up after `timeout` seconds (asyncio's TimeoutError, an OSError).
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        pool_timeout=timeout,
+        connect_args={"timeout": timeout, "command_timeout": timeout},
+    )
+
+
+async def erase_from_files(engine: AsyncEngine) -> None:
+    """After personal data was erased: on SQLite, copy the write-ahead log into the database
+    file and truncate it, so the erased phones and texts are not left in the log until the
+    next automatic checkpoint (the file itself is zeroed by `secure_delete`)."""
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except Exception as exc:  # the erasure is committed; the next checkpoint completes it
+        logger.error("write-ahead log not checkpointed after an erasure: %s", type(exc).__name__)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

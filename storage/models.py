@@ -171,6 +171,17 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
 
 
+class RateLimit(Base):
+    """How many events one sender made in the current minute, for a flood limit that holds
+    across instances (`key`: channel and sender; `window`: the minute, as a number)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int]
+
+
 class ProcessedUpdate(Base):
     """A channel update already handled: a redelivered one is skipped."""
 

@@ -17,6 +17,7 @@ from storage.models import (
     Interaction,
     OutboxMessage,
     ProcessedUpdate,
+    RateLimit,
     UnansweredQuestion,
     User,
     utcnow,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 UPDATE_MEMORY = timedelta(days=2)
+OPEN_APPOINTMENTS = (states.REQUESTED, states.CONFIRMED)
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,7 @@ class PrivacyRepository:
         user = await self._session.get(User, user_id)
         if user is None:
             return Erased(0, 0, 0)
-        references = list(
-            await self._session.scalars(
-                select(CallbackRequest.reference).where(CallbackRequest.user_id == user_id)
-            )
-        )
+        references = await self._references(user_id)
         requests = await self._session.execute(
             update(CallbackRequest)
             .where(CallbackRequest.user_id == user_id)
@@ -99,9 +97,23 @@ class PrivacyRepository:
         await self._session.execute(
             delete(ConversationState).where(ConversationState.user_id == user_id)
         )
+        await self._session.execute(
+            delete(RateLimit).where(RateLimit.key == f"{user.channel}:{user.external_id}")
+        )
         await self._session.delete(user)
         await self._session.flush()
         return Erased(requests.rowcount, questions.rowcount, messages.rowcount)
+
+    async def _references(self, user_id: int) -> list[str]:
+        """The references of a person's callback requests and appointments: what the desk's
+        messages about them (announcements with the phone, relayed texts) are filed under."""
+        callbacks = await self._session.scalars(
+            select(CallbackRequest.reference).where(CallbackRequest.user_id == user_id)
+        )
+        appointments = await self._session.scalars(
+            select(Appointment.reference).where(Appointment.user_id == user_id)
+        )
+        return [*callbacks, *appointments]
 
     async def export(self, channel: str, external_id: str) -> dict[str, Any] | None:
         """Everything stored about a person, as plain data."""
@@ -135,6 +147,20 @@ class PrivacyRepository:
                 select(Interaction)
                 .where(Interaction.person_key == user.person_key)
                 .order_by(Interaction.id)
+            )
+        )
+        references = await self._references(user.id)
+        messages = list(
+            await self._session.scalars(
+                select(OutboxMessage)
+                .where(
+                    (
+                        (OutboxMessage.channel == user.channel)
+                        & (OutboxMessage.recipient == user.external_id)
+                    )
+                    | OutboxMessage.reference.in_(references)
+                )
+                .order_by(OutboxMessage.id)
             )
         )
         consent = {}
@@ -199,11 +225,69 @@ class PrivacyRepository:
                 {"kind": i.kind, "topic": i.topic, "language": i.lang, "when": _iso(i.created_at)}
                 for i in interactions
             ],
+            # What the bot and the caseworkers wrote to the person, and what was passed on to
+            # the caseworkers about them (their messages relayed, the announcements).
+            "messages": [
+                {
+                    "to": "person"
+                    if (m.channel, m.recipient) == (user.channel, user.external_id)
+                    else "caseworkers",
+                    "about": m.reference,
+                    "kind": m.body.get("key"),
+                    "text": m.body.get("text"),
+                    "status": m.status,
+                    "created": _iso(m.created_at),
+                }
+                for m in messages
+            ],
         }
+
+    async def open_since(self, moment: datetime) -> list[tuple[str, datetime]]:
+        """(reference, consent time) of the callback requests and appointments still open
+        whose consent was given before `moment`, oldest first."""
+        callbacks = await self._session.execute(
+            select(CallbackRequest.reference, CallbackRequest.consent_at).where(
+                CallbackRequest.status != states.CLOSED,
+                CallbackRequest.consent_at < moment,
+                CallbackRequest.reference.is_not(None),
+            )
+        )
+        appointments = await self._session.execute(
+            select(Appointment.reference, Appointment.consent_at).where(
+                Appointment.status.in_(OPEN_APPOINTMENTS),
+                Appointment.consent_at < moment,
+                Appointment.reference.is_not(None),
+            )
+        )
+        rows = [(str(r), at) for r, at in (*callbacks, *appointments)]
+        return sorted(rows, key=lambda row: row[1])
+
+    async def _expire_open(self, cutoff: datetime) -> int:
+        """Requests still open RETENTION_DAYS after consent (the consent text says so): closed
+        or cancelled, their personal data and every message about them erased."""
+        expired = [reference for reference, _ in await self.open_since(cutoff)]
+        if not expired:
+            return 0
+        now = utcnow()
+        await self._session.execute(
+            update(CallbackRequest)
+            .where(CallbackRequest.reference.in_(expired))
+            .values(status=states.CLOSED, closed_at=now, phone=None, question=None, updated_at=now)
+        )
+        await self._session.execute(
+            update(Appointment)
+            .where(Appointment.reference.in_(expired))
+            .values(status=states.CANCELLED, phone=None)
+        )
+        await self._session.execute(
+            delete(OutboxMessage).where(OutboxMessage.reference.in_(expired))
+        )
+        return len(expired)
 
     async def purge(self, retention: timedelta, now: datetime | None = None) -> Purged:
         """Erase personal data older than the retention period; counts for reports stay."""
         cutoff = (now or utcnow()) - retention
+        expired = await self._expire_open(cutoff)
         requests = await self._session.execute(
             update(CallbackRequest)
             .where(
@@ -238,8 +322,10 @@ class PrivacyRepository:
                 ProcessedUpdate.processed_at < (now or utcnow()) - UPDATE_MEMORY
             )
         )
+        minute = int((now or utcnow()).timestamp() // 60)
+        await self._session.execute(delete(RateLimit).where(RateLimit.window < minute - 1))
         return Purged(
-            requests.rowcount + finished.rowcount,
+            expired + requests.rowcount + finished.rowcount,
             questions.rowcount,
             messages.rowcount,
             conversations.rowcount,

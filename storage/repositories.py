@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from storage.models import (
     Interaction,
     OutboxMessage,
     ProcessedUpdate,
+    RateLimit,
     Staff,
     UnansweredQuestion,
     User,
@@ -395,19 +396,27 @@ class OutboxRepository:
         if self._session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         rows = list(await self._session.scalars(stmt))
-        # Keep each recipient's messages in order: an earlier one still waiting holds the rest.
-        waiting = await self._session.execute(
+        if not rows:
+            return []
+        # Keep each recipient's messages in order: a message is taken only when every earlier
+        # pending message of its chat is taken with it. An earlier one that is not (waiting
+        # for a retry, leased by another instance, or locked by one whose lease is not
+        # committed yet: SKIP LOCKED passed over it, but it is still pending) holds the rest.
+        taken = {r.id for r in rows}
+        pending = await self._session.execute(
             select(OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.id).where(
                 OutboxMessage.channel.in_(channels),
                 OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at > now,
+                OutboxMessage.recipient.in_({r.recipient for r in rows}),
+                OutboxMessage.id < max(taken),
             )
         )
-        first_waiting: dict[tuple[str, str], int] = {}
-        for channel, recipient, row_id in waiting:
-            key = (channel, recipient)
-            first_waiting[key] = min(row_id, first_waiting.get(key, row_id))
-        due = [r for r in rows if first_waiting.get((r.channel, r.recipient), r.id + 1) > r.id]
+        first_other: dict[tuple[str, str], int] = {}
+        for channel, recipient, row_id in pending:
+            if row_id not in taken:
+                key = (channel, recipient)
+                first_other[key] = min(row_id, first_other.get(key, row_id))
+        due = [r for r in rows if first_other.get((r.channel, r.recipient), r.id + 1) > r.id]
         for row in due:
             row.next_attempt_at = now + lease
             row.attempts += 1
@@ -516,6 +525,37 @@ async def enqueue(
     """Put a message in the outbox; its id."""
     values = {"channel": channel, "recipient": recipient, "body": body, "reference": reference}
     return (await connection.execute(_ADD_OUTBOX, values)).scalar_one()
+
+
+class RateRepository:
+    """Flood-limit counters in the database, so that every instance counts the same events."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def hit(self, key: str, window: int) -> int:
+        """Count one event of `key` in minute `window`; how many it made in that minute."""
+        statement = _rate_hit_statement(self._connection.dialect.name)
+        return (
+            await self._connection.execute(statement, {"key": key, "window": window})
+        ).scalar_one()
+
+
+@functools.cache
+def _rate_hit_statement(dialect: str) -> Executable:
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_(RateLimit).values(
+        key=bindparam("key"), window=bindparam("window"), count=1
+    )
+    table = RateLimit.__table__
+    same_minute = table.c.window == statement.excluded.window
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "count": case((same_minute, table.c.count + 1), else_=1),
+            "window": statement.excluded.window,
+        },
+    ).returning(table.c.count)
 
 
 class UpdateRepository:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -35,6 +37,9 @@ class FakeTelegram:
     calls: list[Call] = field(default_factory=list)
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _failures: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
+    _conditional: list[tuple[str, Callable[[dict[str, Any]], bool], int]] = field(
+        default_factory=list
+    )
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
@@ -62,6 +67,12 @@ class FakeTelegram:
         self, method: str, status: int, times: int = 1, retry_after: int | None = None
     ) -> None:
         self._failures.setdefault(method, []).extend([(status, retry_after)] * times)
+
+    def fail_when(
+        self, method: str, condition: Callable[[dict[str, Any]], bool], status: int
+    ) -> None:
+        """Fail the next call of `method` whose parameters meet `condition`."""
+        self._conditional.append((method, condition, status))
 
     def user(self, user_id: int, lang: str | None = "en", name: str = "Migrant") -> dict[str, Any]:
         data: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": name}
@@ -186,6 +197,10 @@ class FakeTelegram:
         call = Call(method, params)
         self.calls.append(call)
         failures = self._failures.get(method)
+        conditional = next((f for f in self._conditional if f[0] == method and f[1](params)), None)
+        if conditional is not None:
+            self._conditional.remove(conditional)
+            failures = [(conditional[2], None)]
         if failures:
             status, retry_after = failures.pop(0)
             self._changed.set()
@@ -197,6 +212,13 @@ class FakeTelegram:
             if retry_after is not None:
                 body["parameters"] = {"retry_after": retry_after}
             return web.json_response(body, status=status)
+        refusal = _refusal(method, params)
+        if refusal is not None:
+            self._changed.set()
+            return web.json_response(
+                {"ok": False, "error_code": 400, "description": f"Bad Request: {refusal}"},
+                status=400,
+            )
         if method == "getUpdates":
             result: Any = await self._get_updates(params)
         else:
@@ -242,3 +264,105 @@ def _decode(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+# ----------------------------------------------------------------- text as Telegram checks it
+
+MAX_MESSAGE_UTF16: Final = 4096
+# The tags Telegram's HTML parse mode knows (https://core.telegram.org/bots/api#html-style).
+HTML_TAGS: Final = frozenset(
+    [
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "span",
+        "tg-spoiler",
+        "a",
+        "code",
+        "pre",
+        "blockquote",
+        "tg-emoji",
+    ]
+)
+_ENTITY = re.compile(r"&(lt|gt|amp|quot|#[0-9]+|#x[0-9a-fA-F]+);")
+_TAG_NAME = re.compile(r"[a-zA-Z0-9-]*")
+
+
+def utf16_length(text: str) -> int:
+    """What Telegram counts: UTF-16 code units (an emoji outside the BMP is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def parse_html(text: str) -> str:
+    """The visible text of `text` in HTML parse mode, or ValueError with Telegram's reason.
+
+    Like Telegram: only its tags, every tag closed in order, `<` never bare; known entities
+    are decoded (an `&` that starts none is kept as it is)."""
+    plain: list[str] = []
+    open_tags: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "&":
+            entity = _ENTITY.match(text, i)
+            if entity:
+                plain.append(html.unescape(entity.group(0)))
+                i = entity.end()
+                continue
+            plain.append(char)
+            i += 1
+            continue
+        if char != "<":
+            plain.append(char)
+            i += 1
+            continue
+        end = text.find(">", i)
+        if end < 0:
+            raise ValueError(f"can't parse entities: Unclosed start tag at byte offset {i}")
+        closing = text.startswith("</", i)
+        name = _TAG_NAME.match(text, i + (2 if closing else 1)).group(0).lower()  # type: ignore[union-attr]
+        if not name:
+            raise ValueError(f"can't parse entities: Empty tag name at byte offset {i}")
+        if name not in HTML_TAGS:
+            raise ValueError(
+                f'can\'t parse entities: Unsupported start tag "{name}" at byte offset {i}'
+            )
+        if closing:
+            if not open_tags or open_tags[-1] != name:
+                raise ValueError(
+                    f"can't parse entities: Unmatched end tag at byte offset {i}, expected \""
+                    f'{open_tags[-1] if open_tags else ""}", found "{name}"'
+                )
+            open_tags.pop()
+        else:
+            open_tags.append(name)
+        i = end + 1
+    if open_tags:
+        raise ValueError(
+            "can't parse entities: Can't find end tag corresponding to start tag "
+            f'"{open_tags[-1]}"'
+        )
+    return "".join(plain)
+
+
+def _refusal(method: str, params: dict[str, Any]) -> str | None:
+    """Why Telegram would refuse this sendMessage / editMessageText, or None."""
+    if method not in ("sendMessage", "editMessageText"):
+        return None
+    text = str(params.get("text", ""))
+    if params.get("parse_mode") == "HTML":
+        try:
+            text = parse_html(text)
+        except ValueError as exc:
+            return str(exc)
+    if not text.strip():
+        return "message text is empty"
+    if utf16_length(text) > MAX_MESSAGE_UTF16:
+        return "message is too long"
+    return None

@@ -58,8 +58,8 @@ def test_office_file_errors_name_the_line(tmp_path) -> None:
     assert f"{bad}:2: x: unknown language code 'xx'" in problems
 
 
-async def _book(app: App, lang: str = "uk", user: str = "u1") -> Chat:
-    chat = Chat(app.engine, user=user, client_lang=lang)
+async def _book(app: App, lang: str = "uk", user: str = "u1", channel: str = "test") -> Chat:
+    chat = Chat(app.engine, user=user, channel=channel, client_lang=lang)
     await chat.send("/start")
     await chat.press_payload(f"lang:{lang}")
     await chat.press_payload("appt")

@@ -123,3 +123,30 @@ async def test_concurrent_claims_have_one_winner(app: App) -> None:
     assert sorted(o.ok for o in outcomes) == [False, True]
     loser = next(o for o in outcomes if not o.ok)
     assert loser.key == "staff-claimed-by-other"
+
+
+async def test_a_desk_action_delivered_twice_is_done_once(app: App) -> None:
+    """The update is recorded in the action's own transaction: a redelivery (after the answer
+    to the caseworker failed, or the process died before the update was marked) does nothing."""
+    await _setup(app)
+    first = await app.desk.reply("telegram", "502", "R-0001", "Добрий день!", update_id=77)
+    again = await app.desk.reply("telegram", "502", "R-0001", "Добрий день!", update_id=77)
+    assert first.ok and not first.repeated
+    assert again.repeated
+    async with app.sessions() as session:
+        to_person = [m for m in await OutboxRepository(session).all() if m.channel == "console"]
+    assert [m.body["key"] for m in to_person].count("caseworker-message") == 1
+    assert (await app.desk.close("telegram", "502", "R-0001", update_id=78)).ok
+    assert (await app.desk.close("telegram", "502", "R-0001", update_id=78)).repeated
+
+
+async def test_a_caseworkers_text_is_cleaned_of_control_characters(app: App) -> None:
+    await _setup(app)
+    assert (await app.desk.reply("telegram", "502", "R-0001", "Добрий\x00 день\x1b[0m!")).ok
+    async with app.sessions() as session:
+        [sent] = [
+            m
+            for m in await OutboxRepository(session).all()
+            if m.body["key"] == "caseworker-message"
+        ]
+    assert "Добрий день[0m!" in sent.body["text"]

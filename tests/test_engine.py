@@ -447,3 +447,55 @@ async def test_storage_failure_gets_a_polite_message(app: App) -> None:
     assert chat.keys == ["start-greeting", "menu-title", "storage-down"]
     assert chat.replies[0].lang == "cs"
     assert await _count(app, CallbackRequest) == 0
+
+
+async def test_control_characters_are_cleaned_at_the_edge_on_every_backend(
+    database_url: str,
+) -> None:
+    """A NUL (PostgreSQL refuses it in text) or another control character in what a person
+    types never blocks their request: every channel's input is cleaned in `Inbound`."""
+    app = await build_app(make_settings(database_url), migrate=True)
+    try:
+        chat = Chat(app.engine, user="nul\x00user", client_lang="en")
+        await chat.send("/start")
+        await chat.press_payload("lang:en")
+        await chat.press_payload("person")
+        await chat.send("777\x00 123 456")
+        await chat.press_payload("time:morning")
+        await chat.send("my\x00 letter\x07 from\x1b[31m the office\r\nsecond line")
+        await chat.press_payload("consent:yes\x00")
+        assert "R-0001" in chat.text, chat.keys
+        async with app.sessions() as session:
+            [request] = await CallbackRepository(session).list_requests()
+        assert request.question == "my letter from[31m the office second line"
+        assert request.phone == "+420777123456"
+    finally:
+        await app.close()
+
+
+def test_phone_digits_of_every_script_are_accepted() -> None:
+    from flows.phone import parse_phone
+
+    assert parse_phone("٧٧٧ ١٢٣ ٤٥٦") == "+420777123456"  # Arabic-Indic, as typed in Arabic
+    assert parse_phone("۷۷۷۱۲۳۴۵۶") == "+420777123456"  # Persian (extended Arabic-Indic)
+    assert parse_phone("＋４２０ ７７７ １２３ ４５６") == "+420777123456"  # full-width
+    assert parse_phone("७७७१२३४५६") == "+420777123456"  # Devanagari
+    assert parse_phone("777 123 456 ext") is None
+
+
+async def test_an_arabic_phone_number_is_taken_in_the_conversation(app: App) -> None:
+    chat = Chat(app.engine, client_lang="ar")
+    await chat.send("/start")
+    await chat.press_payload("lang:ar")
+    await chat.press_payload("person")
+    await chat.send("٧٧٧ ١٢٣ ٤٥٦")
+    assert chat.keys == ["callback-time"]
+
+
+async def test_a_reference_code_typed_gets_no_offer_to_switch_language(app: App) -> None:
+    chat = Chat(app.engine, client_lang="ru")
+    await chat.send("/start")
+    await chat.press_payload("lang:ru")
+    for text in ("R-0001", "A-0042", "R-0001?", "777 123 456", "ok"):
+        await chat.send(text)
+        assert "language-switch-offer" not in chat.keys, (text, chat.keys)

@@ -17,13 +17,32 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
+from pydantic import SecretStr
 
 from bot.app import App, build_app
+from bot.telegram.factory import (
+    HEALTH_TIMEOUT_S,
+    create_bot,
+    create_dispatcher,
+    webhook_application,
+)
+from bot.telegram.outbox import OutboxSender
 from storage.repositories import CallbackRepository
 from tests.chat import Chat
 from tests.conftest import POSTGRES_URL, _fresh_postgres, make_settings
-from tests.test_telegram import MIGRANT, running_bot
+from tests.fake_telegram import FakeTelegram
+from tests.test_telegram import (
+    CASEWORKER,
+    DESK,
+    DESK_CHAT,
+    MIGRANT,
+    Harness,
+    _request_callback,
+    running_bot,
+)
 
 QUESTION = "what documents do I need to extend my residence permit"
 URGENT = "my husband beats me and I am afraid to go home"
@@ -165,6 +184,16 @@ class Relay:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    def stall(self) -> None:
+        """A silent partition: connections stay open (new ones are accepted) but no byte
+        passes either way until `resume`, like a network that drops packets without a reset."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -179,6 +208,7 @@ class Relay:
         await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._flowing.wait()  # the connection is accepted, its handshake goes nowhere
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5432)
         except OSError:
@@ -189,6 +219,7 @@ class Relay:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 while data := await src.read(65536):
+                    await self._flowing.wait()
                     dst.write(data)
                     await dst.drain()
             dst.transport.abort()
@@ -235,3 +266,159 @@ async def test_postgres_gone_for_a_while(relayed_postgres: tuple[App, Relay]) ->
     await waiting.press_payload("consent:yes")
     assert "R-0002" in waiting.text
     assert await stored_requests(app) == [("R-0001", "+420777111222"), ("R-0002", "+420777333444")]
+
+
+@contextlib.asynccontextmanager
+async def relayed_bot() -> AsyncIterator[tuple[Harness, Relay]]:
+    """The Telegram bot polling the fake Bot API, its PostgreSQL behind a relay."""
+    await _fresh_postgres()
+    relay = Relay()
+    await relay.start()
+    url = POSTGRES_URL.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}")
+    try:
+        async with running_bot(url) as harness:
+            yield harness, relay
+    finally:
+        with contextlib.suppress(Exception):
+            await relay.cut()
+
+
+async def test_postgres_cut_on_telegram_text_and_urgent_get_the_storage_down_reply() -> None:
+    async with relayed_bot() as (h, relay):
+        h.fake.send(MIGRANT, "/start", lang="en")
+        await h.wait_text(MIGRANT, "Poradna")
+        await relay.cut()
+        # The staff check in front of the migrant's router cannot ask the database either: the
+        # text still reaches the path that answers without storage, urgent first.
+        h.fake.send(MIGRANT, URGENT, lang="en")
+        await h.wait_text(MIGRANT, "112")
+        await h.wait_text(MIGRANT, "no caseworker knows about it yet")
+        h.fake.send(MIGRANT, QUESTION, lang="en")
+        await h.wait_text(MIGRANT, "ipc.gov.cz")
+        await h.wait_text(MIGRANT, "cannot take a request")
+        await relay.start()
+        h.fake.send(MIGRANT, "/menu", lang="en")
+        await h.fake.wait_for(lambda: len(h.fake.buttons(MIGRANT)) >= 6, seconds=30)
+
+
+# Every database call gives up after this long in these tests (DATABASE_TIMEOUT).
+TIMEOUT = 1.0
+
+
+@pytest.fixture
+async def stalled_postgres() -> AsyncIterator[tuple[App, Relay]]:
+    await _fresh_postgres()
+    relay = Relay()
+    await relay.start()
+    url = POSTGRES_URL.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}")
+    application = await build_app(make_settings(url, database_timeout=TIMEOUT), migrate=True)
+    yield application, relay
+    relay.resume()
+    with contextlib.suppress(Exception):
+        await application.close()
+    with contextlib.suppress(Exception):
+        await relay.cut()
+
+
+async def test_postgres_silently_stalled_gets_the_storage_down_reply_in_time(
+    stalled_postgres: tuple[App, Relay],
+) -> None:
+    app, relay = stalled_postgres
+    waiting = Chat(app.engine, user="waiting", client_lang="en")
+    await waiting.send("/start")
+    await waiting.press_payload("lang:en")
+    await waiting.press_payload("person")
+
+    relay.stall()
+    loop = asyncio.get_running_loop()
+    for chat, text, last in (
+        (Chat(app.engine, user="afraid", client_lang="en"), URGENT, "storage-down-urgent"),
+        (waiting, "777 333 444", "storage-down"),
+        (waiting, QUESTION, "storage-down"),
+    ):
+        started = loop.time()
+        await asyncio.wait_for(chat.send(text), 10 * TIMEOUT)
+        took = loop.time() - started
+        assert chat.keys[-1] == last, chat.keys
+        # A connection that stalls is given up after DATABASE_TIMEOUT; the turn's statement and
+        # the rollback of its transaction each wait at most that long.
+        assert took < 4 * TIMEOUT, took
+    assert "112" in "\n".join(r.text for r in (await Chat(app.engine, "x", "en").send(URGENT)))
+
+    relay.resume()
+    await asyncio.sleep(TIMEOUT)
+    await waiting.send("777 333 444")
+    assert "callback-time" in waiting.keys
+
+
+async def test_webhook_while_postgres_stalls_replies_in_time_and_healthz_says_503(
+    stalled_postgres: tuple[App, Relay],
+) -> None:
+    app, relay = stalled_postgres
+    fake = FakeTelegram()
+    await fake.start()
+    settings = app.settings.model_copy(
+        update={"telegram_bot_token": SecretStr(fake.token), "telegram_api_base": fake.base}
+    )
+    bot = create_bot(settings)
+    sender = OutboxSender(bot, app.sessions, None)
+    web_app = webhook_application(app, create_dispatcher(app, sender), bot, "s3cret")
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}"
+    update = {
+        "update_id": 7,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": MIGRANT, "type": "private"},
+            "from": fake.user(MIGRANT),
+            "text": URGENT,
+        },
+    }
+    loop = asyncio.get_running_loop()
+    try:
+        async with aiohttp.ClientSession() as client:
+            async with client.get(f"{url}/healthz") as response:
+                assert response.status == 200
+            relay.stall()
+            started = loop.time()
+            async with client.get(f"{url}/healthz") as response:
+                assert response.status == 503
+            assert loop.time() - started < HEALTH_TIMEOUT_S + 1
+            # An urgent message during the partition: the emergency numbers at once, and
+            # Telegram hears "200" long before its webhook would give up.
+            started = loop.time()
+            async with client.post(
+                f"{url}/telegram",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"},
+            ) as response:
+                assert response.status == 200
+            assert loop.time() - started < 8 * TIMEOUT
+            assert any("112" in text for text in fake.texts(MIGRANT))
+            assert any("no caseworker knows" in text for text in fake.texts(MIGRANT))
+            relay.resume()
+    finally:
+        await runner.cleanup()
+        await bot.session.close()
+        await fake.stop()
+
+
+async def test_postgres_cut_a_caseworker_is_told_that_nothing_was_done() -> None:
+    async with relayed_bot() as (h, relay):
+        await _request_callback(h)
+        await h.wait_text(DESK, "R-0001")
+        await relay.cut()
+        h.fake.send(CASEWORKER, "/reply R-0001 I will call you at ten", chat=DESK_CHAT)
+        await h.wait_text(DESK, "nothing was done")
+        h.fake.click(CASEWORKER, "claim:R-0001", chat=DESK_CHAT)
+        await h.fake.wait_for(
+            lambda: any("nothing was done" in a.get("text", "") for a in h.answers())
+        )
+        await relay.start()
+        h.fake.send(CASEWORKER, "/reply R-0001 I will call you at ten", chat=DESK_CHAT)
+        await h.wait_text(MIGRANT, "I will call you at ten", count=1)

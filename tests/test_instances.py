@@ -12,9 +12,9 @@ import pytest
 from bot.app import App, build_app
 from bot.telegram.factory import create_bot
 from bot.telegram.outbox import OutboxSender
-from flows.events import Inbound
+from flows.events import Inbound, Reply
 from storage.models import utcnow
-from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository
+from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository, enqueue
 from tests.chat import Chat
 from tests.conftest import _fresh_postgres, make_settings
 from tests.fake_telegram import FakeTelegram
@@ -45,7 +45,7 @@ async def test_one_user_on_two_instances_does_not_interleave(instances: list[App
     results = await asyncio.gather(*presses)
     keys = Counter(r[0].key for r in results)
     assert keys["callback-done"] == 1  # one request, whichever instance got there first
-    assert keys["callback-done"] + keys["button-invalid"] == 6
+    assert keys["callback-done"] + keys["button-invalid"] == 6, keys
     async with first.sessions() as session:
         assert len(await CallbackRepository(session).list_requests()) == 1
 
@@ -112,3 +112,68 @@ async def test_two_senders_deliver_every_message_exactly_once(instances: list[Ap
         for bot in bots:
             await bot.session.close()
         await fake.stop()
+
+
+USERS, STEPS = 150, 8
+
+
+async def test_two_senders_keep_each_chats_order(instances: list[App]) -> None:
+    """150 people × 8 replies each, delivered by two instances at once: every person gets
+    their replies in the order they were stored. (One sender once leased a chat's later
+    messages while the other still held its earlier ones, uncommitted.)"""
+    first, _ = instances
+    fake = FakeTelegram()
+    await fake.start()
+    settings = make_settings(
+        first.settings.database_url, telegram_bot_token=fake.token, telegram_api_base=fake.base
+    )
+    bots = [create_bot(settings), create_bot(settings)]
+    senders = [
+        OutboxSender(bot, app.sessions, None) for bot, app in zip(bots, instances, strict=True)
+    ]
+    try:
+        async with first.db.begin() as connection:
+            for user in range(USERS):
+                for step in range(STEPS):
+                    reply = Reply(key="x", text=f"step {step}", lang="en")
+                    await enqueue(connection, "telegram", str(5000 + user), reply.to_body())
+
+        async def drain(sender: OutboxSender) -> None:
+            while await sender.deliver_due():
+                pass
+
+        await asyncio.gather(*(drain(s) for s in senders))
+        received: dict[int, list[str]] = {}
+        for call in fake.sent():
+            received.setdefault(int(call.params["chat_id"]), []).append(call.params["text"])
+        expected = [f"step {step}" for step in range(STEPS)]
+        disordered = [chat for chat, texts in received.items() if texts != expected]
+        assert len(received) == USERS
+        assert disordered == [], f"{len(disordered)} of {USERS} chats out of order"
+    finally:
+        for bot in bots:
+            await bot.session.close()
+        await fake.stop()
+
+
+async def test_the_flood_limit_holds_across_instances() -> None:
+    url = await _fresh_postgres()
+    settings = make_settings(url, rate_limit_per_minute=5)
+    first = await build_app(settings, migrate=True)
+    second = await build_app(settings, migrate=False)
+    try:
+        replies = [
+            await (first if n % 2 else second).engine.handle(
+                Inbound.message("telegram", "flooder", "spam", "en")
+            )
+            for n in range(20)
+        ]
+        keys = [r[0].key if r else None for r in replies]
+        assert "rate-limited" not in keys[:5]
+        assert keys[5] == "rate-limited"  # one notice, whichever instance it reached
+        assert keys[6:] == [None] * 14
+        other = await second.engine.handle(Inbound.message("telegram", "someone", "/start"))
+        assert other and other[0].key == "start-greeting"
+    finally:
+        await first.close()
+        await second.close()

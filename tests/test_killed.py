@@ -18,6 +18,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +32,8 @@ from typing import IO, Any
 import pytest
 from aiohttp import web
 
+from bot.telegram.render import render
+from flows.events import Reply
 from tests.fake_telegram import Call, FakeTelegram
 
 WAIT = 60.0  # generous: a process start is 2-4 s on a busy machine; tests wait for output
@@ -605,3 +608,324 @@ async def test_telegram_killed_while_handling_an_update_still_answers_it(
         "the answer or the end of all work",
     )
     assert any("vzp" in t for t in fake.texts(MIGRANT)), fake.texts(MIGRANT)[-1]
+
+
+# --------------------------------------------------------------------------- SIGTERM, webhook
+
+
+class HoldingAnswers(FakeTelegram):
+    """The fake Bot API, holding its answer to every answerCallbackQuery until released: a
+    button press's update is then certainly being handled by the bot."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["method"] == "answerCallbackQuery":
+            self.calls.append(Call("answerCallbackQuery", {}))
+            self._changed.set()
+            await self.release.wait()
+            return web.json_response({"ok": True, "result": True})
+        return await super()._handle(request)
+
+    async def stop(self) -> None:
+        self.release.set()
+        await super().stop()
+
+
+def _webhook_bot(
+    fake: FakeTelegram, tmp_path: Path, port: int, log: IO[str], **env: str
+) -> subprocess.Popen:
+    """`python -m bot run --webhook` on `port`, against the fake Bot API."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--webhook"],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        env=_env(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=fake.token,
+            TELEGRAM_API_BASE=fake.base,
+            WEBHOOK_URL="https://bot.example.org/telegram",
+            WEBHOOK_SECRET="s3cret",
+            PORT=str(port),
+            **env,
+        ),
+        cwd=tmp_path,
+    )
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def webhook_up(client: Any, url: str) -> None:
+    """Wait until the webhook server at `url` answers /healthz."""
+    import aiohttp  # noqa: PLC0415
+
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            async with client.get(f"{url}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            pass
+        assert time.monotonic() < deadline, "the webhook server never came up"
+        await asyncio.sleep(0.1)
+
+
+async def _refused(url: str) -> bool:
+    """Whether the server at `url` takes no new connections any more."""
+    host, port = url.removeprefix("http://").split(":")
+    try:
+        _, writer = await asyncio.open_connection(host, int(port))
+    except OSError:
+        return True
+    writer.close()
+    return False
+
+
+async def test_sigterm_in_webhook_mode_finishes_the_update_in_flight_and_exits_cleanly(
+    tmp_path: Path,
+) -> None:
+    import aiohttp  # noqa: PLC0415
+
+    fake = HoldingAnswers()
+    await fake.start()
+    port = free_port()
+    log = (tmp_path / "bot.log").open("a", encoding="utf-8")
+    proc = _webhook_bot(fake, tmp_path, port, log)
+    url = f"http://127.0.0.1:{port}"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    press = {
+        "update_id": 1,
+        "callback_query": {
+            "id": "cq1",
+            "from": fake.user(MIGRANT),
+            "chat_instance": "ci",
+            "data": "lang:en",
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": MIGRANT, "type": "private"},
+                "text": "...",
+            },
+        },
+    }
+    try:
+        async with aiohttp.ClientSession() as client:
+            await webhook_up(client, url)
+            posted = asyncio.ensure_future(
+                client.post(f"{url}/telegram", json=press, headers=headers)
+            )
+            await _wait(
+                fake,
+                lambda: any(c.method == "answerCallbackQuery" for c in fake.calls),
+                "the bot handling the press",
+            )
+            proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + WAIT
+            while not await _refused(url):  # stopping (or dead): no new connections
+                assert time.monotonic() < deadline, "SIGTERM did nothing"
+                await asyncio.sleep(0.05)
+            fake.release.set()
+            async with await posted as response:
+                # Answered, not reset: Telegram hears the update was handled.
+                assert response.status == 200
+        code = await asyncio.to_thread(proc.wait, WAIT)
+        assert code == 0, (tmp_path / "bot.log").read_text()
+        # The turn was stored: its replies are delivered, or wait in the outbox for the next
+        # process.
+        assert Outbox(tmp_path).rows(MIGRANT), (tmp_path / "bot.log").read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        await fake.stop()
+
+
+# --------------------------------------------------------------------------- two instances
+
+
+USERS, STEPS = 150, 8
+STEP_TEXTS = (
+    "/start",
+    "/help",
+    "/menu",
+    "health insurance for foreigners",
+    "/help",
+    "/language",
+    "what documents do I need to extend my residence permit",
+    "/menu",
+)
+
+
+async def test_two_webhook_instances_on_postgres_keep_each_chats_order_through_a_kill(
+    tmp_path: Path,
+) -> None:
+    """150 people × 8 messages, each person's updates sent one after the other (as Telegram
+    does), alternately to two real webhook processes on one PostgreSQL; one process is killed
+    with SIGKILL in the middle and started again. Every update is answered once it is stored
+    (an update whose answer never came is sent again, to the other instance), and every
+    person's replies arrive in the order they were stored (a reply that Telegram took just
+    before the kill may come twice, at once: the README's accepted window)."""
+    import aiohttp  # noqa: PLC0415
+    from sqlalchemy import text  # noqa: PLC0415
+    from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
+
+    from tests.conftest import POSTGRES_URL, _fresh_postgres  # noqa: PLC0415
+
+    await _fresh_postgres()
+    upgraded = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path, DATABASE_URL=POSTGRES_URL),
+        cwd=tmp_path,
+        timeout=WAIT,
+        check=False,
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    fake = FakeTelegram()
+    await fake.start()
+    log = (tmp_path / "bot.log").open("a", encoding="utf-8")
+    ports = [free_port(), free_port()]
+    env = {"DATABASE_URL": POSTGRES_URL, "RATE_LIMIT_PER_MINUTE": "1000"}
+    procs = [_webhook_bot(fake, tmp_path, port, log, **env) for port in ports]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    db = create_async_engine(POSTGRES_URL)
+    posted = 0
+    killed = asyncio.Event()
+    restarted = asyncio.Event()
+    progress = asyncio.Event()
+    try:
+        async with aiohttp.ClientSession() as client:
+            for url in urls:
+                await webhook_up(client, url)
+
+            async def deliver(update: dict[str, Any], first: int) -> None:
+                """Like Telegram: until some instance answers 200."""
+                nonlocal posted
+                target = first
+                while True:
+                    try:
+                        async with client.post(
+                            f"{urls[target]}/telegram", json=update, headers=headers
+                        ) as response:
+                            if response.status == 200:
+                                posted += 1
+                                progress.set()
+                                return
+                    except aiohttp.ClientError:
+                        pass
+                    target = 1 - target
+                    await asyncio.sleep(0.05)
+
+            async def person(number: int) -> None:
+                chat = 20_000 + number
+                for step, said in enumerate(STEP_TEXTS):
+                    update_id = 1 + number * STEPS + step
+                    message: dict[str, Any] = {
+                        "message_id": update_id,
+                        "date": 0,
+                        "chat": {"id": chat, "type": "private"},
+                        "from": fake.user(chat),
+                        "text": said,
+                    }
+                    if said.startswith("/"):
+                        message["entities"] = [
+                            {"type": "bot_command", "offset": 0, "length": len(said)}
+                        ]
+                    await deliver({"update_id": update_id, "message": message}, step % 2)
+
+            async def reached(count: int) -> None:
+                while posted < count:
+                    progress.clear()
+                    await progress.wait()
+
+            async def kill_and_restart() -> None:
+                await reached(USERS * STEPS // 3)
+                procs[0].send_signal(signal.SIGKILL)
+                await asyncio.to_thread(procs[0].wait, WAIT)
+                killed.set()
+                await reached(USERS * STEPS * 2 // 3)
+                procs[0] = _webhook_bot(fake, tmp_path, ports[0], log, **env)
+                await webhook_up(client, urls[0])
+                restarted.set()
+
+            chaos = asyncio.ensure_future(kill_and_restart())
+            await asyncio.gather(*(person(n) for n in range(USERS)))
+            await chaos
+        assert killed.is_set() and restarted.is_set()
+        assert posted == USERS * STEPS
+        # The living instances deliver what they can; what stays pending is what the killed
+        # process had leased (and what waits behind it in those chats). Its 60-second lease
+        # is made to end now, once, when nothing moves any more: ending the leases of the
+        # living instances' sends in flight would make them send twice.
+        deadline = time.monotonic() + WAIT
+        counts: list[int] = []
+        expired = False
+        while True:
+            async with db.connect() as connection:
+                left = await connection.scalar(
+                    text("SELECT count(*) FROM outbox WHERE status = 'pending'")
+                )
+            if not left:
+                break
+            counts.append(left)
+            if not expired and counts[-4:] == [left] * 4:
+                async with db.begin() as connection:
+                    await connection.execute(
+                        text(
+                            "UPDATE outbox SET next_attempt_at = now() AT TIME ZONE 'utc'"
+                            " WHERE status = 'pending'"
+                        )
+                    )
+                expired = True
+            assert time.monotonic() < deadline, f"{left} replies never delivered"
+            await asyncio.sleep(0.5)
+        async with db.connect() as connection:
+            rows = (
+                await connection.execute(text("SELECT recipient, body FROM outbox ORDER BY id"))
+            ).all()
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        log.close()
+        await db.dispose()
+        await fake.stop()
+    # Each chat: what was stored, rendered as the bot sends it, against what Telegram got.
+    stored: dict[int, list[list[str]]] = {}
+    for recipient, body in rows:
+        reply = Reply.from_body(body if isinstance(body, dict) else json.loads(body))
+        stored.setdefault(int(recipient), []).append([m.text for m in render(reply)])
+    sent: dict[int, list[str]] = {}
+    for call in fake.sent():
+        sent.setdefault(int(call.params["chat_id"]), []).append(call.params["text"])
+    disordered = [c for c, messages in stored.items() if not _in_order(sent.get(c, []), messages)]
+    assert len(stored) == USERS
+    assert disordered == [], f"{len(disordered)} of {USERS} chats out of order or incomplete"
+
+
+def _in_order(sent: list[str], messages: list[list[str]]) -> bool:
+    """Whether `sent` is `messages` (each a list of parts) in order, every one of them, where a
+    message may come a second time right after itself (sent again after the kill)."""
+    at, previous = 0, None
+    for parts in messages:
+        if previous and sent[at : at + len(previous)] == previous and previous != parts:
+            at += len(previous)
+        if sent[at : at + len(parts)] != parts:
+            return False
+        at, previous = at + len(parts), parts
+    if previous and sent[at:] == previous:
+        at += len(previous)
+    return at == len(sent)

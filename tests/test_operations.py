@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,9 @@ from flows.events import Inbound
 from storage.models import utcnow
 from storage.repositories import CallbackRepository
 from tests.conftest import make_settings
+from tests.fake_telegram import FakeTelegram
 from tests.test_cli import poradna
+from tests.test_killed import WAIT, _webhook_bot, free_port, webhook_up
 
 
 async def test_a_flood_gets_one_polite_notice_not_a_thousand_replies(
@@ -112,3 +116,50 @@ async def test_storage_errors_carry_no_personal_data(app: App) -> None:
     assert "callback_requests" in str(failed.value)  # it still says what failed
     for private in ("777123456", "Olga", "Nováková"):
         assert private not in str(failed.value)
+
+
+async def test_webhook_logs_hold_no_raw_update_even_when_malformed_or_unknown(
+    tmp_path: Path,
+) -> None:
+    """A malformed update made aiohttp log a traceback with the raw body; an update of a type
+    aiogram does not know made it print the update's JSON to stderr. Neither may show what a
+    person wrote, and with LOG_FORMAT=json every line stays JSON."""
+    import aiohttp
+
+    fake = FakeTelegram()
+    await fake.start()
+    port = free_port()
+    log = (tmp_path / "bot.log").open("a", encoding="utf-8")
+    proc = _webhook_bot(fake, tmp_path, port, log, LOG_FORMAT="json", LOG_LEVEL="DEBUG")
+    url = f"http://127.0.0.1:{port}"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    private = "Olga Nováková +420777123456"
+    malformed = {
+        "update_id": 5,
+        "message": {"message_id": "five", "date": 0, "chat": "none", "text": private},
+    }
+    unknown = {"update_id": 6, "some_future_update": {"id": 1, "text": private}}
+    try:
+        async with aiohttp.ClientSession() as client:
+            await webhook_up(client, url)
+            async with client.post(f"{url}/telegram", json=malformed, headers=headers) as r:
+                assert r.status == 400
+            async with client.post(f"{url}/telegram", json=unknown, headers=headers) as r:
+                assert r.status == 200
+            async with client.post(f"{url}/telegram", data=f"{{{private}", headers=headers) as r:
+                assert r.status == 400
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        await fake.stop()
+    logs = (tmp_path / "bot.log").read_text(encoding="utf-8")
+    for secret in ("Olga", "Nov", "777123456"):
+        assert secret not in logs, logs
+    lines = [line for line in logs.splitlines() if line.strip()]
+    assert lines
+    for line in lines:
+        json.loads(line)  # nothing printed around the JSON lines

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
 from bot.app import App
 from storage import states
-from storage.models import CallbackRequest, Interaction, UnansweredQuestion, User, utcnow
+from storage.models import (
+    Base,
+    CallbackRequest,
+    Interaction,
+    UnansweredQuestion,
+    User,
+    utcnow,
+)
 from storage.privacy import PrivacyRepository
 from storage.reports import Period, build_report, to_markdown, to_rows
-from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository
+from storage.repositories import (
+    AppointmentRepository,
+    CallbackRepository,
+    OutboxRepository,
+    StaffRepository,
+)
 from tests.chat import Chat
+from tests.test_appointments import _book
 from tests.test_cli import poradna
 
 
@@ -246,3 +260,100 @@ def test_queue_report_and_privacy_commands(db_env: dict[str, str]) -> None:
     assert exported["callback_requests"][0]["phone"] == "+420777123456"
     purged = poradna("privacy", "purge", env=db_env)
     assert purged.returncode == 0 and "Erased after 90 days" in purged.stdout
+
+
+SECRETS = ("777123456", "777 123 456", "777111222", "777 111 222", "my private question")
+SAID = ("relayed secret words", "caseworker secret answer")
+
+
+async def _everything_stored(app: App) -> str:
+    """Every row of every table, as text."""
+    dump: list[str] = []
+    async with app.db.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            dump.extend(repr(tuple(row)) for row in await connection.execute(select(table)))
+    return "\n".join(dump)
+
+
+def _files_of(app: App) -> dict[str, bytes]:
+    """The SQLite database file and its write-ahead log and shared memory, as bytes."""
+    database = Path(app.settings.database_url.split("///", 1)[1])
+    files = [database, *(database.with_name(database.name + s) for s in ("-wal", "-shm"))]
+    return {f.name: f.read_bytes() for f in files if f.exists()}
+
+
+async def test_forget_leaves_no_phone_or_text_in_any_table_or_file_and_export_had_all(
+    app: App,
+) -> None:
+    async with app.sessions() as session, session.begin():
+        await StaffRepository(session).add("telegram", "501", "Jana")
+    await _book(app, lang="en", user="u1", channel="telegram")  # phone 777 123 456
+    chat = Chat(app.engine, user="u1", channel="telegram", client_lang="en")
+    await chat.send("/menu")
+    await chat.press_payload("person")
+    await chat.send("777 111 222")
+    await chat.press_payload("time:morning")
+    await chat.send("my private question")
+    await chat.press_payload("consent:yes")
+    assert "R-0001" in chat.text
+    await app.desk.reply("telegram", "501", "R-0001", "caseworker secret answer")
+    await chat.send("relayed secret words")
+
+    async with app.sessions() as session:
+        exported = json.dumps(await PrivacyRepository(session).export("telegram", "u1"))
+    for secret in ("+420777123456", "+420777111222", "my private question", *SAID):
+        assert secret in exported, secret
+    before = await _everything_stored(app)
+    assert all(s in before for s in SAID)
+
+    await chat.send("/forget")
+    await chat.press_payload("forget:yes")
+    assert chat.keys == ["privacy-forgotten"]
+
+    stored = await _everything_stored(app)
+    for secret in (*SECRETS, *SAID):
+        assert secret not in stored, secret
+    if app.settings.is_sqlite:
+        # Not in the free pages of the file, nor in the write-ahead log waiting for a
+        # checkpoint: erased means gone from the disk.
+        for name, content in _files_of(app).items():
+            for secret in (*SECRETS, *SAID):
+                assert secret.encode() not in content, (name, secret)
+
+
+async def test_an_open_request_is_warned_about_then_closed_and_erased_at_retention(
+    app: App,
+) -> None:
+    """The consent text promises RETENTION_DAYS: a request still open then is not kept for
+    ever. Its caseworker is told a week before; at the end it is closed and erased."""
+    chat = Chat(app.engine, user="u1", client_lang="en")
+    await chat.request_callback(agree=False, phone="777123456", question="old question")
+    assert "if your request is still open then" in chat.text.casefold()
+    await chat.press_payload("consent:yes")
+    await _book(app, lang="en", user="u2")
+    retention = timedelta(days=90)
+    created = utcnow()
+
+    assert await app.desk.warn_before_retention(retention, created + timedelta(days=80)) == 0
+    assert await app.desk.warn_before_retention(retention, created + timedelta(days=84)) == 2
+    assert await app.desk.warn_before_retention(retention, created + timedelta(days=85)) == 0
+    warnings = await _staff_messages(app, "staff-retention-warning")
+    assert sorted(m.reference for m in warnings) == ["A-0001", "R-0001"]
+    assert all("90" in m.body["text"] for m in warnings)
+
+    async with app.sessions() as session, session.begin():
+        purged = await PrivacyRepository(session).purge(retention, created + timedelta(days=91))
+    assert purged.requests == 2
+    async with app.sessions() as session:
+        request = await CallbackRepository(session).get("R-0001")
+        [appointment] = await AppointmentRepository(session).list_appointments()
+    assert request and request.status == states.CLOSED
+    assert request.phone is None and request.question is None
+    assert appointment.status == states.CANCELLED and appointment.phone is None
+    stored = await _everything_stored(app)
+    assert "777123456" not in stored and "old question" not in stored
+
+
+async def _staff_messages(app: App, key: str) -> list:
+    async with app.sessions() as session:
+        return [m for m in await OutboxRepository(session).all() if m.body["key"] == key]

@@ -20,10 +20,12 @@ from bot.telegram.factory import (
     set_up_bot,
 )
 from bot.telegram.outbox import OutboxSender
+from flows.calendar import PRAGUE
 from storage.models import CallbackRequest, utcnow
 from storage.repositories import OutboxRepository, StaffRepository
 from tests.conftest import make_settings
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, parse_html, utf16_length
+from tests.test_appointments import _book
 
 MIGRANT = 1001
 OTHER_MIGRANT = 1002
@@ -77,7 +79,7 @@ async def running_bot(database_url: str) -> AsyncIterator[Harness]:
         await StaffRepository(session).add("telegram", str(COLLEAGUE), "Olena", ("uk",))
     await bootstrap_staff(app)
     bot = create_bot(settings)
-    sender = OutboxSender(bot, app.sessions, DESK, idle_seconds=0.2)
+    sender = OutboxSender(bot, app.sessions, DESK, staff_t=app.engine.staff_t, idle_seconds=0.2)
     dispatcher = create_dispatcher(app, sender)
     await set_up_bot(bot, app.knowledge.locales, "en")
     polling = asyncio.create_task(
@@ -428,3 +430,86 @@ async def test_unclaimed_request_is_announced_to_everyone_after_the_sla(tg: Harn
     tg.sender.wake()
     reminder = await tg.wait_text(DESK, "R-0001")
     assert reminder.startswith("⏰ R-0001")
+
+
+JANA = 503
+HTML_NAME = "Jana <Novakova> & Co"
+
+
+def _visible(call_text: str) -> str:
+    return parse_html(call_text)
+
+
+async def test_staff_texts_are_escaped_and_a_redelivered_confirm_confirms_once(
+    tg: Harness,
+) -> None:
+    f = tg.fake
+    async with tg.app.sessions() as session, session.begin():
+        await StaffRepository(session).add("telegram", str(JANA), HTML_NAME, ("en",))
+    await _book(tg.app, lang="en", user=str(MIGRANT), channel="telegram")
+    day = (utcnow() + timedelta(days=3)).astimezone(PRAGUE).strftime("%Y-%m-%d")
+    f.send(JANA, f"/confirm A-0001 {day} 10:00", chat=DESK_CHAT)
+    # Both the desk's notice and the answer to Jana show her name as written.
+    done = await tg.wait_text(DESK, "confirmed for", count=2)
+    assert HTML_NAME in _visible(done)
+    # Moved to 11:00, and the answer to that command fails once (a 5xx, a network error):
+    # Telegram delivers the update again, and the person is told of the move once.
+    update_id = f.send(JANA, f"/confirm A-0001 {day} 11:00", chat=DESK_CHAT)
+    update = next(u for u in f._updates if u["update_id"] == update_id)
+    reply_id = update["message"]["message_id"]
+    f.fail_when(
+        "sendMessage",
+        lambda p: (p.get("reply_parameters") or {}).get("message_id") == reply_id,
+        500,
+    )
+    await f.wait_for(lambda: any(c.result is None and c.method == "sendMessage" for c in f.calls))
+    f.push({k: v for k, v in update.items() if k != "update_id"}, update_id=update_id)
+    f.send(MIGRANT, "/help", lang="en")
+    await tg.wait_text(MIGRANT, "/language")
+    assert await _outbox_drained(tg)
+    confirmations = [t for t in tg.texts(MIGRANT) if "A-0001" in t and ":00" in t]
+    assert len(confirmations) == 2, confirmations
+    assert "11:00" in confirmations[-1]
+
+
+async def test_desk_commands_check_the_sender_first_and_echo_nothing_as_html(
+    tg: Harness,
+) -> None:
+    f = tg.fake
+    phishing = '<a href="https://evil.example/">Open the new case portal</a>'
+    f.send(STRANGER, f"/confirm {phishing} 2020-01-01 10:00", chat=DESK_CHAT)
+    # Forty more commands: someone who is not a caseworker is told once a minute, not forty
+    # times (the desk group had no flood limit).
+    for n in range(40):
+        command = ("/done", "/reply", "/cancelappt", "/reload")[n % 4]
+        f.send(STRANGER, f"{command} {phishing}", chat=DESK_CHAT)
+    f.send(CASEWORKER, f"/confirm {phishing} 2020-01-01 10:00", chat=DESK_CHAT)
+    f.send(CASEWORKER, f"/cancelappt {phishing}", chat=DESK_CHAT)
+    await f.wait_for(lambda: len(tg.texts(DESK)) >= 3)  # updates are handled in order
+    texts = tg.texts(DESK)
+    assert len([t for t in texts if "Only caseworkers" in t]) == 1, texts
+    for text in texts:
+        assert "<a " not in text, text  # a link would be the bot's own, clickable
+        assert "Open the new case portal" not in _visible(text) or phishing in _visible(text)
+
+
+async def test_a_long_reply_with_emoji_is_split_by_telegrams_count_and_a_refusal_is_told(
+    tg: Harness,
+) -> None:
+    f = tg.fake
+    await _request_callback(tg)
+    await tg.wait_text(DESK, "R-0001")
+    # 3,000 code points, 4,000 UTF-16 units (each 😀 is two): over Telegram's 4,096 with the
+    # caseworker prefix, under the 4,000 code points the split once counted.
+    long = " ".join(["😀😀 ok"] * 600)
+    assert len(long) < 4000 < utf16_length(long)
+    f.send(CASEWORKER, f"/reply R-0001 {long}", chat=DESK_CHAT)
+    await tg.wait_text(MIGRANT, "😀😀 ok", count=2)
+    parts = [t for t in tg.texts(MIGRANT) if "😀" in t]
+    assert all(utf16_length(parse_html(t)) <= 4096 for t in parts)
+    assert "".join(parts).count("😀") == 1200
+    # The person blocked the bot: the next reply is refused for good, and the desk is told.
+    f.fail_when("sendMessage", lambda p: int(p["chat_id"]) == MIGRANT, 403)
+    f.send(CASEWORKER, "/reply R-0001 Call me back please", chat=DESK_CHAT)
+    notice = await tg.wait_text(DESK, "could not be delivered")
+    assert "R-0001" in notice

@@ -13,7 +13,7 @@ import pytest
 from bot.app import Knowledge
 from bot.leaflet import LeafletError, leaflet_link, start_payload
 from bot.telegram.mappers import client_language
-from bot.telegram.render import MAX_PART, render, split_text
+from bot.telegram.render import MAX_MESSAGE, render, split_text, utf16_length
 from flows.events import Button, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def test_long_answers_are_split_cleanly_under_the_limit() -> None:
     text = "\n\n".join(f"{n}. {paragraph}" for n in range(20))
     parts = split_text(text)
     assert len(parts) > 1
-    assert all(len(p) <= MAX_PART for p in parts)
+    assert all(utf16_length(p) <= MAX_MESSAGE for p in parts)
     assert "".join(parts).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace(
         "\n", ""
     )
@@ -49,7 +49,13 @@ def test_long_answers_are_split_cleanly_under_the_limit() -> None:
 
 
 def test_one_huge_word_is_still_split() -> None:
-    assert [len(p) for p in split_text("x" * 9000)] == [4000, 4000, 1000]
+    assert [len(p) for p in split_text("x" * 9000)] == [4096, 4096, 808]
+
+
+def test_parts_are_measured_as_telegram_counts_and_never_cut_an_emoji() -> None:
+    parts = split_text("😀" * 3000)  # 6,000 UTF-16 units
+    assert [utf16_length(p) for p in parts] == [4096, 1904]
+    assert "".join(parts) == "😀" * 3000
 
 
 def test_phone_request_adds_a_share_contact_keyboard() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,13 +15,15 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
+from aiogram.types.update import UpdateTypeLookupError
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.reload import ContentWatcher
 from bot.telegram.handlers import migrant_router, staff_private_router, staff_router
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
-from storage.db import uncancelled
+from storage.db import erase_from_files, uncancelled
 from storage.privacy import PrivacyRepository
 from storage.reports import recent_counts
 from storage.repositories import StaffRepository, UpdateRepository
@@ -28,6 +31,7 @@ from storage.repositories import StaffRepository, UpdateRepository
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from aiohttp import web
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.app import App
@@ -38,6 +42,10 @@ logger = logging.getLogger(__name__)
 
 COMMANDS = ("start", "menu", "language", "help", "cancel")
 MAINTENANCE_EVERY = 60
+# SIGTERM in webhook mode: how long the updates being handled may take to finish.
+SHUTDOWN_TIMEOUT_S = 30.0
+# /healthz answers 503 when the database has not answered within this many seconds.
+HEALTH_TIMEOUT_S = 2.0
 PURGE_EVERY = 6 * 3600
 
 
@@ -62,8 +70,12 @@ async def maintain(app: App, sender: OutboxSender) -> None:
 
 
 async def _purge(app: App) -> Any:
+    retention = timedelta(days=app.settings.retention_days)
+    await app.desk.warn_before_retention(retention)
     async with app.sessions() as session, session.begin():
-        return await PrivacyRepository(session).purge(timedelta(days=app.settings.retention_days))
+        purged = await PrivacyRepository(session).purge(retention)
+    await erase_from_files(app.db)
+    return purged
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -99,6 +111,12 @@ class OnceMiddleware(BaseMiddleware):
         event: Update,  # type: ignore[override]
         data: dict[str, Any],
     ) -> Any:
+        try:
+            event.event_type  # noqa: B018 (raises for a type this aiogram does not know)
+        except UpdateTypeLookupError:
+            # aiogram would print the whole update (what a person wrote) to stderr.
+            logger.warning("update %s of an unknown type skipped", event.update_id)
+            return None
         try:
             async with self._db.connect() as connection:
                 seen = await UpdateRepository(connection).seen(CHANNEL, event.update_id)
@@ -141,7 +159,11 @@ def create_dispatcher(
     app: App, sender: OutboxSender, watcher: ContentWatcher | None = None
 ) -> Dispatcher:
     dispatcher = Dispatcher(
-        engine=app.engine, desk=app.desk, sender=sender, watcher=watcher or ContentWatcher(app)
+        engine=app.engine,
+        desk=app.desk,
+        sender=sender,
+        watcher=watcher or ContentWatcher(app),
+        flood=app.engine.flood,
     )
     dispatcher.update.outer_middleware(OnceMiddleware(app.db))
     if app.settings.staff_chat_id is not None:
@@ -172,7 +194,9 @@ async def bootstrap_staff(app: App) -> None:
 
 async def run_polling(app: App) -> None:
     bot = create_bot(app.settings)
-    sender = OutboxSender(bot, app.sessions, app.settings.staff_chat_id)
+    sender = OutboxSender(
+        bot, app.sessions, app.settings.staff_chat_id, staff_t=app.engine.staff_t
+    )
     watcher = ContentWatcher(app)
     dispatcher = create_dispatcher(app, sender, watcher)
     await bootstrap_staff(app)
@@ -190,54 +214,101 @@ async def run_polling(app: App) -> None:
         await bot.session.close()
 
 
+class CheckedRequestHandler(SimpleRequestHandler):
+    """aiogram's webhook handler, except that a body that is not an update is refused with 400
+    and logged by its kind only: aiohttp would log the traceback, with the raw body (what a
+    person wrote) in pydantic's message."""
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        from aiohttp import web  # noqa: PLC0415
+
+        try:
+            update = Update.model_validate(
+                await request.json(loads=bot.session.json_loads), context={"bot": bot}
+            )
+        except ValueError as exc:  # bad JSON, or pydantic's ValidationError
+            logger.warning("webhook request refused, not an update: %s", type(exc).__name__)
+            return web.Response(status=400, text="Bad Request")
+        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
+
+
+def webhook_application(
+    app: App, dispatcher: Dispatcher, bot: Bot, secret: str
+) -> web.Application:
+    """`/telegram` (updates, checked against `secret`) and `/healthz`."""
+    from aiogram.webhook.aiohttp_server import setup_application
+    from aiohttp import web
+
+    web_app = web.Application()
+
+    async def counts() -> dict[str, int]:
+        async with app.sessions() as session:
+            return await recent_counts(session, timedelta(hours=24))
+
+    def _settle(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("health check: database unavailable: %s", type(task.exception()).__name__)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        """Alive, the database reachable, and what the bot did in the last 24 hours; 503
+        within HEALTH_TIMEOUT_S when the database fails or does not answer. A check that does
+        not answer in time is left to finish on its own (the statement timeout ends it): a
+        database call cancelled half-way can hang its connection."""
+        check = asyncio.ensure_future(counts())
+        check.add_done_callback(_settle)
+        done, _ = await asyncio.wait({check}, timeout=HEALTH_TIMEOUT_S)
+        if not done or check.exception() is not None:
+            return web.json_response({"status": "database unavailable"}, status=503)
+        return web.json_response({"status": "ok", "last_24h": check.result()})
+
+    web_app.router.add_get("/healthz", healthz)
+    # Answered only once processed: an update being handled when the process dies is sent again.
+    CheckedRequestHandler(
+        dispatcher, bot, secret_token=secret, handle_in_background=False
+    ).register(web_app, path="/telegram")
+    setup_application(web_app, dispatcher, bot=bot)
+    return web_app
+
+
 async def run_webhook(app: App) -> None:
     """Serve Telegram's webhook on PORT; every request must carry WEBHOOK_SECRET."""
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
     from aiohttp import web
 
     settings = app.settings
     if not settings.webhook_url or settings.webhook_secret is None:
         raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
     bot = create_bot(settings)
-    sender = OutboxSender(bot, app.sessions, settings.staff_chat_id)
+    sender = OutboxSender(bot, app.sessions, settings.staff_chat_id, staff_t=app.engine.staff_t)
     watcher = ContentWatcher(app)
     dispatcher = create_dispatcher(app, sender, watcher)
     await bootstrap_staff(app)
     await set_up_bot(bot, app.knowledge.locales, settings.default_language)
     secret = settings.webhook_secret.get_secret_value()
     await bot.set_webhook(settings.webhook_url, secret_token=secret)
-
-    web_app = web.Application()
-
-    async def healthz(_request: web.Request) -> web.Response:
-        """Alive, the database reachable, and what the bot did in the last 24 hours."""
-        try:
-            async with app.sessions() as session:
-                counts = await recent_counts(session, timedelta(hours=24))
-        except Exception:
-            logger.exception("health check: database unavailable")
-            return web.json_response({"status": "database unavailable"}, status=503)
-        return web.json_response({"status": "ok", "last_24h": counts})
-
-    web_app.router.add_get("/healthz", healthz)
-    # Answered only once processed: an update being handled when the process dies is sent again.
-    SimpleRequestHandler(
-        dispatcher, bot, secret_token=secret, handle_in_background=False
-    ).register(web_app, path="/telegram")
-    setup_application(web_app, dispatcher, bot=bot)
+    web_app = webhook_application(app, dispatcher, bot, secret)
     tasks = [
         asyncio.create_task(sender.run()),
         asyncio.create_task(maintain(app, sender)),
         asyncio.create_task(watcher.run()),
     ]
-    runner = web.AppRunner(web_app)
+    runner = web.AppRunner(web_app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()  # noqa: S104
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        logger.info("stopping: finishing the updates being handled")
     finally:
-        await _stop(tasks)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        # A graceful stop, as in polling mode: no new connections, the updates being handled
+        # finish and Telegram gets their answers; then the loops finish their rounds.
         await runner.cleanup()
+        await _stop(tasks)
         await bot.session.close()
 
 

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiogram import F, Router
+from aiogram import BaseMiddleware, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import CallbackQuery, Message
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.telegram.mappers import CHANNEL, callback_to_event, message_to_event
+from bot.telegram.render import render
 from flows import payloads as pl
+from flows.desk import DeskOutcome
+from flows.events import Reply
+from flows.flood import FloodLimit, Verdict
 from storage import states
 
 if TYPE_CHECKING:
@@ -22,6 +28,8 @@ if TYPE_CHECKING:
     from bot.telegram.outbox import OutboxSender
     from flows.desk import Desk
     from flows.engine import Engine
+
+logger = logging.getLogger(__name__)
 
 _REFERENCE = re.compile(r"^R-\d{4,}$")
 _DESK_BUTTON = r"^(claim|close):"
@@ -31,11 +39,42 @@ Lookup = Callable[["Desk", Message], Awaitable[str | None]]
 
 
 class IsStaff(Filter):
-    """The sender is a caseworker."""
+    """The sender is a caseworker. Fails safe: when storage cannot tell, the sender is treated
+    as a migrant, so their message reaches the engine's storage-down path (emergency numbers for
+    an urgent one) instead of failing the update."""
 
     async def __call__(self, event: Message | CallbackQuery, desk: Desk) -> bool:  # type: ignore[override]
         user = event.from_user
-        return user is not None and await desk.is_staff(CHANNEL, str(user.id))
+        if user is None:
+            return False
+        try:
+            return await desk.is_staff(CHANNEL, str(user.id))
+        except (SQLAlchemyError, OSError) as exc:
+            logger.error("staff check failed, handled as a migrant: %s", type(exc).__name__)
+            return False
+
+
+class StaffStorageDown(BaseMiddleware):
+    """A caseworker's action when storage fails: they are told that nothing was done (in the
+    staff language), instead of the update failing with no word, a reply lost unnoticed."""
+
+    async def __call__(
+        self,
+        handler: Callable[[Any, dict[str, Any]], Awaitable[Any]],
+        event: Any,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(event, data)
+        except (SQLAlchemyError, OSError) as exc:
+            logger.error("desk action failed, storage down: %s", type(exc).__name__)
+            desk: Desk = data["desk"]
+            if isinstance(event, CallbackQuery):
+                with contextlib.suppress(TelegramAPIError):
+                    await event.answer(desk.t("staff-storage-down"), show_alert=True)
+            else:
+                await _tell(event, desk, None, desk.t("staff-storage-down"))
+            return None
 
 
 def migrant_router() -> Router:
@@ -78,11 +117,15 @@ def staff_router(staff_chat_id: int) -> Router:
 
     @router.message(Command("reload"))
     async def on_reload(
-        message: Message, desk: Desk, watcher: ContentWatcher, sender: OutboxSender
+        message: Message,
+        desk: Desk,
+        watcher: ContentWatcher,
+        sender: OutboxSender,
+        flood: FloodLimit,
     ) -> None:
         assert message.from_user is not None
         if not await desk.is_staff(CHANNEL, str(message.from_user.id)):
-            await message.reply(desk.t("staff-not-staff"))
+            await _tell(message, desk, flood, desk.refusal())
             return
         await watcher.reload()
         sender.wake()
@@ -108,8 +151,13 @@ def staff_private_router() -> Router:
 
 
 def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool) -> None:
+    router.message.middleware(StaffStorageDown())
+    router.callback_query.middleware(StaffStorageDown())
+
     @router.callback_query()
-    async def on_desk_button(query: CallbackQuery, desk: Desk, sender: OutboxSender) -> None:
+    async def on_desk_button(
+        query: CallbackQuery, desk: Desk, sender: OutboxSender, update_id: int
+    ) -> None:
         try:
             payload = pl.parse_staff(query.data)
         except pl.ForgedPayloadError:
@@ -118,57 +166,124 @@ def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool
             await query.answer(desk.t("button-invalid"), show_alert=True)
             return
         act = desk.claim if payload.action == pl.CLAIM else desk.close
-        outcome = await act(CHANNEL, str(query.from_user.id), payload.value or "")
-        await query.answer(outcome.text, show_alert=not outcome.ok)
+        outcome = await act(
+            CHANNEL, str(query.from_user.id), payload.value or "", update_id=update_id
+        )
+        if not outcome.repeated:
+            with contextlib.suppress(TelegramAPIError):  # plain text; the press may be old
+                await query.answer(outcome.text, show_alert=not outcome.ok)
         sender.wake()
 
     @router.message(Command("reply"))
     async def on_reply_command(
-        message: Message, command: CommandObject, desk: Desk, sender: OutboxSender
+        message: Message,
+        command: CommandObject,
+        desk: Desk,
+        sender: OutboxSender,
+        update_id: int,
+        flood: FloodLimit,
     ) -> None:
+        assert message.from_user is not None
+        if not await desk.is_staff(CHANNEL, str(message.from_user.id)):
+            await _tell(message, desk, flood, desk.refusal())
+            return
         reference, _, text = (command.args or "").strip().partition(" ")
         if not _REFERENCE.match(reference) or not text.strip():
-            await message.reply(desk.t("staff-reply-usage"))
+            await _tell(message, desk, flood, desk.t("staff-reply-usage"))
             return
-        await _reply(message, desk, sender, reference, text.strip())
+        await _reply(message, desk, sender, flood, reference, text.strip(), update_id)
 
     @router.message(Command("confirm"))
     async def on_confirm(
-        message: Message, command: CommandObject, desk: Desk, sender: OutboxSender
+        message: Message,
+        command: CommandObject,
+        desk: Desk,
+        sender: OutboxSender,
+        update_id: int,
+        flood: FloodLimit,
     ) -> None:
         assert message.from_user is not None
         reference, _, when = (command.args or "").strip().partition(" ")
-        outcome = await desk.confirm(CHANNEL, str(message.from_user.id), reference, when)
-        await message.reply(outcome.text)
+        outcome = await desk.confirm(
+            CHANNEL, str(message.from_user.id), reference, when, update_id=update_id
+        )
+        await _tell(message, desk, flood, outcome)
         sender.wake()
 
     @router.message(Command("done", "noshow", "cancelappt"))
     async def on_settle(
-        message: Message, command: CommandObject, desk: Desk, sender: OutboxSender
+        message: Message,
+        command: CommandObject,
+        desk: Desk,
+        sender: OutboxSender,
+        update_id: int,
+        flood: FloodLimit,
     ) -> None:
         assert message.from_user is not None
         status = {"done": states.DONE, "noshow": states.NO_SHOW, "cancelappt": states.CANCELLED}[
             command.command
         ]
         reference = (command.args or "").strip()
-        outcome = await desk.settle(CHANNEL, str(message.from_user.id), reference, status)
-        await message.reply(outcome.text)
+        outcome = await desk.settle(
+            CHANNEL, str(message.from_user.id), reference, status, update_id=update_id
+        )
+        await _tell(message, desk, flood, outcome)
         sender.wake()
 
     @router.message(F.reply_to_message, F.text)
-    async def on_reply(message: Message, desk: Desk, sender: OutboxSender, **_: Any) -> None:
+    async def on_reply(
+        message: Message,
+        desk: Desk,
+        sender: OutboxSender,
+        update_id: int,
+        flood: FloodLimit,
+        **_: Any,
+    ) -> None:
         assert message.text is not None
         reference = await lookup(desk, message)
         if reference is None:
             raise SkipHandler  # not about a request: a colleague's chat, or a migrant's message
-        await _reply(message, desk, sender, reference, message.text)
+        await _reply(message, desk, sender, flood, reference, message.text, update_id)
 
 
 async def _reply(
-    message: Message, desk: Desk, sender: OutboxSender, reference: str, text: str
+    message: Message,
+    desk: Desk,
+    sender: OutboxSender,
+    flood: FloodLimit,
+    reference: str,
+    text: str,
+    update_id: int,
 ) -> None:
     assert message.from_user is not None
-    outcome = await desk.reply(CHANNEL, str(message.from_user.id), reference, text)
+    outcome = await desk.reply(
+        CHANNEL, str(message.from_user.id), reference, text, update_id=update_id
+    )
     if not outcome.ok:
-        await message.reply(outcome.text)
+        await _tell(message, desk, flood, outcome)
     sender.wake()
+
+
+async def _tell(
+    message: Message, desk: Desk, flood: FloodLimit | None, said: DeskOutcome | str
+) -> None:
+    """Answer a caseworker in the chat they wrote in. The text goes through `render`, like
+    every text the bot sends, so names and references they typed show as written (never as
+    HTML). The action is stored already: a refused or lost answer is logged, not raised, so
+    Telegram does not deliver the update again. Someone who is not a caseworker is told so
+    once a minute at most (on every instance together), not once per command."""
+    if isinstance(said, DeskOutcome):
+        if said.repeated:
+            return
+        if said.key == "staff-not-staff" and flood is not None:
+            assert message.from_user is not None
+            key = f"desk-refusal:{message.from_user.id}"
+            if await flood.check(key, limit=1) is not Verdict.OK:
+                return
+        said = said.text
+    reply = Reply(key="desk", text=said, lang=desk.t.lang, rtl=desk.t.rtl)
+    try:
+        for part in render(reply):
+            await message.reply(part.text, reply_markup=part.markup)
+    except TelegramAPIError as exc:
+        logger.warning("answer to a caseworker not delivered: %s", type(exc).__name__)

@@ -1,7 +1,8 @@
 """Delivers the outbox to Telegram: in order per chat, retried on 429 and 5xx, never dropped.
 
 Each batch is leased in the database before sending, so two bot instances never send one message
-twice; a message whose chat refuses it for good (the user blocked the bot) is marked failed.
+twice; a message whose chat refuses it for good (the user blocked the bot) is marked failed, and
+when it was about a request the desk is told.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.render import render
-from flows.engine import STAFF_CHANNEL
+from flows.engine import STAFF_CHANNEL, queue_for_staff
 from flows.events import Reply
 from storage.db import uncancelled
 from storage.repositories import OutboxRepository
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from aiogram import Bot
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from locales import Translator
     from storage.dto import OutboxDto
 
 logger = logging.getLogger(__name__)
@@ -49,9 +51,13 @@ class OutboxSender:
         sessions: async_sessionmaker[AsyncSession],
         staff_chat_id: int | None,
         *,
+        staff_t: Translator | None = None,
         idle_seconds: float = 2.0,
     ) -> None:
+        """`staff_t`: the desk's language, for telling it of a message about a request that
+        Telegram refused for good (the desk must be set: `staff_chat_id`)."""
         self._bot = bot
+        self._staff_t = staff_t if staff_chat_id else None
         self._sessions = sessions
         self._staff_chat_id = staff_chat_id
         self._idle = idle_seconds
@@ -157,6 +163,15 @@ class OutboxSender:
             )
             async with self._sessions() as session, session.begin():
                 await OutboxRepository(session).mark_failed(message.id)
+                if self._staff_t and message.channel != STAFF_CHANNEL and message.reference:
+                    # Nobody would know otherwise: a caseworker's answer the person never got.
+                    await queue_for_staff(
+                        session,
+                        self._staff_t,
+                        "staff-delivery-failed",
+                        message.reference,
+                        reply_to=True,
+                    )
             return True
         try:
             async with self._sessions() as session, session.begin():

@@ -15,9 +15,9 @@ from aiogram.types import (
 
 from flows.events import Reply
 
-# Telegram allows 4096 characters after entity parsing; stay under it with the raw text so that
-# the bold title and escaping never push a part over.
-MAX_PART: Final = 4000
+# Telegram allows 4096 UTF-16 code units of text after entity parsing (escapes count as the
+# character they stand for; an emoji outside the BMP counts two).
+MAX_MESSAGE: Final = 4096
 
 
 @dataclass(frozen=True)
@@ -26,27 +26,52 @@ class Outgoing:
     markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
 
 
-def split_text(text: str, limit: int = MAX_PART) -> list[str]:
-    """Split at paragraph, then line, then word boundaries; never inside a word if avoidable."""
+def utf16_length(text: str) -> int:
+    """Telegram's length of a text: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fitting(text: str, limit: int) -> int:
+    """How many code points of `text` fit in `limit` UTF-16 units (never half an emoji)."""
+    if 2 * len(text) <= limit:
+        return len(text)  # fits whatever it holds: the usual answer, counted no further
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE, first_limit: int | None = None) -> list[str]:
+    """Parts of at most `limit` UTF-16 units (`first_limit` for the first), split at paragraph,
+    then line, then word boundaries; never inside a word if avoidable."""
     parts: list[str] = []
     rest = text
-    while len(rest) > limit:
+    room = limit if first_limit is None else first_limit
+    while (end := _fitting(rest, room)) < len(rest):
         cut = -1
         for separator in ("\n\n", "\n", " "):
-            cut = rest.rfind(separator, 0, limit)
-            if cut > limit // 2:
+            cut = rest.rfind(separator, 0, end)
+            if cut > end // 2:
                 break
         if cut <= 0:
-            cut = limit
+            cut = end
         parts.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
+        room = limit
     parts.append(rest)
     return [p for p in parts if p]
 
 
 def render(reply: Reply) -> list[Outgoing]:
-    """The messages that show `reply`; the keyboard goes with the last part."""
-    parts = [html.escape(p, quote=False) for p in split_text(reply.text)]
+    """The messages that show `reply`, each within Telegram's length; the keyboard goes with
+    the last part. Every text the bot sends is escaped here, and only here."""
+    title = utf16_length(reply.title) + 2 if reply.title else 0  # "<b>title</b>\n\n"
+    parts = [
+        html.escape(p, quote=False)
+        for p in split_text(reply.text, first_limit=MAX_MESSAGE - title)
+    ]
     if reply.title:
         parts[0] = f"<b>{html.escape(reply.title, quote=False)}</b>\n\n{parts[0]}"
     inline = (
