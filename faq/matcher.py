@@ -505,7 +505,7 @@ class Matcher:
         self._similar = lru_cache(maxsize=50_000)(self._similar_uncached)
         # A turn asks about its message more than once (urgent before any step, then the
         # question): matched once.
-        self.match = lru_cache(maxsize=256)(self._match_uncached)  # type: ignore[method-assign]
+        self._matched = lru_cache(maxsize=256)(self._match_uncached)
         # What a query word brings to the scores depends on the word alone: computed once.
         self._evidence = lru_cache(maxsize=50_000)(self._evidence_uncached)
 
@@ -521,14 +521,10 @@ class Matcher:
     ) -> Match:
         """Match `text`; `lang` forces the language, `hint` is the user's language for ties,
         `context` the topic the conversation answered last (a follow-up is matched in it)."""
-        return self._match_uncached(text, lang, hint, context)
+        return self._matched(text, lang, hint, context)
 
     def _match_uncached(
-        self,
-        text: str,
-        lang: str | None = None,
-        hint: str | None = None,
-        context: str | None = None,
+        self, text: str, lang: str | None, hint: str | None, context: str | None
     ) -> Match:
         detection = Detection(lang, True) if lang else self.detector.detect(text, hint)
         hit = self.urgent_phrase(text, detection)
@@ -630,7 +626,7 @@ class Matcher:
     def recalibrate(self, calibration: Calibration) -> None:
         """Decide with `calibration` from now on (learned in the background, `bot.reload`)."""
         self.calibration = calibration
-        self.match.cache_clear()  # type: ignore[attr-defined]
+        self._matched.cache_clear()
 
     def urgent_phrase(self, text: str, detection: Detection | None = None) -> UrgentHit | None:
         """The urgent phrase `text` matches: of its language when that is sure, else of any."""
