@@ -103,6 +103,13 @@ class Calibration:
     # What the cross-validation measured, for `poradna faq check`.
     samples: int = 0
 
+    @property
+    def falls_with_negative(self) -> bool:
+        """Whether a nearer negative can only lower the probability (the features "negative"
+        and "over negative" together weigh it down)."""
+        negative = FEATURES.index("negative")
+        return self.weights[negative] - self.weights[FEATURES.index("over negative")] <= 0
+
     def probability(self, values: Sequence[float]) -> float:
         z = self.bias + sum(w * x for w, x in zip(self.weights, values, strict=True))
         return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))

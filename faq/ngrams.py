@@ -172,7 +172,8 @@ class PhraseIndex:
         self._column = self._space.ids
         # Numbers the space gave before this index was made: higher ones are unknown to it.
         self._columns = len(self._column)
-        self._idf = np.zeros(self._columns, dtype=np.float64)  # 0: not in this index
+        # 0: not in this index (and one more 0 for the numbers given after it, `_vector`).
+        self._idf = np.zeros(self._columns + 1, dtype=np.float64)
         for gram, n in df.items():
             self._idf[self._column[gram]] = math.log((1 + count) / (1 + n)) + 1
         self._unseen_idf = math.log(1 + count) + 1
@@ -194,16 +195,17 @@ class PhraseIndex:
         n-grams the index has never seen count in the length with the highest IDF, so that
         a long message sharing a few n-grams with a short phrase is not taken for it."""
         ids, counts, unseen = self._space.encode(text)
-        ours = ids < self._columns
-        idf = self._idf[ids[ours]]
+        # Numbers given after this index was made read the IDF 0 at its end: unknown here.
+        idf = self._idf[np.minimum(ids, self._columns)]
         known = idf > 0
-        columns = ids[ours][known]
+        columns = ids[known]
         if not len(columns):
             return columns, np.empty(0, dtype=np.float64)
-        values = counts[ours][known] * idf[known]
-        others = unseen + float(counts[~ours] @ counts[~ours])
-        others += float(counts[ours][~known] @ counts[ours][~known])
-        length = math.sqrt(float(values @ values) + others * self._unseen_idf**2)
+        others = counts[~known]
+        values = counts[known] * idf[known]
+        length = math.sqrt(
+            float(values @ values) + (unseen + float(others @ others)) * self._unseen_idf**2
+        )
         return columns, values / length
 
     def _block(self, topic_rows: list[tuple[str, Counter[str]]]) -> _Block:
