@@ -19,15 +19,12 @@ change it.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -36,6 +33,7 @@ from rapidfuzz import fuzz, process
 
 from faq.decide import CALIBRATION_FILE, Calibration, Ranked, features
 from faq.examples import Examples, load_examples_or_fail
+from faq.fuzzy import WordIndex
 from faq.langdetect import SCRIPT_LANGUAGES, Detection, LanguageDetector, script_of
 from faq.ngrams import GramSpace, PhraseIndex
 from faq.normalize import skeleton, words
@@ -86,8 +84,11 @@ FOLLOWUP_WORDS: Final = 4
 FOLLOWUP_SWITCH: Final = 75
 # A runner-up with this much evidence (word score or n-gram similarity, 0..1) may be a second
 # question in the message; only then is the message divided into parts. At most MAX_PARTS.
-SECOND_QUESTION: Final = 0.4
+SECOND_QUESTION: Final = 0.25
 MAX_PARTS: Final = 6
+# A part of one informative word is a question only when it is this close to a phrase (a
+# keyword) of its topic by n-grams: "...and a pediatrician?", not "...how does it work?".
+KEYWORD_PART: Final = 0.8
 # Word weights are specificities in 0..1: 1 for a word only one topic uses, less the more topics
 # share it. A word the FAQ has never seen weighs UNKNOWN_WEIGHT: enough that a long personal story
 # with one FAQ word in it is not answered as if it were that FAQ question.
@@ -202,22 +203,9 @@ def stem_similarity(a: str, b: str) -> float:
     return 0.0
 
 
-# The fuzzy search compares the words above this ratio (see `FuzzyVocabulary.closest`). It is
-# not a ratio two words can have (200 * common letters / total length), so no word sits on it.
-_BOUND: Final = 74.9
-# Shared bigrams are counted up to this many (a weaker but valid filter above it).
-_MAX_SHARED_BIGRAMS: Final = 8
-_ONE_BIT = re.compile("1")
-# `_set_bits` on masks with fewer than one bit in _SPARSE: byte by byte; on denser ones, through
-# the binary string (which costs a character per bit of the mask, however few are set).
-_SPARSE: Final = 256
-_NONZERO: Final = bytes([0] + [1] * 255)  # bytes.translate table: every byte but 0 becomes 1
-_BYTE_BITS: Final = tuple(tuple(bit for bit in range(8) if byte >> bit & 1) for byte in range(256))
-
-
 class FuzzyVocabulary:
-    """The FAQ's words, indexed to find a query word's similar words without comparing it with
-    every word of the FAQ.
+    """The FAQ's words in a `WordIndex` (shared with the urgent detector, `faq.fuzzy`), to find
+    a query word's similar words without comparing it with every word of the FAQ.
 
     `closest(token)` returns the words with a `token_similarity` above 0 among the FUZZY_LIMIT
     first of ``process.extract(token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)``,
@@ -225,172 +213,53 @@ class FuzzyVocabulary:
     their ratios, best first. A word of the same stem is evidence however many unrelated words
     happen to be closer by letters; the limit keeps the typo-like neighbours few.
 
-    How: ratio = 200 * LCS / (len(a) + len(b)), LCS being the longest common subsequence. A word
-    is above a bound only with an LCS of at least some L (given both lengths); LCS is at most the
-    number of letters the words have in common, and LCS >= L implies at least 3L + 1 - len(a) -
-    len(b) shared bigrams of the words padded with start and end marks. Bit masks (Python ints,
-    bit i for word i), one per letter occurrence, per bigram occurrence and per word length,
-    count both for all words at once; only the words that pass are compared with rapidfuzz.
-
-    Which words: every word above _BOUND is compared, so the similar ones among the closest are
-    known. A word at or below it can only be similar by its stem (a typo needs TYPO_RATIO), and
-    such words share the query word's first three or four letters, so they are few and found
-    directly in the sorted list.
+    Which words: every word above `fuzzy.NEAR` is compared (`WordIndex.near`), so the similar
+    ones among the closest are known. A word at or below it can only be similar by its stem (a
+    typo needs TYPO_RATIO), and such words share the query word's first three or four letters,
+    so they are few and found directly in the sorted list.
     """
 
-    def __init__(self, words: list[str]) -> None:
-        self.words = sorted(words)
-        grams: dict[tuple[str, int], list[int]] = defaultdict(list)
-        letters: dict[tuple[str, int], list[int]] = defaultdict(list)
-        lengths: dict[int, list[int]] = defaultdict(list)
-        for i, word in enumerate(self.words):
-            for key in _occurrences(_bigrams(word)):
-                grams[key].append(i)
-            for key in _occurrences(word):
-                letters[key].append(i)
-            lengths[len(word)].append(i)
-        size = len(self.words)
-        self._grams = {key: _bit_mask(ids, size) for key, ids in grams.items()}
-        self._letters = {key: _bit_mask(ids, size) for key, ids in letters.items()}
-        self._lengths = {n: _bit_mask(ids, size) for n, ids in sorted(lengths.items())}
-        # One plan per query word size.
-        self._plan = lru_cache(maxsize=256)(self._plan_uncached)
+    def __init__(self, words: list[str], index: WordIndex | None = None) -> None:
+        """`index`: one that holds `words` among others (else one of `words` alone)."""
+        self.index = index if index is not None else WordIndex(words)
+        self._ours = self.index.members(words)
 
     def closest(self, token: str) -> list[tuple[str, float]]:
         """(word, ratio) of the similar words, best first: see the class documentation."""
-        ranked = sorted(f for f in self._above_bound(token) if -f[0] > _BOUND)
+        index, ours = self.index, self._ours
+        ranked = sorted((-ratio, i) for i, ratio in index.near(token) if i in ours)
         chosen = {
-            (negative, index, word)
-            for negative, index, word in ranked[:FUZZY_LIMIT]
-            if token_similarity(token, word, -negative) > 0
+            (negative, i)
+            for negative, i in ranked[:FUZZY_LIMIT]
+            if token_similarity(token, index.words[i], -negative) > 0
         }
         chosen.update(self._stems(token))
-        return [(word, -negative) for negative, _, word in sorted(chosen)]
+        return [(index.words[i], -negative) for negative, i in sorted(chosen)]
 
-    def _above_bound(self, token: str) -> list[tuple[float, int, str]]:
-        """(-ratio, index, word) of every word with a ratio above _BOUND (and some just below)."""
-        plan = self._plan(len(token), _BOUND)
-        grams = _at_least(
-            [self._grams.get(key, 0) for key in _occurrences(_bigrams(token))],
-            max((shared for _, shared, _ in plan), default=0),
-        )  # grams[k]: the words sharing at least k bigrams with the token
-        letters = _at_least(
-            [self._letters.get(key, 0) for key in _occurrences(token)],
-            max((lcs for _, _, lcs in plan), default=0),
-        )  # letters[k]: the words sharing at least k letters
-        candidates = 0
-        for mask, shared, lcs in plan:
-            if shared:
-                mask &= grams[shared]
-            candidates |= mask & letters[lcs]
-        indices = _set_bits(candidates)
-        if not indices:
-            return []
-        # (itemgetter of one index gives the word itself, not a tuple of one.)
-        words = itemgetter(*indices)(self.words) if len(indices) > 1 else [self.words[indices[0]]]
-        return [
-            (-ratio, indices[j], word)
-            # A point below the bound: process.extract leaves out a word whose ratio is a hair
-            # above its cutoff.
-            for word, ratio, j in process.extract(
-                token, words, scorer=fuzz.ratio, score_cutoff=_BOUND - 1, limit=None
-            )
-        ]
-
-    def _stems(self, token: str) -> list[tuple[float, int, str]]:
-        """(-ratio, index, word) of the words with the same stem as `token`, at FUZZY_CUTOFF or
+    def _stems(self, token: str) -> list[tuple[float, int]]:
+        """(-ratio, position) of the words with the same stem as `token`, at FUZZY_CUTOFF or
         above (as process.extract has it)."""
         # Same stem (`stem_similarity`): the same word, or at least four first letters in common,
         # or, for words of four letters, three.
+        words = self.index.words
         start = token[:4] if len(token) > 4 else token[:3]
-        indices = []
-        for i in range(bisect.bisect_left(self.words, start), len(self.words)):
-            word = self.words[i]
-            if not word.startswith(start):
-                break
-            if stem_similarity(token, word):
-                indices.append(i)
+        indices = [
+            i
+            for i in self.index.starting(start)
+            if i in self._ours and stem_similarity(token, words[i])
+        ]
         if not indices:
             return []
-        words = [self.words[i] for i in indices]
         return [
-            (-ratio, indices[j], word)
-            for word, ratio, j in process.extract(
-                token, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None
+            (-ratio, indices[j])
+            for _, ratio, j in process.extract(
+                token,
+                [words[i] for i in indices],
+                scorer=fuzz.ratio,
+                score_cutoff=FUZZY_CUTOFF,
+                limit=None,
             )
         ]
-
-    def _plan_uncached(self, size: int, bound: float) -> tuple[tuple[int, int, int], ...]:
-        """How to find the words that can have a ratio above `bound` with a word of `size`:
-        (mask of word lengths, shared bigrams needed, shared letters needed), one entry per
-        pair of needs. The words are those of the lengths with at least that many of each."""
-        needs: dict[tuple[int, int], int] = {}
-        for length, mask in self._lengths.items():
-            lcs = math.floor(bound * (size + length) / 200) + 1
-            if lcs > min(size, length):
-                continue
-            # Counted up to _MAX_SHARED_BIGRAMS only (0: the bigrams do not tell).
-            shared = min(max(3 * lcs + 1 - size - length, 0), _MAX_SHARED_BIGRAMS)
-            needs[shared, lcs] = needs.get((shared, lcs), 0) | mask
-        return tuple((mask, shared, lcs) for (shared, lcs), mask in needs.items())
-
-
-def _bigrams(word: str) -> list[str]:
-    padded = f"\x02{word}\x03"
-    return [padded[i : i + 2] for i in range(len(padded) - 1)]
-
-
-def _occurrences(items: Iterable[str]) -> list[tuple[str, int]]:
-    """("a", 1), ("b", 1), ("a", 2): a multiset as a set, for counting what two words share."""
-    seen: dict[str, int] = defaultdict(int)
-    result = []
-    for item in items:
-        seen[item] += 1
-        result.append((item, seen[item]))
-    return result
-
-
-def _bit_mask(ids: list[int], size: int) -> int:
-    bits = bytearray(size // 8 + 1)
-    for i in ids:
-        bits[i >> 3] |= 1 << (i & 7)
-    return int.from_bytes(bits, "little")
-
-
-def _at_least(masks: list[int], top: int) -> list[int]:
-    """[_, in at least 1 of masks, in at least 2, ..., in at least top]."""
-    counts = [0] * (top + 1)
-    if top < 1:
-        return counts
-    seen = 0
-    for mask in masks:
-        if not mask:
-            continue
-        seen += 1
-        for k in range(min(top, seen), 1, -1):
-            counts[k] |= counts[k - 1] & mask
-        counts[1] |= mask
-    return counts
-
-
-def _set_bits(mask: int) -> list[int]:
-    """The positions of the 1 bits of `mask`, ascending."""
-    if mask.bit_count() * _SPARSE < mask.bit_length():
-        # Few bits: find the bytes that are not 0 (memchr on a copy with them as 1).
-        data = mask.to_bytes((mask.bit_length() + 7) // 8, "little")
-        flags = data.translate(_NONZERO)
-        positions = []
-        at = flags.find(1)
-        while at >= 0:
-            base = at * 8
-            positions.extend([base + bit for bit in _BYTE_BITS[data[at]]])
-            at = flags.find(1, at + 1)
-        return positions
-    bits = bin(mask)
-    last = len(bits) - 1
-    positions = [last - found.start() for found in _ONE_BIT.finditer(bits, 2)]
-    positions.reverse()
-    return positions
 
 
 class Matcher:
@@ -496,7 +365,11 @@ class Matcher:
         top = math.log(1 + topic_count)
         self._idf = {tok: math.log(1 + topic_count / len(ts)) / top for tok, ts in df.items()}
         self._vocab = sorted({t for d in self._docs for t in d.tokens})
-        self._fuzzy = FuzzyVocabulary(self._vocab)
+        # One index of words for the FAQ's and the urgent phrases' (`faq.fuzzy`).
+        index = WordIndex([*self._vocab, *(urgent.vocabulary if urgent else ())])
+        self._fuzzy = FuzzyVocabulary(self._vocab, index)
+        if urgent:
+            urgent.share(index)
         # Which documents have a token or pair: only they can score for a query that has it.
         postings: dict[str, list[int]] = defaultdict(list)
         for i, doc in enumerate(self._docs):
@@ -596,16 +469,18 @@ class Matcher:
         parts = _parts(decided.text)
         if not 2 <= len(parts) <= MAX_PARTS:
             return None
-        topics: list[str] = []
+        likely: dict[str, float] = {}  # topic: the probability of its likeliest part
         calibration = self.calibration
         for part in parts:
             query = self._informative(part, detection.lang, detection.confident)
-            if len(query) < 2:
+            if not query:
                 continue
             languages = _languages_for(part)
             ranked = self._ranked(part, query, detection, languages)
-            if not ranked or ranked[0].topic in topics:
+            if not ranked:
                 continue
+            if len(query) < 2 and ranked[0].ngrams < KEYWORD_PART:
+                continue  # one word that is not a topic's keyword ("how does it work?")
             # The nearest negative only lowers the probability (`Calibration.falls_with_negative`):
             # a part unlikely without it is unlikely with it, and its negatives are not searched.
             unlikely = (
@@ -614,11 +489,15 @@ class Matcher:
             if calibration.falls_with_negative and unlikely:
                 continue
             values = features(ranked, len(query), self._negative(part, languages))
-            if calibration.probability(values) >= calibration.likely:
-                topics.append(ranked[0].topic)
-        if len(topics) < 2:
+            probability = calibration.probability(values)
+            if probability >= max(calibration.likely, likely.get(ranked[0].topic, 0.0)):
+                likely[ranked[0].topic] = probability
+        if len(likely) < 2:
             return None
-        if decided.decision == "answer" and decided.topic in topics:
+        topics = sorted(likely, key=lambda t: -likely[t])  # the likeliest first
+        if decided.decision == "answer":
+            if decided.topic not in likely:
+                return None  # the parts do not confirm the answer: it stands, alone
             first = decided.topic
         else:
             first = topics[0]

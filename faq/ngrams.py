@@ -94,15 +94,13 @@ class GramSpace:
     def _encode(self, text: str) -> tuple[np.ndarray, np.ndarray, float]:
         """(ids, sublinear counts) of the message's n-grams that some index knows, and the
         sum of squared counts of those none knows."""
-        ids, counts, unseen = [], [], 0.0
-        for gram, n in grams(text).items():
-            at = self.ids.get(gram)
-            if at is None:
-                unseen += _tf(n) ** 2
-            else:
-                ids.append(at)
-                counts.append(_tf(n))
-        return np.array(ids, dtype=np.intp), np.array(counts, dtype=np.float64), unseen
+        found = grams(text)
+        get = self.ids.get
+        ids = np.fromiter((get(gram, -1) for gram in found), dtype=np.intp, count=len(found))
+        counts = np.fromiter(map(_tf, found.values()), dtype=np.float64, count=len(found))
+        known = ids >= 0
+        others = counts[~known]
+        return ids[known], counts[known], float(others @ others)
 
 
 @lru_cache(maxsize=64)

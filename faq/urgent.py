@@ -9,16 +9,15 @@ question that merely mentions the police is not mistaken for an emergency.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
 import yaml
-from rapidfuzz import fuzz, process
 
 from faq import yamlio
+from faq.fuzzy import WordIndex
 from faq.loader import Problem, _line_of
 from faq.normalize import tokens
 from locales import LANGUAGES
@@ -30,15 +29,10 @@ CATEGORIES: Final = (
 MAX_TOKENS: Final = 400
 EXACT_LANGUAGES: Final = frozenset({"vi"})
 # One typo in a word of about ten letters; looser lets "prodali" (sold) match "prodlit" (extend).
+# (Above `fuzzy.NEAR`: the shared index gives every word this close.)
 TYPO_RATIO: Final = 90
-# Up to this length a word is within a typo of another only at an Indel distance of two or
-# less: 13 + 15 letters allow 2.8. Two letters more or less need 20 letters in all, so words of
-# TWO_DELETIONS letters or more (9 + 11 allow 2) are also looked up without two letters. Longer
-# message words are compared with every phrase word of nearby length.
-LAST_SHORT: Final = 13
 # A phrase's words must stand within its length plus this many words of each other.
 WINDOW_SLACK: Final = 5
-TWO_DELETIONS: Final = 11
 
 
 @dataclass(frozen=True)
@@ -69,27 +63,6 @@ def _word_matches(word: str, phrase_word: str, ratio: float) -> bool:
     return min(len(word), len(phrase_word)) >= 5 and ratio >= TYPO_RATIO  # a typo
 
 
-def _deletions(word: str) -> set[str]:
-    """`word` and what is left of it after deleting one of its letters, or up to two from
-    TWO_DELETIONS letters on (the same rule for phrase words and message words)."""
-    found = {word}
-    last = {word}
-    for _ in range(2 if len(word) >= TWO_DELETIONS else 1):
-        last = {w[:i] + w[i + 1 :] for w in last for i in range(len(w))}
-        found |= last
-    return found
-
-
-def _shortest(length: int) -> int:
-    """The shortest word that can reach TYPO_RATIO with a word of `length` letters: the ratio
-    is at most 200 * shorter / (shorter + longer)."""
-    return math.ceil(length * TYPO_RATIO / (200 - TYPO_RATIO))
-
-
-def _longest(length: int) -> int:
-    return math.floor(length * (200 - TYPO_RATIO) / TYPO_RATIO)
-
-
 class UrgentDetector:
     """Finds urgent situations in a message."""
 
@@ -107,32 +80,10 @@ class UrgentDetector:
             for cut in (1, 2):
                 if len(w) - cut >= 3:
                     self._by_shorter.setdefault(w[:-cut], []).append(w)
-        # Words long enough for the typo rule, by length: a ratio of TYPO_RATIO needs lengths
-        # within about a fifth of each other, so a word is compared only with words of nearby
-        # lengths.
-        by_length: dict[int, list[str]] = {}
-        for w in self._vocabulary:
-            if len(w) >= 5:
-                by_length.setdefault(len(w), []).append(w)
-        self._nearby = {
-            n: [w for m in range(_shortest(n), _longest(n) + 1) for w in by_length.get(m, ())]
-            for n in range(5, _longest(max(by_length, default=5)) + 1)
-        }
-        # A typo needs a ratio of TYPO_RATIO, that is an Indel distance (letters inserted plus
-        # letters deleted) of at most a tenth of both lengths together: at most two up to
-        # LAST_SHORT letters. Two such words become the same after deleting at most one letter
-        # from each, or two from the longer one. Long phrase words indexed by what is left
-        # after deleting one letter (from TWO_DELETIONS letters on, also two) are found with a
-        # few lookups instead of comparing the word with a thousand others (`_typos`); the
-        # position in `_nearby` orders ties as process.extract does.
-        self._position = {
-            n: {w: i for i, w in enumerate(nearby)} for n, nearby in self._nearby.items()
-        }
-        self._deleted: dict[str, set[str]] = {}
-        for w in self._vocabulary:
-            if len(w) >= 5:
-                for rest in _deletions(w):
-                    self._deleted.setdefault(rest, set()).add(w)
+        # Typos are looked up in an index of words (`faq.fuzzy`): the matcher lends its own,
+        # which holds these words too (`share`); alone, the detector makes one when first asked.
+        self._index: WordIndex | None = None
+        self._ours: frozenset[int] = frozenset()
         self._urgent_by_word: dict[str, list[int]] = {}
         for i, phrase in enumerate(urgent):
             for word in set(phrase.tokens):
@@ -145,6 +96,17 @@ class UrgentDetector:
         # The engine asks about a message before any step, and the matcher again before
         # matching it: the second time is a lookup.
         self._detected = lru_cache(maxsize=256)(self._detect_uncached)
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """Every word of the phrases (urgent and not), sorted."""
+        return self._vocabulary
+
+    def share(self, index: WordIndex) -> None:
+        """Look typos up in `index` (which holds every word of `vocabulary`) from now on."""
+        self._index, self._ours = index, index.members(self._vocabulary)
+        self._matches.cache_clear()
+        self._detected.cache_clear()
 
     @classmethod
     def load(cls, path: Path = URGENT_FILE) -> UrgentDetector:
@@ -250,25 +212,18 @@ class UrgentDetector:
         return frozenset(found)
 
     def _typos(self, word: str) -> list[tuple[str, float]]:
-        """The 30 phrase words closest to `word` with a ratio of TYPO_RATIO or more, best first,
-        as ``process.extract(word, nearby, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO,
-        limit=30)`` gives them."""
-        nearby = self._nearby.get(len(word), ())  # none for a word far longer than all
-        if len(word) > LAST_SHORT:
-            return [
-                (candidate, ratio)
-                for candidate, ratio, _ in process.extract(
-                    word, nearby, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO, limit=30
-                )
-            ]
-        position = self._position.get(len(word), {})
-        candidates = {
-            w for rest in _deletions(word) for w in self._deleted.get(rest, ()) if w in position
-        }
-        scored = [(w, fuzz.ratio(word, w)) for w in candidates]
-        scored = [(w, ratio) for w, ratio in scored if ratio >= TYPO_RATIO]
-        scored.sort(key=lambda pair: (-pair[1], position[pair[0]]))
-        return scored[:30]
+        """The phrase words of five letters or more whose ratio with `word` is TYPO_RATIO or
+        more, best first (ties in alphabetical order)."""
+        if self._index is None:
+            self.share(WordIndex(self._vocabulary))
+        index = self._index
+        assert index is not None
+        found = sorted(
+            (-ratio, i)
+            for i, ratio in index.near(word)
+            if ratio >= TYPO_RATIO and i in self._ours and len(index.words[i]) >= 5
+        )
+        return [(index.words[i], -negative) for negative, i in found]
 
 
 def check_urgent(path: Path = URGENT_FILE) -> tuple[dict, list[Problem]]:

@@ -10,6 +10,8 @@ import yaml
 
 from bot.app import App, Knowledge, build_app
 from bot.cli import main
+from faq.loader import load_faq
+from faq.matcher import Matcher
 from faq.urgent import check_urgent
 from storage.repositories import CallbackRepository
 from tests.chat import Chat
@@ -185,9 +187,9 @@ def test_a_typo_in_the_longest_phrase_word_is_still_caught(knowledge: Knowledge)
 
 
 def test_typo_search_finds_what_comparing_with_every_phrase_word_finds() -> None:
-    """The detector looks typos up in an index of phrase words with letters deleted; it must
-    find exactly what comparing the word with every phrase word of nearby length finds, for a
-    letter inserted, deleted, replaced or swapped in any phrase word."""
+    """The detector looks typos up in an index of words (`faq.fuzzy`); alone or in the index it
+    shares with the FAQ matcher, it must find exactly what comparing the word with every phrase
+    word finds, for a letter inserted, deleted, replaced or swapped in any phrase word."""
     import random
 
     from rapidfuzz import fuzz, process
@@ -204,15 +206,16 @@ def test_typo_search_finds_what_comparing_with_every_phrase_word_finds() -> None
             typos.append(word[:i] + rng.choice(letters) + word[i:])
             typos.append(word[:i] + rng.choice(letters) + word[i + 1 :])
             typos.append(word[:i] + word[i + 1 : i + 2] + word[i] + word[i + 2 :])
+    long_words = [w for w in detector.vocabulary if len(w) >= 5]
+    shared = UrgentDetector.load()
+    Matcher(load_faq(), urgent=shared)  # lends it the index of the FAQ's words and its own
     found = 0
     for typo in (t for t in typos if len(t) >= 5):
         everything = process.extract(
-            typo,
-            detector._nearby.get(len(typo), ()),
-            scorer=fuzz.ratio,
-            score_cutoff=TYPO_RATIO,
-            limit=30,
+            typo, long_words, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO, limit=None
         )
-        assert detector._typos(typo) == [(w, ratio) for w, ratio, _ in everything], typo
+        expected = sorted(((w, ratio) for w, ratio, _ in everything), key=lambda p: (-p[1], p[0]))
+        assert detector._typos(typo) == expected, typo
+        assert shared._typos(typo) == expected, typo
         found += bool(everything)
     assert found > len(detector._vocabulary)  # most typos are near some phrase word
