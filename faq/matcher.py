@@ -1,20 +1,31 @@
-"""Match a free-text question to FAQ topics, in any supported language.
+"""Match a free-text message to FAQ topics, in any supported language.
 
-Each topic is a bag of matching tokens per language (question, title, variants, keywords, and
-adjacent word pairs). A question scores against a topic by *coverage*: how much of the question's
-informative words the topic explains, each word weighted by how specific it is in the FAQ (a word
-found in one topic weighs more than one found in ten) and by how closely it matches (exact,
-same stem, typo). A whole-phrase similarity catches short questions that are a near copy of a
+`Matcher.match` is the one entry point; its steps, in order:
+1. the language (`faq.langdetect`);
+2. urgent phrases, sure hits (`faq.urgent`; its typos looked up in the word index the matcher
+   shares with it, `faq.fuzzy`);
+3. small talk by its words (`faq.smalltalk`);
+4. ranking (`Matcher.rank`): the word score below, re-ranked with character n-gram similarity
+   (`faq.ngrams`), and the nearest negative example;
+5. deciding (`Matcher._decide`): the calibrated probability that the leader is right
+   (`faq.decide`, learned by `faq.calibrate`) answers alone, answers with alternatives, asks
+   back or offers a person;
+6. for a message not surely answered: small talk in other words and urgent situations told
+   in other words (`faq.urgency`, learned from examples);
+7. a follow-up of the last answer (`context`) or a second question in the message (`also`).
+
+The word score (`Matcher._score`), the rule in one place: each topic is a bag of matching
+tokens per language (question, title, variants, keywords, and adjacent word pairs). A question
+scores against a topic by *coverage*: how much of the question's informative words the topic
+explains, each word weighted by how specific it is in the FAQ (a word found in one topic weighs
+more than one found in ten) and by how closely it matches (exact, same stem, typo:
+`token_similarity`). A whole-phrase similarity catches short questions that are a near copy of a
 variant with typos or another word order. The best language of each topic counts.
 
-Decisions: *answer* only when one topic is clearly ahead; *clarify* with the closest few when
-several fit or the fit is partial; *escalate* when nothing fits (greetings, chatter, a personal
-situation that a FAQ cannot answer).
-
 Speed (same results as comparing with everything): a query word is compared only with the FAQ
-words that can be similar to it (`FuzzyVocabulary`), only the documents that share a word with
-the query are scored (an inverted index), and a decision scores only the documents that can
-change it.
+words that can be similar to it (`FuzzyVocabulary` over `faq.fuzzy.WordIndex`), only the
+documents that share a word with the query are scored (an inverted index), and a decision scores
+only the documents that can change it.
 """
 
 from __future__ import annotations
@@ -51,10 +62,10 @@ _Evidence = tuple[float, tuple[list[int], ...], tuple[float, ...]]
 
 STOPWORDS_FILE: Final = Path(__file__).parent / "stopwords.yaml"
 
-ANSWER_SCORE: Final = 72
-ANSWER_MARGIN: Final = 12
+# A topic whose words score this much (0..100) is offered when the bot asks back; only topics
+# that could still be offered are fully scored (`Matcher._score`).
 CLARIFY_SCORE: Final = 45
-CLARIFY_SPREAD: Final = 25
+# At most this many topics offered when the bot asks back (buttons).
 MAX_CANDIDATES: Final = 3
 # The pseudo-topic of the negatives' n-gram index.
 NEGATIVE: Final = "-"
@@ -75,17 +86,18 @@ ANSWER_EVIDENCE: Final = 20
 # language's word with the same first letters ("yesterday" for Czech "jestli") shares few
 # n-grams with the topic's phrases. A long message shares few with any phrase.
 NGRAM_EVIDENCE: Final = 0.15
-SHORT_QUESTION: Final = 6
+SHORT_QUESTION: Final = 6  # informative words
 # A topic this close by n-grams is worth offering even when few of its words are in the message.
 NGRAM_PLAUSIBLE: Final = 0.45
 # A message of at most this many informative words can be a follow-up of the last answer
 # ("and how much is it?"), unless it is clearly about another topic.
 FOLLOWUP_WORDS: Final = 4
+# "Clearly about another topic": answered surely with that topic at this score (0..100) or more.
 FOLLOWUP_SWITCH: Final = 75
 # A runner-up with this much evidence (word score or n-gram similarity, 0..1) may be a second
 # question in the message; only then is the message divided into parts. At most MAX_PARTS.
-SECOND_QUESTION: Final = 0.25
-MAX_PARTS: Final = 6
+SECOND_QUESTION: Final = 0.25  # chosen on the dev half (0.4 found 22 of 33, 0.25 and 0.2: 27)
+MAX_PARTS: Final = 6  # more parts than this: a long story, not a list of questions
 # A part of one informative word is a question only when it is this close to a phrase (a
 # keyword) of its topic by n-grams: "...and a pediatrician?", not "...how does it work?".
 KEYWORD_PART: Final = 0.8
