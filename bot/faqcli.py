@@ -16,7 +16,7 @@ from faq.matcher import Matcher, load_stopwords
 from faq.normalize import tokens
 from faq.offices import check_offices
 from faq.quality import Finding, deep_findings, outdated, stamp
-from faq.urgent import check_urgent
+from faq.urgent import UrgentDetector, check_urgent, phrases_on_lookalikes
 from locales import LANGUAGES
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
         learned = cross_validate(content, examples, matcher.stopwords)
         warnings = deep_findings(content, matcher, learned)
         stale = outdated(content)
+        warnings += _urgent_on_lookalikes(settings, args)
         if learned.calibration.content_hash != matcher.calibration.content_hash:
             warnings.append(_uncalibrated(settings))
     failed = bool(problems) or (args.strict and bool(warnings))
@@ -106,6 +107,26 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
         summary += f", {len(warnings)} warning(s) to look at"
     print(summary)
     return 1 if failed else 0
+
+
+def _urgent_on_lookalikes(settings: Settings, args: argparse.Namespace) -> list[Finding]:
+    """A warning for every ordinary look-alike example that an urgent phrase matches."""
+    urgent_file = args.urgent or settings.urgent_file
+    examples_file = example_files(args.examples or settings.examples_dir)[2]
+    detector = UrgentDetector.load(urgent_file)
+    return [
+        Finding(
+            str(examples_file),
+            line,
+            0,
+            "warning",
+            f"this ordinary message is taken for urgent ({hit.category}) by the phrase "
+            f"{hit.phrase!r} of {urgent_file.name}: {text[:60]!r}",
+            f"make the phrase in {urgent_file.name} more specific, or list the words that make "
+            "the message ordinary under not_urgent",
+        )
+        for line, text, hit in phrases_on_lookalikes(detector, examples_file)
+    ]
 
 
 def _uncalibrated(settings: Settings) -> Finding:

@@ -77,6 +77,7 @@ CHATTER_SIMILAR: Final = 0.4
 # below CHATTER_YIELDS (0..100): "... how do i book at oamp?" stays a question.
 CHATTER_MARGIN: Final = 0.1
 CHATTER_YIELDS: Final = 60
+URGENT_WHEN_SURE: Final = 0.0
 # How many topics, best by words, the n-gram similarity re-ranks.
 RERANK: Final = 8
 # The word score (0..100) from which the leader may be answered (else its n-grams must be close):
@@ -414,7 +415,9 @@ class Matcher:
     ) -> Match:
         detection = Detection(lang, True) if lang else self.detector.detect(text, hint)
         hit = self.urgent_phrase(text, detection)
-        if hit:
+        if hit and not (
+            self._urgent_model and self._urgent_model.ordinary(text, _languages_for(text))
+        ):
             return self._urgent_match(text, detection, hit.category)
         chatter = self.smalltalk.detect(text, self._idf)
         if chatter:
@@ -432,8 +435,15 @@ class Matcher:
         query, ranked, negative = self.rank(text, detection)
         decided = self._decide(text, detection, query, ranked, negative)
         if decided.sure:
-            # Surely a question of the FAQ: neither small talk nor an emergency told in other
-            # words (the phrases above still catch one that names it).
+            # Surely a question of the FAQ: not small talk; an emergency told in other words
+            # only when it is nearer the urgent examples than the FAQ's phrases by far.
+            if URGENT_WHEN_SURE and self.urgent and self._urgent_model:
+                nearest = max((r.ngrams for r in ranked), default=0.0)
+                learned = self._urgent_model.category(
+                    text, _languages_for(text), nearest * URGENT_WHEN_SURE
+                )
+                if learned:
+                    return self._urgent_match(text, detection, learned)
             return self._beside(decided, detection, query, ranked, context)
         languages = _languages_for(text)
         chatty = self._chatter.similarity_of_all(text, languages)

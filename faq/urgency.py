@@ -24,6 +24,10 @@ URGENT_SIMILAR: Final = 0.25
 # How much closer to an urgent example than to anything ordinary, as a share: 0.2 means a
 # fifth closer.
 URGENT_MARGIN: Final = 0.05
+# An urgent phrase found in a message this alike to the ordinary examples, and this much closer
+# to them than to any urgent example (as a share), is not taken for urgent.
+OVERRULE_SIMILAR: Final = 0.3
+OVERRULE_MARGIN: Final = 0.4
 _ORDINARY: Final = "ordinary"
 # Alike means alike to the NEAREST examples on average, not to one by chance.
 NEAREST: Final = 2
@@ -53,12 +57,34 @@ class UrgentModel:
             space=space,
             background=[*ordinary_texts, *background],
         )
+        self._lookalikes = PhraseIndex(
+            (
+                (_ORDINARY, lang, text)
+                for lang, texts in examples.lookalikes.items()
+                for text in texts
+            ),
+            whole=True,
+            space=space,
+            background=[*urgent_texts, *background],
+        )
         self._ordinary = PhraseIndex(
             ((_ORDINARY, lang, text) for lang, texts in ordinary for text in texts),
             whole=True,
             space=space,
             background=[*urgent_texts, *background],
         )
+
+    def ordinary(self, text: str, languages: tuple[str, ...]) -> bool:
+        """Whether `text` is clearly nearer the look-alike examples than any urgent one:
+        OVERRULE_SIMILAR alike at least, and OVERRULE_MARGIN closer. A phrase hit on such a
+        message ("years ago I was detained at the border: does it matter for permanent
+        residence?") is a word in another situation. (Not the negatives: a personal situation
+        such as unpaid wages is ordinary alone, urgent beside a confiscated passport.)"""
+        ordinary = self._lookalikes.similarity_of_all(text, languages, NEAREST).get(_ORDINARY, 0.0)
+        if ordinary < OVERRULE_SIMILAR:
+            return False
+        close = self._urgent.similarity_of_all(text, languages, NEAREST)
+        return ordinary >= max(close.values(), default=0.0) * (1 + OVERRULE_MARGIN)
 
     def category(self, text: str, languages: tuple[str, ...], faq_similarity: float) -> str | None:
         """The urgent category `text` is closest to, if it is urgent by the rule above;

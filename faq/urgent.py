@@ -31,8 +31,13 @@ EXACT_LANGUAGES: Final = frozenset({"vi"})
 # One typo in a word of about ten letters; looser lets "prodali" (sold) match "prodlit" (extend).
 # (Above `fuzzy.NEAR`: the shared index gives every word this close.)
 TYPO_RATIO: Final = 90
+# A message word shorter than this may stand for a phrase word one letter longer, not two.
+SHORT_WORD: Final = 5
 # A phrase's words must stand within its length plus this many words of each other.
 WINDOW_SLACK: Final = 5
+# In a one-syllable language a phrase's syllables stand in its order, each at most this many
+# words after the one before (`_in_order`).
+IN_ORDER_GAP: Final = WINDOW_SLACK
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,14 @@ def _word_matches(word: str, phrase_word: str, ratio: float) -> bool:
         return True
     if len(phrase_word) >= 3 and word.startswith(phrase_word):
         return True  # the phrase gives a stem: "bij" matches "bije", "bijes"
-    if len(word) >= 3 and phrase_word.startswith(word) and len(phrase_word) - len(word) <= 2:
-        return True  # another ending: "hit" matches "hits"
+    if (
+        len(word) >= 3
+        and phrase_word.startswith(word)
+        and len(phrase_word) - len(word) <= (2 if len(word) >= SHORT_WORD else 1)
+    ):
+        return (
+            True  # another ending: "hit" matches "hits" (not "insu", Ukrainian "other", "insult")
+        )
     return min(len(word), len(phrase_word)) >= 5 and ratio >= TYPO_RATIO  # a typo
 
 
@@ -78,7 +89,7 @@ class UrgentDetector:
         self._by_shorter: dict[str, list[str]] = {}
         for w in self._vocabulary:
             for cut in (1, 2):
-                if len(w) - cut >= 3:
+                if len(w) - cut >= (3 if cut == 1 else SHORT_WORD):
                     self._by_shorter.setdefault(w[:-cut], []).append(w)
         # Typos are looked up in an index of words (`faq.fuzzy`): the matcher lends its own,
         # which holds these words too (`share`); alone, the detector makes one when first asked.
@@ -185,6 +196,8 @@ class UrgentDetector:
             if (w == pw if phrase.exact else pw in matched[w])
             for i in positions[w]
         )
+        if phrase.exact:
+            return _in_order(phrase.tokens, positions)
         need = len(set(phrase.tokens))
         window = len(phrase.tokens) + WINDOW_SLACK
         for start, (first, _) in enumerate(hits):
@@ -224,6 +237,20 @@ class UrgentDetector:
             if ratio >= TYPO_RATIO and i in self._ours and len(index.words[i]) >= 5
         )
         return [(index.words[i], -negative) for negative, i in found]
+
+
+def _in_order(phrase: tuple[str, ...], positions: dict[str, list[int]]) -> bool:
+    """Whether the syllables of `phrase` stand in the message in its order, each at most
+    IN_ORDER_GAP words after the one before (a one-syllable language says who does what by
+    order: "đánh con", to hit the child, is not "con trai đánh nhau", the son fights)."""
+    ends = set(positions.get(phrase[0], ()))
+    for syllable in phrase[1:]:
+        ends = {
+            i for i in positions.get(syllable, ()) if any(0 < i - e <= IN_ORDER_GAP for e in ends)
+        }
+        if not ends:
+            return False
+    return bool(ends)
 
 
 def check_urgent(path: Path = URGENT_FILE) -> tuple[dict, list[Problem]]:
@@ -270,3 +297,20 @@ def _check_by_lang(name: str, node: yaml.Node, where: tuple, by_lang: object) ->
         elif not all(tokens(p) for p in phrases):
             problems.append(Problem(name, line, "a phrase has no words"))
     return problems
+
+
+def phrases_on_lookalikes(
+    detector: UrgentDetector, examples_file: Path
+) -> list[tuple[int, str, UrgentHit]]:
+    """(line, text, hit) of every ordinary look-alike example in `examples_file` that an urgent
+    phrase matches: a phrase that general sends ordinary questions to the emergency numbers
+    (`poradna faq check` warns about each)."""
+    node = yamlio.compose(examples_file.read_text(encoding="utf-8"))
+    data = yaml.safe_load(examples_file.read_text(encoding="utf-8")) or {}
+    found = []
+    for lang, texts in (data.get("lookalikes") or {}).items():
+        for i, text in enumerate(texts or ()):
+            hit = detector.detect(str(text), lang)
+            if hit and node is not None:
+                found.append((_line_of(node, ("lookalikes", lang, i)), str(text), hit))
+    return found

@@ -16,6 +16,7 @@ from faq.urgent import check_urgent
 from storage.repositories import CallbackRepository
 from tests.chat import Chat
 from tests.conftest import REPORTS, make_settings
+from tests.test_cli import poradna
 
 DATA = Path(__file__).parent / "data" / "urgent.yaml"
 
@@ -84,6 +85,64 @@ def test_clear_emergencies_are_urgent(knowledge: Knowledge, text: str) -> None:
 )
 def test_paperwork_mentioning_the_police_is_not_urgent(knowledge: Knowledge, text: str) -> None:
     assert knowledge.matcher.match(text).decision != "urgent"
+
+
+@pytest.mark.parametrize(
+    ("ordinary", "urgent"),
+    [
+        # A phrase word in a past or general situation, close to the look-alike examples...
+        (
+            "years ago I was detained at the border for one night, is it a problem for "
+            "permanent residence?",
+            "my husband was detained by the police an hour ago and they say he will be "
+            "deported tomorrow",
+        ),
+        # ...unpaid wages alone are a caseworker's matter, with a confiscated passport urgent...
+        (
+            "my employer did not pay my last salary, where can I complain?",
+            "my employer took my passport and does not pay us, we cannot leave",
+        ),
+        # ...Vietnamese says who does what by word order ("the son fights" / "hits the child")...
+        (
+            "con trai em đánh nhau ở trường nên nhà trường mời họp phụ huynh, có người phiên "
+            "dịch tiếng Việt không?",
+            "chồng em say rượu về đánh con, em sợ lắm",
+        ),
+        # ...and a short word is not a phrase word two letters longer (Ukrainian "іншу").
+        (
+            "я переїхала в іншу квартиру, треба повідомити OAMP?",
+            "у тата інсульт, він не може говорити",
+        ),
+    ],
+)
+def test_alarming_words_in_ordinary_situations(
+    knowledge: Knowledge, ordinary: str, urgent: str
+) -> None:
+    assert knowledge.matcher.match(ordinary).decision != "urgent"
+    assert knowledge.matcher.match(urgent).decision == "urgent"
+
+
+def test_faq_check_names_the_lookalikes_an_urgent_phrase_matches(tmp_path: Path) -> None:
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    for name in ("negatives.yaml", "smalltalk.yaml", "urgent_examples.yaml"):
+        (examples / name).write_text(
+            (Path("faq") / name).read_text(encoding="utf-8"), encoding="utf-8"
+        )
+    urgent_examples = examples / "urgent_examples.yaml"
+    text = urgent_examples.read_text(encoding="utf-8")
+    at = text.index("lookalikes:\n  en:\n") + len("lookalikes:\n  en:\n")
+    line = text[:at].count("\n") + 1
+    ordinary = '    - "my husband beats me at chess every evening, where is a chess club?"\n'
+    urgent_examples.write_text(text[:at] + ordinary + text[at:], encoding="utf-8")
+    result = poradna("faq", "check", "--examples", str(examples))
+    warned = [w for w in result.stdout.splitlines() if "beats me at chess" in w]
+    assert warned == [
+        f"{urgent_examples}:{line}:0: warning: this ordinary message is taken for urgent "
+        "(violence) by the phrase 'husband beats' of urgent.yaml: 'my husband beats me at "
+        "chess every evening, where is a chess' (fix: make the phrase in urgent.yaml more "
+        "specific, or list the words that make the message ordinary under not_urgent)"
+    ]
 
 
 async def test_urgent_message_gets_emergency_numbers_and_a_fast_callback(app: App) -> None:

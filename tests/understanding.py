@@ -33,7 +33,7 @@ class Case:
     text: str
     expect: str | tuple[str, ...]
     half: str
-    kind: str  # question, two, followup, chatter, none, urgent, lookalike
+    kind: str  # question, two, followup, chatter, none, urgent, lookalike, short
     context: str | None = None
     intent: str | None = None
     category: str | None = None
@@ -47,12 +47,21 @@ def _kind(raw: dict[str, Any]) -> str:
         return "two"
     if raw.get("context"):
         return "followup"
-    if expect in ("chatter", "none", "urgent", "lookalike"):
+    if expect in ("chatter", "none", "urgent", "lookalike", "short"):
         return str(expect)
     return "question"
 
 
 def load_cases(directory: Path = BLIND) -> list[Case]:
+    """The blind set, divided into dev and test within each file and kind, and the extra
+    dev-only messages of `directory`/dev (look-alikes, urgent, short messages)."""
+    cases = _load(directory, None)
+    if (directory / "dev").is_dir():
+        cases += _load(directory / "dev", "dev")
+    return cases
+
+
+def _load(directory: Path, only: str | None) -> list[Case]:
     cases = []
     for path in sorted(directory.glob("*.yaml")):
         raw_cases = yaml.safe_load(path.read_text(encoding="utf-8")) or []
@@ -60,7 +69,7 @@ def load_cases(directory: Path = BLIND) -> list[Case]:
         for raw in raw_cases:
             kind = _kind(raw)
             group = f"{raw.get('lang', path.stem)}/{kind}"
-            half = "dev" if seen[group] % 2 == 0 else "test"
+            half = only or ("dev" if seen[group] % 2 == 0 else "test")
             seen[group] += 1
             expect = raw["expect"]
             intent = raw.get("intent")
@@ -140,6 +149,8 @@ def _judge(case: Case, match: Match, expected: tuple[str, ...]) -> tuple[bool, s
         return match.decision != "answer", got
     if case.kind == "urgent":
         return match.decision == "urgent", got
+    if case.kind == "short":
+        return match.lang == case.lang, f"{got} lang={match.lang}"
     return match.decision != "urgent", got  # a look-alike
 
 
@@ -163,7 +174,7 @@ def _count(tally: Tally, case: Case, match: Match, expected: tuple[str, ...]) ->
             tally.add("chatter", match.decision == "chatter" and match.intent == case.intent)
     if case.kind == "urgent":
         tally.add("urgent", match.decision == "urgent")
-    else:
+    elif case.kind != "short":  # a short message is there for its language only
         tally.add("false_alarm", match.decision == "urgent")
 
 
