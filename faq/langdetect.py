@@ -31,14 +31,20 @@ SCRIPT_LANGUAGES: Final = {
 _ARABIZI = re.compile(r"\b(?:[a-z]+[3579][a-z]+|[3579](?!rd\b|th\b|st\b|nd\b)[a-z]{2,})\b")
 _SCRIPT_DEFAULT: Final = {"arabic": "ar", "armenian": "hy", "cyrillic": "ru", "latin": "en"}
 
+# Letters that only these of our languages write (è, à, ê: French and Vietnamese).
 _SIGNATURE: Final = (
-    ("vi", set("ăơưđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹĩũõã")),
-    ("uk", set("іїєґ")),
-    ("mn", set("өү")),
-    ("cs", set("ěřůťďňčšž")),
-    ("es", set("ñ¿¡")),
-    ("fr", set("çœèêëîïûùâà")),
+    (("vi",), set("ăơưđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹĩũõã")),
+    (("uk",), set("іїєґ")),
+    (("mn",), set("өү")),
+    (("cs",), set("ěřůťďňčšž")),
+    (("es",), set("ñ¿¡")),
+    (("fr",), set("çœëîïû")),
+    (("fr", "vi"), set("èêùâà")),
 )
+# A word with such letters votes this much for their languages (a word known in one language
+# votes 1): a Czech term quoted in an English message ("what goes in 'účel pobytu'?") is one
+# word among the message's own.
+SIGNATURE_VOTE: Final = 3.0
 
 
 @dataclass(frozen=True)
@@ -99,11 +105,13 @@ class LanguageDetector:
         lowered = text.casefold()
         if "ar" in allowed and _ARABIZI.search(lowered):
             return Detection("ar", confident=True)
-        for lang, letters in _SIGNATURE:
-            if lang in allowed and not letters.isdisjoint(lowered):
-                return Detection(lang, confident=True)
         scores: Counter[str] = Counter()
         for word in words(text):
+            marked = _marked(word, allowed)
+            if marked:
+                for lang in marked:
+                    scores[lang] += SIGNATURE_VOTE / len(marked)
+                continue
             # A word known as written decides among the languages that write it so; else its
             # matching form does.
             langs = self._spelled_in.get(word, set()).intersection(allowed)
@@ -123,3 +131,13 @@ class LanguageDetector:
             best = hint
         confident = best_score >= 1 and best_score >= 1.5 * second
         return Detection(best, confident=confident)
+
+
+def _marked(word: str, allowed: list[str]) -> tuple[str, ...]:
+    """The allowed languages that `word`'s letters belong to only (`_SIGNATURE`), if any."""
+    for langs, letters in _SIGNATURE:
+        if not letters.isdisjoint(word):
+            found = tuple(lang for lang in langs if lang in allowed)
+            if found:
+                return found
+    return ()

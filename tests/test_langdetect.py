@@ -23,6 +23,12 @@ CASES = [
     ("¿Qué documentos necesito para renovar la residencia?", "es"),
     ("como inscribir a mi hijo en la escuela", "es"),
     ("Ինչ փաստաթղթեր են պետք կացության թույլտվության երկարացման համար", "hy"),
+    # A Czech term quoted in another language is one word among the message's own...
+    ("what should i write in the box 'účel pobytu' on the form?", "en"),
+    ("que hay que poner en 'účel pobytu' en el formulario?", "es"),
+    # ...and the letters French and Vietnamese share tell neither alone.
+    ("xin chào", "vi"),
+    ("chào chị", "vi"),
 ]
 
 
