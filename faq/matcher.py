@@ -77,7 +77,6 @@ CHATTER_SIMILAR: Final = 0.4
 # below CHATTER_YIELDS (0..100): "... how do i book at oamp?" stays a question.
 CHATTER_MARGIN: Final = 0.1
 CHATTER_YIELDS: Final = 60
-URGENT_WHEN_SURE: Final = 0.0
 # How many topics, best by words, the n-gram similarity re-ranks.
 RERANK: Final = 8
 # The word score (0..100) from which the leader may be answered (else its n-grams must be close):
@@ -435,15 +434,8 @@ class Matcher:
         query, ranked, negative = self.rank(text, detection)
         decided = self._decide(text, detection, query, ranked, negative)
         if decided.sure:
-            # Surely a question of the FAQ: not small talk; an emergency told in other words
-            # only when it is nearer the urgent examples than the FAQ's phrases by far.
-            if URGENT_WHEN_SURE and self.urgent and self._urgent_model:
-                nearest = max((r.ngrams for r in ranked), default=0.0)
-                learned = self._urgent_model.category(
-                    text, _languages_for(text), nearest * URGENT_WHEN_SURE
-                )
-                if learned:
-                    return self._urgent_match(text, detection, learned)
+            # Surely a question of the FAQ: neither small talk nor an emergency told in other
+            # words (the phrases above still catch one that names it).
             return self._beside(decided, detection, query, ranked, context)
         languages = _languages_for(text)
         chatty = self._chatter.similarity_of_all(text, languages)
