@@ -7,6 +7,8 @@
   yes / no / ok and frustration, per intent and language (`faq.smalltalk`).
 - `faq/urgent_examples.yaml`: urgent messages per category and language, and ordinary
   look-alikes, for the learned part of urgent detection (`faq.urgent`).
+- `faq/language_words.yaml`: common chat words per language, as people write them (Latin
+  spellings too), for language detection only (`faq.langdetect`).
 
 Each loader returns the data and every problem found, as `file:line: message`.
 """
@@ -28,6 +30,7 @@ HERE: Final = Path(__file__).parent
 NEGATIVES_FILE: Final = HERE / "negatives.yaml"
 SMALLTALK_FILE: Final = HERE / "smalltalk.yaml"
 URGENT_EXAMPLES_FILE: Final = HERE / "urgent_examples.yaml"
+LANGUAGE_WORDS_FILE: Final = HERE / "language_words.yaml"
 NEGATIVE_KINDS: Final = ("caseworker", "uncovered")
 INTENTS: Final = (
     "greeting", "thanks", "goodbye", "bot", "human", "yes", "no", "ok", "frustration",
@@ -43,6 +46,8 @@ class Examples:
     smalltalk: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     urgent: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     lookalikes: dict[str, list[str]] = field(default_factory=dict)
+    # Language detection only (not `texts_by_language`: matching never sees them).
+    language_words: dict[str, list[str]] = field(default_factory=dict)
 
     def texts_by_language(self) -> dict[str, list[str]]:
         """Every example per language (language detection learns their words)."""
@@ -58,12 +63,13 @@ class Examples:
         return result
 
 
-def example_files(directory: Path = HERE) -> tuple[Path, Path, Path]:
-    """The negatives, small-talk and urgent examples files of a folder."""
+def example_files(directory: Path = HERE) -> tuple[Path, Path, Path, Path]:
+    """The negatives, small-talk, urgent examples and language words files of a folder."""
     return (
         directory / NEGATIVES_FILE.name,
         directory / SMALLTALK_FILE.name,
         directory / URGENT_EXAMPLES_FILE.name,
+        directory / LANGUAGE_WORDS_FILE.name,
     )
 
 
@@ -81,8 +87,9 @@ def load_examples(
     negatives: Path = NEGATIVES_FILE,
     smalltalk: Path = SMALLTALK_FILE,
     urgent: Path = URGENT_EXAMPLES_FILE,
+    language_words: Path = LANGUAGE_WORDS_FILE,
 ) -> tuple[Examples, list[Problem]]:
-    """All three files; a missing file is a problem, and so is every invalid entry."""
+    """All four files; a missing file is a problem, and so is every invalid entry."""
     examples = Examples()
     problems: list[Problem] = []
     node, data = _read(negatives, problems)
@@ -116,6 +123,9 @@ def load_examples(
         examples.lookalikes = _by_language(
             urgent, node, sections.get("lookalikes"), ("lookalikes",), problems
         )
+    node, data = _read(language_words, problems)
+    if node is not None:
+        examples.language_words = _by_language(language_words, node, data, (), problems)
     return examples, problems
 
 

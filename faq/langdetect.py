@@ -29,6 +29,8 @@ SCRIPT_LANGUAGES: Final = {
 # Arabic in Latin letters ("Arabizi") writes the sounds Latin lacks with digits: 3 (ع), 5 (خ),
 # 7 (ح), 9 (ق) inside words ("ma3a", "s5ana", "a7jez") or in front ("3ndi"). Not "3rd", "5th".
 _ARABIZI = re.compile(r"\b(?:[a-z]+[3579][a-z]+|[3579](?!rd\b|th\b|st\b|nd\b)[a-z]{2,})\b")
+# A word as typed (letters, digits, apostrophes inside), before any folding.
+_RAW_WORD = re.compile(r"\w+(?:['’ʼ]\w+)*")
 _SCRIPT_DEFAULT: Final = {"arabic": "ar", "armenian": "hy", "cyrillic": "ru", "latin": "en"}
 
 # Letters that only these of our languages write (è, à, ê: French and Vietnamese).
@@ -106,19 +108,20 @@ class LanguageDetector:
         if "ar" in allowed and _ARABIZI.search(lowered):
             return Detection("ar", confident=True)
         scores: Counter[str] = Counter()
-        for word in words(text):
-            marked = _marked(word, allowed)
+        for raw in _RAW_WORD.findall(lowered):
+            marked = _marked(raw, allowed)  # before folding takes the diacritics away
             if marked:
                 for lang in marked:
                     scores[lang] += SIGNATURE_VOTE / len(marked)
                 continue
-            # A word known as written decides among the languages that write it so; else its
-            # matching form does.
-            langs = self._spelled_in.get(word, set()).intersection(allowed)
-            if not langs:
-                langs = self._languages_of.get(skeleton(word), set()).intersection(allowed)
-            for lang in langs:
-                scores[lang] += 1 / len(langs)
+            for word in words(raw):
+                # A word known as written decides among the languages that write it so; else
+                # its matching form does.
+                langs = self._spelled_in.get(word, set()).intersection(allowed)
+                if not langs:
+                    langs = self._languages_of.get(skeleton(word), set()).intersection(allowed)
+                for lang in langs:
+                    scores[lang] += 1 / len(langs)
         # Ties go to the language listed first for the script, never to set order (which
         # changes from one process to the next).
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], allowed.index(kv[0])))

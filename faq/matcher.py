@@ -346,6 +346,14 @@ class Matcher:
                 for text in (tr.question, *tr.variants, *tr.keywords):
                     raw_vocab[lang].update(words(text))
         self._lang_vocab = dict(lang_vocab)
+        # Detection also knows the common chat words of each language (matching does not).
+        detect_vocab = {lang: set(vocab) for lang, vocab in lang_vocab.items()}
+        for lang, chat_words in self.examples.language_words.items():
+            if lang in detect_vocab:
+                for text in chat_words:
+                    folded = words(text)
+                    raw_vocab[lang].update(folded)
+                    detect_vocab[lang].update(skeleton(w) for w in folded)
         self._ngrams = PhraseIndex(ngram_phrases, space=space)
         self._negatives = PhraseIndex(
             (
@@ -368,7 +376,7 @@ class Matcher:
             whole=not ranking_only,
             space=space,
         )
-        self.detector = LanguageDetector(self._lang_vocab, dict(raw_vocab))
+        self.detector = LanguageDetector(detect_vocab, dict(raw_vocab))
         topic_count = max(len(faq.topics), 1)
         df: dict[str, set[str]] = defaultdict(set)
         for doc in self._docs:

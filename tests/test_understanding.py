@@ -180,8 +180,12 @@ def test_broken_examples_are_reported_with_their_line(tmp_path: Path) -> None:
     smalltalk.write_text("greeting:\n  en: [hi]\nhello:\n  en: [x]\n", "utf-8")
     urgent = tmp_path / "urgent_examples.yaml"
     urgent.write_text("categories:\n  violence:\n    en: hit\n", "utf-8")
-    examples, problems = load_examples(negatives, smalltalk, urgent)
+    words = tmp_path / "language_words.yaml"
+    words.write_text('en: ["hello"]\nukr: ["dyakuyu"]\n', "utf-8")
+    examples, problems = load_examples(negatives, smalltalk, urgent, words)
     lines = [str(p) for p in problems]
+    assert any(line.startswith(f"{words}:2: unknown name 'ukr'; use one of: ") for line in lines)
+    assert examples.language_words == {"en": ["hello"]}
     assert f"{negatives}:4: unknown name 'other'; use one of: caseworker, uncovered" in lines
     assert any(line.startswith(f"{negatives}:6: unknown name 'zz'") for line in lines)
     assert any(line.startswith(f"{smalltalk}:3: unknown name 'hello'") for line in lines)
