@@ -64,13 +64,17 @@ def grams(text: str) -> Counter[str]:
 def _grams(text: str) -> Counter[str]:
     found: list[str] = []
     for token in tokens(text):
-        padded = f" {token} "
-        found.extend(
-            padded[i : i + n]
-            for n in range(SHORTEST, LONGEST + 1)
-            for i in range(len(padded) - n + 1)
-        )
+        found.extend(_token_grams(token))
     return Counter(found)
+
+
+@lru_cache(maxsize=50_000)
+def _token_grams(token: str) -> tuple[str, ...]:
+    """The n-grams of one word, padded with spaces (words recur: computed once each)."""
+    padded = f" {token} "
+    return tuple(
+        padded[i : i + n] for n in range(SHORTEST, LONGEST + 1) for i in range(len(padded) - n + 1)
+    )
 
 
 # The last messages' n-grams (a turn asks for them once per index); small, as each is a dict.

@@ -125,7 +125,12 @@ def test_alarming_words_in_ordinary_situations(
 def test_faq_check_names_the_lookalikes_an_urgent_phrase_matches(tmp_path: Path) -> None:
     examples = tmp_path / "examples"
     examples.mkdir()
-    for name in ("negatives.yaml", "smalltalk.yaml", "urgent_examples.yaml"):
+    for name in (
+        "negatives.yaml",
+        "smalltalk.yaml",
+        "urgent_examples.yaml",
+        "language_words.yaml",
+    ):
         (examples / name).write_text(
             (Path("faq") / name).read_text(encoding="utf-8"), encoding="utf-8"
         )
