@@ -43,6 +43,7 @@ _SIGNATURE: Final = (
     (("fr",), set("çœëîïû")),
     (("fr", "vi"), set("èêùâà")),
 )
+_MARKS: Final = frozenset().union(*(letters for _, letters in _SIGNATURE))
 # A word with such letters votes this much for their languages (a word known in one language
 # votes 1): a Czech term quoted in an English message ("what goes in 'účel pobytu'?") is one
 # word among the message's own.
@@ -108,20 +109,24 @@ class LanguageDetector:
         if "ar" in allowed and _ARABIZI.search(lowered):
             return Detection("ar", confident=True)
         scores: Counter[str] = Counter()
-        for raw in _RAW_WORD.findall(lowered):
-            marked = _marked(raw, allowed)  # before folding takes the diacritics away
-            if marked:
+        if not _MARKS.isdisjoint(lowered):
+            # Words with marked letters vote for their languages, before folding takes the
+            # diacritics away; the others vote by their words below.
+            def vote(found: re.Match[str]) -> str:
+                marked = _marked(found.group(), allowed)
                 for lang in marked:
                     scores[lang] += SIGNATURE_VOTE / len(marked)
-                continue
-            for word in words(raw):
-                # A word known as written decides among the languages that write it so; else
-                # its matching form does.
-                langs = self._spelled_in.get(word, set()).intersection(allowed)
-                if not langs:
-                    langs = self._languages_of.get(skeleton(word), set()).intersection(allowed)
-                for lang in langs:
-                    scores[lang] += 1 / len(langs)
+                return " " if marked else found.group()
+
+            text = _RAW_WORD.sub(vote, lowered)
+        for word in words(text):
+            # A word known as written decides among the languages that write it so; else its
+            # matching form does.
+            langs = self._spelled_in.get(word, set()).intersection(allowed)
+            if not langs:
+                langs = self._languages_of.get(skeleton(word), set()).intersection(allowed)
+            for lang in langs:
+                scores[lang] += 1 / len(langs)
         # Ties go to the language listed first for the script, never to set order (which
         # changes from one process to the next).
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], allowed.index(kv[0])))
