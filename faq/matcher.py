@@ -491,6 +491,8 @@ class Matcher:
         parts = _parts(decided.text)
         if not 2 <= len(parts) <= MAX_PARTS:
             return None
+        if len(self._word_leaders(parts, detection)) < 2:
+            return None  # every part leads to one topic by its words: one question
         likely: dict[str, float] = {}  # topic: the probability of its likeliest part
         calibration = self.calibration
         for part in parts:
@@ -535,6 +537,25 @@ class Matcher:
             alternatives=(),
             sure=False,
         )
+
+    def _word_leaders(self, parts: list[str], detection: Detection) -> set[str]:
+        """The topics that lead some part by its words alone (cheap: the words' evidence is
+        known from the whole message)."""
+        leaders = set()
+        for part in parts:
+            query = self._informative(part, detection.lang, detection.confident)
+            if not query:
+                continue
+            scores = self._score(
+                query,
+                _languages_for(part),
+                detection.lang in ANALYTIC_LANGUAGES,
+                phrases=False,
+                leaders_only=True,
+            )
+            if scores:
+                leaders.add(max(scores, key=lambda t: (scores[t][0], t)))
+        return leaders
 
     def recalibrate(self, calibration: Calibration) -> None:
         """Decide with `calibration` from now on (learned in the background, `bot.reload`)."""
