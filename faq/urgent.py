@@ -95,14 +95,10 @@ class UrgentDetector:
         # which holds these words too (`share`); alone, the detector makes one when first asked.
         self._index: WordIndex | None = None
         self._ours: frozenset[int] = frozenset()
-        self._urgent_by_word: dict[str, list[int]] = {}
-        for i, phrase in enumerate(urgent):
-            for word in set(phrase.tokens):
-                self._urgent_by_word.setdefault(word, []).append(i)
-        self._harmless_by_word: dict[str, list[int]] = {}
-        for i, words in enumerate(harmless):
-            for word in set(words):
-                self._harmless_by_word.setdefault(word, []).append(i)
+        # Each phrase under its rarest word: a phrase can match only when that word is in the
+        # message, and few phrases share a rare word (many share "me", "v", "na").
+        self._urgent_by_word = _by_rarest([phrase.tokens for phrase in urgent])
+        self._harmless_by_word = _by_rarest(harmless)
         self._matches = lru_cache(maxsize=20_000)(self._matches_uncached)
         # The engine asks about a message before any step, and the matcher again before
         # matching it: the second time is a lookup.
@@ -237,6 +233,20 @@ class UrgentDetector:
             if ratio >= TYPO_RATIO and i in self._ours and len(index.words[i]) >= 5
         )
         return [(index.words[i], -negative) for negative, i in found]
+
+
+def _by_rarest(phrases: list[tuple[str, ...]]) -> dict[str, list[int]]:
+    """Phrase positions under the word of each phrase that the fewest phrases have."""
+    counts: dict[str, int] = {}
+    for words in phrases:
+        for word in set(words):
+            counts[word] = counts.get(word, 0) + 1
+    index: dict[str, list[int]] = {}
+    for i, words in enumerate(phrases):
+        if words:
+            rarest = min(sorted(set(words)), key=counts.__getitem__)
+            index.setdefault(rarest, []).append(i)
+    return index
 
 
 def _in_order(phrase: tuple[str, ...], positions: dict[str, list[int]]) -> bool:
