@@ -97,7 +97,10 @@ def test_duplicate_ids_and_file_name_mismatch(tmp_path: Path) -> None:
     write(tmp_path, "dentist", GOOD.format(id="dentist"))
     other = write(tmp_path, "zz-dentist", GOOD.format(id="dentist"))
     found = problems(tmp_path)
-    assert f"{other}:1: topic id 'dentist' must match the file name 'zz-dentist'" in found
+    assert (
+        f"{other}:1: topic id 'dentist' must match the file name 'zz-dentist' "
+        "(rename the file or change the id)"
+    ) in found
 
 
 def test_answer_over_the_limit(tmp_path: Path) -> None:
