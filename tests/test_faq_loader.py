@@ -133,7 +133,7 @@ def test_load_refuses_the_whole_folder_when_one_file_is_bad(tmp_path: Path) -> N
 
 def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["faq", "check"]) == 0
-    assert "OK: 12 topics" in capsys.readouterr().out
+    assert "OK: 14 topics" in capsys.readouterr().out
     write(tmp_path, "broken", "id: [")
     assert main(["faq", "check", "--dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
