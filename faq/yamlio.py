@@ -166,12 +166,12 @@ def explain(text: str, exc: yaml.MarkedYAMLError) -> tuple[int, int, str]:
             f"line {line + 1}: a text cannot start with {char}; put the whole text in double "
             "quotes",
         )
-    what = problem or "the layout is broken"
     return (
         line + 1,
         column + 1,
-        f"YAML cannot read line {line + 1} ({what}): check its indentation against the line "
-        "above, and put text containing ': ' in double quotes",
+        f"line {line + 1} does not fit with the lines above it: each line is a field "
+        "('name: text') or a list item ('- text'), lined up with the others of its block; "
+        "put text containing ': ' in double quotes",
     )
 
 
