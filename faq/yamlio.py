@@ -98,11 +98,13 @@ def explain(text: str, exc: yaml.MarkedYAMLError) -> tuple[int, int, str]:
         )
     if "flow sequence" in context or "flow mapping" in context:
         start = exc.context_mark.line if exc.context_mark else line
+        near = f" (noticed on line {line + 1})" if line != start else ""
         return (
             start + 1,
             (exc.context_mark.column + 1) if exc.context_mark else 0,
-            f"the list in [ ] on line {start + 1} is broken: close it with ] on the same line, "
-            "and put any item containing a comma, a colon or a bracket in double quotes",
+            f"the list in [ ] that starts on line {start + 1} is broken{near}: it must end "
+            "with ], with a comma between the items; put an item containing a comma, a colon, "
+            "a quote or a bracket in double quotes, and close every quote you open",
         )
     if problem.startswith("expected <block end>"):
         previous = above(line)

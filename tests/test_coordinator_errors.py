@@ -94,7 +94,7 @@ def test_an_unclosed_quote_points_at_where_it_opens(content: Path) -> None:
 def test_an_unclosed_list_and_an_unindented_answer(content: Path) -> None:
     line = _line(content, "    keywords:")
     _break(content, line, _lines(content)[line - 1].rstrip("]"))
-    assert f"the list in [ ] on line {line} is broken" in _only_problem(content)
+    assert f"the list in [ ] that starts on line {line} is broken" in _only_problem(content)
     shutil.copy(CONTENT_DIR / f"{TOPIC}.yaml", content / f"{TOPIC}.yaml")
     first = _line(content, "    answer: |") + 1
     _break(content, first, _lines(content)[first - 1].lstrip())
