@@ -24,6 +24,7 @@ from storage.states import APPOINTMENT_STATUSES, STATUSES
 # `poradna ask` starts without them.
 
 logger = logging.getLogger("poradna")
+REFERENCE_HELP = "the request's reference, like R-0001"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--urgent", type=Path, help="urgent-situation phrases file (default: URGENT_FILE)"
     )
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text (default) or json"
+    )
     check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     check.add_argument(
         "--examples", type=Path, help="folder of the matcher's examples (default: EXAMPLES_DIR)"
@@ -60,11 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument("--dir", type=Path, help="content folder (default: FAQ_DIR)")
     try_ = faq_sub.add_parser("try", help="how a question would be matched, and why")
-    try_.add_argument("text")
-    try_.add_argument("--lang", choices=LANGUAGES)
+    try_.add_argument("text", help="the question, in quotes")
+    try_.add_argument("--lang", choices=LANGUAGES, help="treat the question as this language")
     gaps = faq_sub.add_parser("gaps", help="what people asked that the FAQ did not answer")
     gaps.add_argument("--since", type=_date, help="YYYY-MM-DD (default: everything kept)")
-    gaps.add_argument("--format", choices=("text", "json"), default="text")
+    gaps.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text (default) or json"
+    )
     stamp = faq_sub.add_parser(
         "stamp", help="record that translations match the current English answer"
     )
@@ -86,30 +91,32 @@ def build_parser() -> argparse.ArgumentParser:
     qlist.add_argument("--older-than", type=int, metavar="MINUTES", help="only older requests")
     qlist.add_argument("--json", action="store_true", help="a JSON array")
     qshow = queue_sub.add_parser("show", help="one request with its details")
-    qshow.add_argument("reference")
-    qshow.add_argument("--json", action="store_true")
+    qshow.add_argument("reference", help=REFERENCE_HELP)
+    qshow.add_argument("--json", action="store_true", help="a JSON object")
     for name, what in (("claim", "take a request"), ("close", "close a request")):
         action = queue_sub.add_parser(name, help=what)
-        action.add_argument("reference")
+        action.add_argument("reference", help=REFERENCE_HELP)
         action.add_argument("--staff", required=True, help="your caseworker (Telegram) id")
     qconfirm = queue_sub.add_parser("confirm", help="confirm an appointment at a date and time")
-    qconfirm.add_argument("reference")
+    qconfirm.add_argument("reference", help=REFERENCE_HELP)
     qconfirm.add_argument("--at", required=True, help="'YYYY-MM-DD HH:MM', Prague time")
     qconfirm.add_argument("--staff", required=True, help="your caseworker (Telegram) id")
     for name in ("done", "no-show", "cancel"):
         settle = queue_sub.add_parser(name, help=f"mark an appointment {name}")
-        settle.add_argument("reference")
+        settle.add_argument("reference", help=REFERENCE_HELP)
         settle.add_argument("--staff", required=True, help="your caseworker (Telegram) id")
     queue_sub.add_parser("remind", help="send tomorrow's appointment reminders now")
     qreply = queue_sub.add_parser("reply", help="write to the person (through their channel)")
-    qreply.add_argument("reference")
-    qreply.add_argument("text")
+    qreply.add_argument("reference", help=REFERENCE_HELP)
+    qreply.add_argument("text", help="the message, in quotes")
     qreply.add_argument("--staff", required=True, help="your caseworker (Telegram) id")
 
     report = sub.add_parser("report", help="figures for funders")
     report.add_argument("--from", dest="start", required=True, type=_date, help="YYYY-MM-DD")
     report.add_argument("--to", dest="end", required=True, type=_date, help="YYYY-MM-DD")
-    report.add_argument("--format", choices=("md", "json", "csv"), default="md")
+    report.add_argument(
+        "--format", choices=("md", "json", "csv"), default="md", help="md (default), json or csv"
+    )
 
     privacy = sub.add_parser("privacy", help="personal data")
     privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
@@ -126,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     sadd.add_argument("--lang", default="", help="languages spoken, comma-separated (cs,ru)")
     staff_sub.add_parser("list", help="list caseworkers")
     sremove = staff_sub.add_parser("remove", help="remove a caseworker")
-    sremove.add_argument("telegram_id")
+    sremove.add_argument("telegram_id", help="the caseworker's Telegram user id")
 
     leaflet = sub.add_parser("leaflet-link", help="a deep link and QR code for posters")
     leaflet.add_argument("--lang", choices=LANGUAGES, help="language to pre-select")
@@ -180,7 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         if command == "db":
             return asyncio.run(_db_upgrade(settings))
     except FaqError as exc:
-        print(f"poradna: the FAQ content is not valid:\n{exc}", file=sys.stderr)
+        files = ", ".join(sorted({p.path for p in exc.problems}))
+        print(
+            f"poradna: cannot start, a content file is not valid ({files}):\n{exc}\n"
+            "Fix it, then check with `poradna faq check`.",
+            file=sys.stderr,
+        )
         return 1
     except SchemaOutdatedError as exc:
         print(f"poradna: {exc}", file=sys.stderr)
@@ -279,6 +291,11 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
             topic = knowledge.faq.topics[match.topic]
             tr = topic.translation(match.lang)
             print(f"{topic.id}: {tr.question}\n\n{tr.answer}")
+            t = knowledge.locales.get(match.lang)
+            if topic.links:
+                print(f"\n{t('answer-links', links=' '.join(topic.links))}")
+            if topic.checked:
+                print(t("answer-checked", date=topic.checked.isoformat()))
         for c in match.candidates:
             print(f"  {c.score:3d}  {c.topic}")
     return 0

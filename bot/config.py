@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     crisis_contacts: str | None = None
     default_language: str = "en"
     retention_days: int = Field(default=90, ge=1, le=3650)
+    # `poradna faq check` warns about topics whose `checked:` date is older than this.
+    content_max_age_days: int = Field(default=180, ge=1, le=3650)
     log_level: str = "WARNING"
     console_user: str = "local"
     staff_language: str = "cs"

@@ -15,7 +15,7 @@ from faq.loader import Faq, check_faq, missing_translations
 from faq.matcher import Matcher, load_stopwords
 from faq.normalize import tokens
 from faq.offices import check_offices
-from faq.quality import Finding, deep_findings, outdated, stamp
+from faq.quality import Finding, deep_findings, outdated, stamp, unchecked_facts
 from faq.urgent import UrgentDetector, check_urgent, phrases_on_lookalikes
 from locales import LANGUAGES
 
@@ -61,6 +61,7 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
         matcher = Matcher(content, examples=examples)
         learned = cross_validate(content, examples, matcher.stopwords)
         warnings = deep_findings(content, matcher, learned)
+        warnings += unchecked_facts(content, settings.content_max_age_days)
         stale = outdated(content)
         warnings += _urgent_on_lookalikes(settings, args)
         if learned.calibration.content_hash != matcher.calibration.content_hash:
@@ -100,7 +101,8 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     if learned:
         _print_cross_validation(learned)
     if problems:
-        print(f"{len(problems)} problem(s) to fix in {directory}", file=sys.stderr)
+        files = sorted({p.path for p in problems})
+        print(f"{len(problems)} problem(s) to fix in {', '.join(files)}", file=sys.stderr)
         return 1
     summary = f"OK: {len(topics)} topics in {directory}"
     if warnings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING
 
 import qrcode
@@ -27,12 +28,19 @@ def start_payload(lang: str | None, topic: str | None) -> str:
 
 
 def leaflet_link(bot: str | None, lang: str | None, topic: str | None, faq: Faq) -> str:
-    if not bot:
-        raise LeafletError("give the bot's username with --bot or TELEGRAM_BOT_USERNAME")
+    if not bot or not bot.removeprefix("@").strip():
+        raise LeafletError(
+            "the bot's Telegram username is not set: add the line "
+            "TELEGRAM_BOT_USERNAME=YourBotName (the name after t.me/, without @) to the .env "
+            "file, or give it once with --bot YourBotName"
+        )
     if lang is not None and lang not in LANGUAGES:
-        raise LeafletError(f"unknown language {lang!r}")
+        raise LeafletError(f"unknown language {lang!r}; use one of: {', '.join(LANGUAGES)}")
     if topic is not None and topic not in faq.topics:
-        raise LeafletError(f"unknown topic {topic!r}; see `poradna faq check`")
+        close = difflib.get_close_matches(topic, list(faq.topics), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        ids = ", ".join(sorted(faq.topics))
+        raise LeafletError(f"there is no topic {topic!r}; {hint}the topic ids are: {ids}")
     payload = start_payload(lang, topic)
     if len(payload) > 64:
         raise LeafletError("the topic id is too long for a Telegram start link")

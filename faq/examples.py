@@ -131,14 +131,14 @@ def load_examples(
 
 def _read(path: Path, problems: list[Problem]) -> tuple[yaml.Node | None, Any]:
     try:
-        node, data = yamlio.parse(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        node, data = yamlio.parse(text)
     except OSError as exc:
         problems.append(Problem(str(path), 0, f"cannot read the file: {exc.strerror}"))
         return None, None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problems.append(Problem(str(path), line, f"YAML syntax error: {exc.problem}"))
+        line, column, message = yamlio.explain(text, exc)
+        problems.append(Problem(str(path), line, f"YAML syntax error: {message}", column))
         return None, None
     if node is None:
         problems.append(Problem(str(path), 1, "the file is empty"))

@@ -105,6 +105,7 @@ def check_faq(
 
 
 def _load_topic(path: Path, languages: tuple[str, ...]) -> tuple[Topic | None, list[Problem]]:
+    """One topic file, and every problem in it at once (not only the first kind found)."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -113,51 +114,57 @@ def _load_topic(path: Path, languages: tuple[str, ...]) -> tuple[Topic | None, l
     try:
         node, data = yamlio.parse(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        column = mark.column + 1 if mark else 0
-        what = exc.problem or "malformed YAML"
-        hint = " (check the indentation, and put text containing ': ' in quotes)"
-        return None, [Problem(name, line, f"YAML syntax error: {what}{hint}", column)]
+        line, column, message = yamlio.explain(text, exc)
+        return None, [Problem(name, line, f"YAML syntax error: {message}", column)]
     if not isinstance(data, dict) or node is None:
         return None, [Problem(name, 1, "a topic file must be a mapping with id, category, ...")]
-    try:
-        topic = Topic.model_validate(data)
-    except ValidationError as exc:
-        return None, [
-            Problem(name, _line_of(node, err["loc"]), _describe(err), _column_of(node, err["loc"]))
-            for err in exc.errors()
-        ]
-    problems = []
-    if topic.id != path.stem:
+    problems = [
+        Problem(name, line, message, column)
+        for line, column, message in yamlio.duplicate_keys(node)
+    ]
+    # What can be checked on the raw data is checked whatever else is wrong, so that one run
+    # of `poradna faq check` lists everything to fix in the file.
+    topic_id = data.get("id")
+    if isinstance(topic_id, str) and topic_id != path.stem:
         problems.append(
             Problem(
                 name,
                 _line_of(node, ("id",)),
-                f"topic id {topic.id!r} must match the file name {path.stem!r}",
+                f"topic id {topic_id!r} must match the file name {path.stem!r} (rename the "
+                "file or change the id)",
             )
         )
-    problems.extend(
-        Problem(
-            name,
-            _line_of(node, ("translations", lang)),
-            f"unknown language code {lang!r}; supported: {', '.join(languages)}",
-            _column_of(node, ("translations", lang)),
-        )
-        for lang in topic.translations
-        if lang not in languages
-    )
-    missing = [lang for lang in languages if lang not in topic.translations]
-    if missing:
-        problems.append(
+    translations = data.get("translations")
+    if isinstance(translations, dict):
+        problems.extend(
             Problem(
                 name,
-                _line_of(node, ("translations",)),
-                f"missing translations: {', '.join(missing)}",
-                _column_of(node, ("translations",)),
+                _line_of(node, ("translations", lang)),
+                f"unknown language code {lang!r}; supported: {', '.join(languages)}",
+                _column_of(node, ("translations", lang)),
             )
+            for lang in translations
+            if lang not in languages
         )
-    return (None if problems else topic), problems
+        missing = [lang for lang in languages if lang not in translations]
+        if missing:
+            problems.append(
+                Problem(
+                    name,
+                    _line_of(node, ("translations",)),
+                    f"missing translations: {', '.join(missing)}",
+                    _column_of(node, ("translations",)),
+                )
+            )
+    try:
+        topic = Topic.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(
+            Problem(name, _line_of(node, err["loc"]), _describe(err), _column_of(node, err["loc"]))
+            for err in exc.errors()
+        )
+        return None, sorted(problems)
+    return (None if problems else topic), sorted(problems)
 
 
 def _describe(err: dict) -> str:
@@ -170,13 +177,18 @@ def _describe(err: dict) -> str:
     if kind == "string_too_long":
         limit = err.get("ctx", {}).get("max_length")
         return f"{loc}: too long, at most {limit} characters (shorten it)"
-    if kind in ("string_type", "list_type", "bool_type", "dict_type", "int_type"):
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{loc}: write true or false"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"{loc}: write a whole number, like 10"
+    if kind.startswith("date") or kind.startswith("datetime"):
+        return f"{loc}: write the date as year-month-day, like 2026-12-02"
+    if kind in ("string_type", "list_type", "dict_type"):
         wanted = {
-            "string_type": "text",
-            "list_type": "a list like [a, b]",
-            "bool_type": "true or false",
+            "string_type": "text: put it in double quotes if it contains ': ' or starts "
+            "with a sign such as [ { & * # or -",
+            "list_type": "a list like [a, b] or lines starting with '- '",
             "dict_type": "a block of fields",
-            "int_type": "a whole number",
         }[kind]
         return f"{loc}: should be {wanted}"
     if kind == "string_pattern_mismatch":

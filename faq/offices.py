@@ -46,10 +46,8 @@ def check_offices(path: Path = OFFICES_FILE) -> tuple[list[Office], list[Problem
     except OSError as exc:
         return [], [Problem(name, 0, f"cannot read the file: {exc.strerror}")]
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        return [], [
-            Problem(name, mark.line + 1 if mark else 1, f"YAML syntax error: {exc.problem}")
-        ]
+        line, column, message = yamlio.explain(text, exc)
+        return [], [Problem(name, line, f"YAML syntax error: {message}", column)]
     try:
         offices = _File.model_validate(data).offices
     except ValidationError as exc:
@@ -69,7 +67,11 @@ def check_offices(path: Path = OFFICES_FILE) -> tuple[list[Office], list[Problem
             if kind not in KINDS
         )
         problems.extend(
-            Problem(name, line, f"{office.id}: unknown language code {lang!r}")
+            Problem(
+                name,
+                line,
+                f"{office.id}: unknown language code {lang!r}; supported: {', '.join(LANGUAGES)}",
+            )
             for lang in office.languages
             if lang not in LANGUAGES
         )

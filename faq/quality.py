@@ -6,15 +6,18 @@
   until a translator updates them and runs `poradna faq stamp`;
 - variants that the matcher files under another topic than their own (the matcher disagrees
   with the author);
-- pairs of topics so alike that users would be asked "did you mean" instead of answered.
+- pairs of topics so alike that users would be asked "did you mean" instead of answered;
+- topics whose facts nobody checked against their sources for CONTENT_MAX_AGE_DAYS (`checked:`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     from faq.matcher import Matcher
 
 SOURCE_LANGUAGE: Final = "en"
+# How old (in days) a topic's `checked:` date may be before `faq check` warns.
+CONTENT_MAX_AGE_DAYS: Final = 180
 # Questions this alike (word order aside) make two topics that users cannot tell apart.
 TWIN_SIMILARITY: Final = 85
 
@@ -136,6 +141,77 @@ def deep_findings(
                         )
                     )
     return sorted(set(findings))
+
+
+def unchecked_facts(
+    faq: Faq, max_age_days: int = CONTENT_MAX_AGE_DAYS, today: date | None = None
+) -> list[Finding]:
+    """Topics whose facts were not checked against their sources in the last `max_age_days`
+    (or never: no `checked:` date). Rules, fees and deadlines change; the bot keeps serving
+    the topic, this only tells the coordinator what to look at first."""
+    today = today or datetime.now(ZoneInfo("Europe/Prague")).date()
+    findings = []
+    for topic in sorted(faq.topics.values(), key=lambda t: t.id):
+        path, line, column = _checked_location(faq, topic.id)
+        sources = ", ".join(topic.links) or "its official sources (add them under links:)"
+        if topic.checked is None:
+            findings.append(
+                Finding(
+                    path,
+                    line,
+                    column,
+                    "warning",
+                    f"topic {topic.id} does not say when its facts were last checked",
+                    f"check the answer against {sources}, then add `checked: "
+                    f"{today.isoformat()}` under links:",
+                )
+            )
+            continue
+        age = (today - topic.checked).days
+        if age > max_age_days:
+            findings.append(
+                Finding(
+                    path,
+                    line,
+                    column,
+                    "warning",
+                    f"the facts of {topic.id} were last checked on {topic.checked.isoformat()}, "
+                    f"{age} days ago (more than CONTENT_MAX_AGE_DAYS = {max_age_days})",
+                    f"check the answer in every language against {sources}, correct it, "
+                    f"then set `checked: {today.isoformat()}`",
+                )
+            )
+        elif age < 0:
+            findings.append(
+                Finding(
+                    path,
+                    line,
+                    column,
+                    "warning",
+                    f"the checked: date of {topic.id} ({topic.checked.isoformat()}) is in the "
+                    "future",
+                    "write the day the facts were checked, like 2026-12-02",
+                )
+            )
+    return findings
+
+
+def _checked_location(faq: Faq, topic_id: str) -> tuple[str, int, int]:
+    """Where a topic's `checked:` line is (or its `id:` line when it has none)."""
+    if faq.directory is None:
+        return (topic_id, 0, 0)
+    path = faq.directory / f"{topic_id}.yaml"
+    try:
+        node = yamlio.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return (str(path), 0, 0)
+    if not isinstance(node, yaml.MappingNode):
+        return (str(path), 1, 1)
+    for wanted in ("checked", "id"):
+        for key, _ in node.value:
+            if key.value == wanted:
+                return (str(path), key.start_mark.line + 1, key.start_mark.column + 1)
+    return (str(path), 1, 1)
 
 
 def missing_table(faq: Faq) -> dict[str, list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -48,6 +49,9 @@ class Topic(BaseModel):
     category: str
     order: int = 100
     links: list[str] = []
+    # When a person last checked the facts against the `links` (YYYY-MM-DD): `poradna faq
+    # check` warns when it is older than CONTENT_MAX_AGE_DAYS, and the answer can say so.
+    checked: date | None = None
     translations: dict[str, Translation]
 
     @field_validator("category")

@@ -272,10 +272,8 @@ def check_urgent(path: Path = URGENT_FILE) -> tuple[dict, list[Problem]]:
     except OSError as exc:
         return {}, [Problem(name, 0, f"cannot read the file: {exc.strerror}")]
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        return {}, [
-            Problem(name, mark.line + 1 if mark else 1, f"YAML syntax error: {exc.problem}")
-        ]
+        line, column, message = yamlio.explain(text, exc)
+        return {}, [Problem(name, line, f"YAML syntax error: {message}", column)]
     if not isinstance(data, dict) or not isinstance(data.get("categories"), dict):
         return {}, [Problem(name, 1, "the file needs a 'categories' mapping")]
     problems = []
@@ -301,7 +299,13 @@ def _check_by_lang(name: str, node: yaml.Node, where: tuple, by_lang: object) ->
     for lang, phrases in by_lang.items():
         line = _line_of(node, (*where, lang))
         if lang not in LANGUAGES:
-            problems.append(Problem(name, line, f"unknown language code {lang!r}"))
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    f"unknown language code {lang!r}; supported: {', '.join(LANGUAGES)}",
+                )
+            )
         if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
             problems.append(Problem(name, line, "expected a list of phrases in quotes"))
         elif not all(tokens(p) for p in phrases):

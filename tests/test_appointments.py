@@ -10,6 +10,7 @@ import pytest
 from bot.app import App
 from faq.offices import check_offices
 from flows.calendar import PRAGUE, day_label, today_in_prague, when_label, working_days
+from locales import LANGUAGES
 from storage import states
 from storage.models import utcnow
 from storage.repositories import AppointmentRepository, OutboxRepository, StaffRepository
@@ -55,7 +56,7 @@ def test_office_file_errors_name_the_line(tmp_path) -> None:
         f"{bad}:2: x: unknown kind 'dancing'; use consultation-social, consultation-legal, "
         "interpreting, accompaniment" in problems
     )
-    assert f"{bad}:2: x: unknown language code 'xx'" in problems
+    assert f"{bad}:2: x: unknown language code 'xx'; supported: {', '.join(LANGUAGES)}" in problems
 
 
 async def _book(app: App, lang: str = "uk", user: str = "u1", channel: str = "test") -> Chat:

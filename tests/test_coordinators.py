@@ -107,7 +107,7 @@ def test_variant_filed_under_the_wrong_topic_and_twin_topics_are_reported(tmp_pa
 def test_check_json_table_and_exit_codes(tmp_path: Path, content: Path) -> None:
     result = poradna("faq", "check", "--format", "json")
     data = json.loads(result.stdout)
-    assert result.returncode == 0 and data["ok"] and data["topics"] == 12
+    assert result.returncode == 0 and data["ok"] and data["topics"] == 14
     assert data["errors"] == [] and data["missing_translations"] == {}
 
     (content / "health-insurance.yaml").write_text(
@@ -126,7 +126,7 @@ def test_check_json_table_and_exit_codes(tmp_path: Path, content: Path) -> None:
 
 
 def test_stale_translation_is_flagged_until_stamped(content: Path) -> None:
-    assert stamp(content, None, None) == 108
+    assert stamp(content, None, None) == 126
     assert outdated(load_faq(content)) == {}
     path = content / "health-insurance.yaml"
     text = path.read_text("utf-8")

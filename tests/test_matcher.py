@@ -33,6 +33,8 @@ REQUIRED_TOPICS = [
     "change-of-address",
     "lost-documents",
     "czech-language-course",
+    "integration-course",
+    "temporary-protection",
 ]
 
 

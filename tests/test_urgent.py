@@ -13,6 +13,7 @@ from bot.cli import main
 from faq.loader import load_faq
 from faq.matcher import Matcher
 from faq.urgent import check_urgent
+from locales import LANGUAGES
 from storage.repositories import CallbackRepository
 from tests.chat import Chat
 from tests.conftest import REPORTS, make_settings
@@ -221,7 +222,7 @@ def test_faq_check_validates_the_urgent_file(
     bad = tmp_path / "urgent.yaml"
     bad.write_text('categories:\n  violence:\n    xx: ["hits me"]\n  boredom: {}\n', "utf-8")
     problems = [str(p) for p in check_urgent(bad)[1]]
-    assert f"{bad}:3: unknown language code 'xx'" in problems
+    assert f"{bad}:3: unknown language code 'xx'; supported: {', '.join(LANGUAGES)}" in problems
     assert any(p.startswith(f"{bad}:4: unknown category 'boredom'") for p in problems)
     assert main(["faq", "check", "--urgent", str(bad)]) == 1
     assert f"{bad}:3:" in capsys.readouterr().out
