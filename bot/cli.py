@@ -18,7 +18,7 @@ from bot.logs import set_up_logging
 from faq.loader import FaqError
 from locales import LANGUAGES
 from storage.errors import SchemaOutdatedError
-from storage.states import APPOINTMENT_STATUSES, STATUSES
+from storage.states import AppointmentStatus, RequestStatus
 
 # The conversation flows, storage and Telegram are imported by the commands that use them:
 # `poradna ask` starts without them.
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue_sub = queue.add_subparsers(dest="queue_command", required=True)
     qlist = queue_sub.add_parser("list", help="list callback requests, urgent first")
     qlist.add_argument(
-        "--status", choices=STATUSES + APPOINTMENT_STATUSES, help="only this status"
+        "--status", choices=[*RequestStatus, *AppointmentStatus], help="only this status"
     )
     qlist.add_argument("--lang", choices=LANGUAGES, help="only requests in this language")
     qlist.add_argument(

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 from bot.app import build_app
 from bot.telegram import CHANNEL as TELEGRAM
-from storage import states
 from storage.db import create_engine, create_sessionmaker, ensure_schema, erase_from_files
 from storage.models import utcnow
 from storage.privacy import PrivacyRepository
 from storage.reports import Period, build_report, to_markdown, to_rows
 from storage.repositories import AppointmentRepository, CallbackRepository
+from storage.states import AppointmentStatus
 
 if TYPE_CHECKING:
     import argparse
@@ -117,9 +117,11 @@ async def _desk_action(settings: Settings, args: argparse.Namespace) -> int:
         elif args.queue_command == "confirm":
             outcome = await app.desk.confirm(TELEGRAM, args.staff, args.reference, args.at)
         elif args.queue_command in ("done", "no-show", "cancel"):
-            status = {"done": states.DONE, "no-show": states.NO_SHOW, "cancel": states.CANCELLED}[
-                args.queue_command
-            ]
+            status = {
+                "done": AppointmentStatus.DONE,
+                "no-show": AppointmentStatus.NO_SHOW,
+                "cancel": AppointmentStatus.CANCELLED,
+            }[args.queue_command]
             outcome = await app.desk.settle(TELEGRAM, args.staff, args.reference, status)
         elif args.queue_command == "close":
             outcome = await app.desk.close(TELEGRAM, args.staff, args.reference)

@@ -15,7 +15,7 @@ from flows import payloads as pl
 from flows.calendar import PRAGUE, day_label, when_label
 from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT, queue_for_staff
 from flows.events import Button, Reply, scrub
-from storage import states
+from flows.payloads import Action
 from storage.models import utcnow
 from storage.privacy import PrivacyRepository
 from storage.repositories import (
@@ -26,6 +26,7 @@ from storage.repositories import (
     UpdateRepository,
     UserRepository,
 )
+from storage.states import AppointmentStatus, RequestStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -119,13 +120,13 @@ class Desk:
                 return refusal
             assert staff and request
             requests = CallbackRepository(session)
-            if request.status == states.NEW:
+            if request.status == RequestStatus.NEW:
                 if not await requests.claim(reference, staff.id):
                     return await self._taken(session, await requests.get(reference))
                 await self._claimed(session, staff, request)
             elif request.claimed_by != staff.id:
                 return await self._taken(session, request, key="staff-not-yours")
-            if not await requests.move(reference, states.WAITING):
+            if not await requests.move(reference, RequestStatus.WAITING):
                 return self._outcome(False, "staff-unknown-request", reference=reference)
             await self._to_person(session, request, "caseworker-message", text=text)
             await requests.mark_responded(reference)
@@ -145,9 +146,7 @@ class Desk:
                 return await self._taken(session, request, key="staff-not-yours")
             if not await CallbackRepository(session).close(reference):
                 return self._outcome(False, "staff-unknown-request", reference=reference)
-            stars = tuple(
-                Button("⭐" * n, pl.make(pl.RATE, f"{reference}:{n}")) for n in range(1, 6)
-            )
+            stars = tuple(Button("⭐" * n, pl.rating(reference, n)) for n in pl.STARS)
             await self._to_person(session, request, "case-closed", lambda _t: (stars,))
             await queue_for_staff(
                 session, self._t, "staff-closed", reference, reply_to=True, name=staff.name
@@ -242,7 +241,7 @@ class Desk:
             repo = AppointmentRepository(session)
             moved = await repo.move(
                 reference,
-                states.CONFIRMED,
+                AppointmentStatus.CONFIRMED,
                 starts_at=when.astimezone(UTC),
                 reminded=False,
                 handled_by=staff.id,
@@ -259,7 +258,7 @@ class Desk:
                     (
                         Button(
                             t("buttons-cancel-appointment"),
-                            pl.make(pl.CANCEL_APPOINTMENT, reference),
+                            pl.make(Action.CANCEL_APPOINTMENT, reference),
                         ),
                     ),
                 ),
@@ -303,7 +302,7 @@ class Desk:
             if not await repo.move(reference, status):
                 return self._outcome(False, "staff-unknown-request", reference=reference)
             appointment = await repo.get(reference)
-            if status == states.CANCELLED and appointment is not None:
+            if status == AppointmentStatus.CANCELLED and appointment is not None:
                 await self._to_person(session, appointment, "appointment-cancelled-by-staff")
             return self._outcome(
                 True, "staff-appointment-updated", reference=reference, status=status
@@ -340,7 +339,7 @@ class Desk:
         if staff is None:
             return None, None, self._outcome(False, "staff-not-staff")
         request = await CallbackRepository(session).get(reference)
-        if request is None or request.status == states.CLOSED:
+        if request is None or request.status == RequestStatus.CLOSED:
             return staff, None, self._outcome(False, "staff-unknown-request", reference=reference)
         return staff, request, None
 

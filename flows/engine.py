@@ -26,8 +26,8 @@ from flows import payloads as pl
 from flows.calendar import day_label, today_in_prague, working_days
 from flows.events import Button, Inbound, Reply
 from flows.flood import FloodLimit, Verdict
+from flows.payloads import Action, StaffAction
 from flows.phone import parse_phone
-from storage import states
 from storage.db import Unit, erase_from_files, unit_of_work
 from storage.dto import UserDto
 from storage.models import utcnow
@@ -45,6 +45,7 @@ from storage.repositories import (
     UpdateRepository,
     enqueue,
 )
+from storage.states import AppointmentStatus, RequestStatus
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -271,15 +272,15 @@ class Engine:
                 p = pl.parse(event.payload)
             except pl.ForgedPayloadError:
                 return False
-            if p.action == pl.LANG and p.value in self.locales:
+            if p.action == Action.LANG and p.value in self.locales:
                 turn.lang, turn.t = p.value, self.locales.get(p.value)
                 self._show_menu(turn)
-            elif p.action == pl.MENU:
+            elif p.action == Action.MENU:
                 self._show_menu(turn)
-            elif p.action == pl.CATEGORY and p.value in self.faq.categories:
+            elif p.action == Action.CATEGORY and p.value in self.faq.categories:
                 self._show_category(turn, p.value)
-            elif p.action in (pl.TOPIC, pl.SOURCE_VERSION) and p.value in self.faq.topics:
-                await self._show_answer(turn, p.value, source=p.action == pl.SOURCE_VERSION)
+            elif p.action in (Action.TOPIC, Action.SOURCE_VERSION) and p.value in self.faq.topics:
+                await self._show_answer(turn, p.value, source=p.action == Action.SOURCE_VERSION)
             return False
         text = clean(event.text or "")[:MAX_TEXT] if event.kind == "text" else ""
         if not text or text.startswith("/"):
@@ -378,8 +379,8 @@ class Engine:
         elif command == "forget":
             turn.step = FORGET_CONFIRM
             rows = [
-                [Button(turn.t("buttons-forget-yes"), pl.make(pl.FORGET, "yes"))],
-                [Button(turn.t("buttons-forget-no"), pl.make(pl.FORGET, "no"))],
+                [Button(turn.t("buttons-forget-yes"), pl.yes_no(Action.FORGET, yes=True))],
+                [Button(turn.t("buttons-forget-no"), pl.yes_no(Action.FORGET, yes=False))],
             ]
             turn.say("privacy-forget-confirm", rows)
         elif command in ("language", "lang"):
@@ -410,44 +411,48 @@ class Engine:
 
     async def _press(self, turn: Turn, p: pl.Payload) -> None:  # noqa: PLR0912
         action, value = p.action, p.value
-        if action == pl.LANG and value in self.locales:
+        if action == Action.LANG and value in self.locales:
             await self._set_language(turn, value)
             turn.say("language-set", language=turn.t.name)
             self._show_menu(turn)
-        elif action == pl.SWITCH and value in self.locales:
+        elif action == Action.SWITCH and value in self.locales:
             await self._set_language(turn, value)
             turn.say("language-set", language=turn.t.name)
             topic = turn.data.get("topic")
             if turn.step == ANSWERED and topic in self.faq.topics:
                 await self._show_answer(turn, topic)
-        elif action == pl.KEEP_LANGUAGE and value is None:
+        elif action == Action.KEEP_LANGUAGE and value is None:
             turn.say("language-kept", language=turn.t.name)
-        elif action == pl.MENU and value is None:
+        elif action == Action.MENU and value is None:
             self._clear_draft(turn)
             self._show_menu(turn)
-        elif action == pl.CATEGORY and value in self.faq.categories:
+        elif action == Action.CATEGORY and value in self.faq.categories:
             self._clear_draft(turn)
             self._show_category(turn, value)
-        elif action == pl.TOPIC and value in self.faq.topics:
+        elif action == Action.TOPIC and value in self.faq.topics:
             self._clear_draft(turn)
             await self._show_answer(turn, value)
-        elif action in (pl.PERSON, pl.NONE_OF_THESE) and value is None:
-            if action == pl.NONE_OF_THESE and turn.data.get("question"):
+        elif action in (Action.PERSON, Action.NONE_OF_THESE) and value is None:
+            if action == Action.NONE_OF_THESE and turn.data.get("question"):
                 await self._log_unanswered(turn, turn.data["question"], "none-fits")
                 await self._record(turn, "none-fits")
             self._start_callback(turn)
-        elif action == pl.HELPED and value in ("yes", "no"):
-            await self._feedback(turn, helped=value == "yes")
-        elif action == pl.TIME and value in pl.TIMES and turn.step == CB_TIME:
+        elif action == Action.HELPED and value in (pl.YES, pl.NO):
+            await self._feedback(turn, helped=value == pl.YES)
+        elif action == Action.TIME and value in pl.TIMES and turn.step == CB_TIME:
             turn.data["time"] = value
             self._ask_request_question(turn)
-        elif action == pl.KEEP_QUESTION and turn.step == CB_QUESTION and turn.data.get("question"):
+        elif (
+            action == Action.KEEP_QUESTION
+            and turn.step == CB_QUESTION
+            and turn.data.get("question")
+        ):
             turn.data["request_question"] = turn.data["question"]
             self._ask_consent(turn)
-        elif action == pl.CONSENT and value in ("yes", "no") and turn.step == CB_CONSENT:
-            await self._consent(turn, agreed=value == "yes")
-        elif action == pl.FORGET and value in ("yes", "no") and turn.step == FORGET_CONFIRM:
-            if value == "no":
+        elif action == Action.CONSENT and value in (pl.YES, pl.NO) and turn.step == CB_CONSENT:
+            await self._consent(turn, agreed=value == pl.YES)
+        elif action == Action.FORGET and value in (pl.YES, pl.NO) and turn.step == FORGET_CONFIRM:
+            if value == pl.NO:
                 turn.say("privacy-kept")
                 self._show_menu(turn)
                 return
@@ -460,43 +465,43 @@ class Engine:
                 questions=erased.questions,
                 messages=erased.messages,
             )
-        elif action == pl.SOURCE_VERSION and value in self.faq.topics:
+        elif action == Action.SOURCE_VERSION and value in self.faq.topics:
             await self._show_answer(turn, value, source=True)
-        elif action == pl.APPOINTMENT and value is None:
+        elif action == Action.APPOINTMENT and value is None:
             self._clear_draft(turn)
             self._ask_kind(turn)
-        elif action == pl.KIND and value in KINDS and turn.step == AP_KIND:
+        elif action == Action.KIND and value in KINDS and turn.step == AP_KIND:
             turn.data["ap_kind"] = value
             if value == "accompaniment":
                 self._ask_place(turn)
             else:
                 self._ask_office(turn)
-        elif action == pl.PLACE and value in PLACES and turn.step == AP_PLACE:
+        elif action == Action.PLACE and value in PLACES and turn.step == AP_PLACE:
             turn.data["ap_place"] = value
             self._ask_office(turn)
-        elif action == pl.OFFICE and turn.step == AP_OFFICE and value in self._offices_for(turn):
+        elif (
+            action == Action.OFFICE and turn.step == AP_OFFICE and value in self._offices_for(turn)
+        ):
             turn.data["ap_office"] = value
             self._ask_day(turn)
-        elif action == pl.DAY and turn.step == AP_DAY and value in self._days():
+        elif action == Action.DAY and turn.step == AP_DAY and value in self._days():
             turn.data["ap_day"] = value
             self._ask_part(turn)
-        elif action == pl.PART and value in pl.PARTS and turn.step == AP_PART:
+        elif action == Action.PART and value in pl.PARTS and turn.step == AP_PART:
             turn.data["ap_part"] = value
             turn.data["request_kind"] = "appointment"
             self._start_callback(turn)
-        elif action == pl.CANCEL_APPOINTMENT and value:
+        elif action == Action.CANCEL_APPOINTMENT and value:
             await self._cancel_appointment(turn, value)
-        elif action == pl.RATE and value:
-            reference, _, stars = value.rpartition(":")
-            if not (stars.isdigit() and 1 <= int(stars) <= 5):
-                raise pl.ForgedPayloadError(p.encode())
+        elif action == Action.RATE and value:
+            reference, stars = pl.parse_rating(p)
             rated = await CallbackRepository(turn.unit.session()).rate(
-                reference, turn.user.id, int(stars)
+                reference, turn.user.id, stars
             )
             if not rated:
                 raise pl.ForgedPayloadError(p.encode())
             turn.say("rating-thanks", [[self._menu_button(turn)]])
-        elif action == pl.CANCEL and value is None:
+        elif action == Action.CANCEL and value is None:
             if turn.step in CALLBACK_STEPS:
                 self._clear_draft(turn)
                 turn.say("cancel-done")
@@ -560,7 +565,7 @@ class Engine:
         buttons = [
             Button(
                 ("✓ " if code == preferred else "") + self.locales.get(code).name,
-                pl.make(pl.LANG, code),
+                pl.make(Action.LANG, code),
             )
             for code in order
         ]
@@ -651,7 +656,7 @@ class Engine:
         elif match.decision == "clarify":
             turn.step = CLARIFYING
             rows = self._candidate_rows(turn, match.candidates)
-            rows.append([Button(turn.t("buttons-none-of-these"), pl.make(pl.NONE_OF_THESE))])
+            rows.append([Button(turn.t("buttons-none-of-these"), pl.make(Action.NONE_OF_THESE))])
             turn.say("clarify-intro", rows)
             await self._record(turn, "clarify")
             best = match.candidates[0]
@@ -709,7 +714,7 @@ class Engine:
     def _candidate_rows(self, turn: Turn, candidates: Iterable[Candidate]) -> list[list[Button]]:
         """One button per topic the question may be about."""
         return [
-            [Button(self.faq.topics[c.topic].title(turn.lang), pl.make(pl.TOPIC, c.topic))]
+            [Button(self.faq.topics[c.topic].title(turn.lang), pl.make(Action.TOPIC, c.topic))]
             for c in candidates
         ]
 
@@ -734,8 +739,8 @@ class Engine:
                 rtl=other.rtl,
                 buttons=(
                     (
-                        Button(other("buttons-switch-yes"), pl.make(pl.SWITCH, detected)),
-                        Button(other("buttons-switch-no"), pl.make(pl.KEEP_LANGUAGE)),
+                        Button(other("buttons-switch-yes"), pl.make(Action.SWITCH, detected)),
+                        Button(other("buttons-switch-no"), pl.make(Action.KEEP_LANGUAGE)),
                     ),
                 ),
             )
@@ -746,7 +751,8 @@ class Engine:
     def _show_menu(self, turn: Turn) -> None:
         turn.step = MENU
         rows = [
-            [Button(turn.t(f"category-{c}"), pl.make(pl.CATEGORY, c))] for c in self.faq.categories
+            [Button(turn.t(f"category-{c}"), pl.make(Action.CATEGORY, c))]
+            for c in self.faq.categories
         ]
         rows.append([self._person_button(turn)])
         rows.append([self._appointment_button(turn)])
@@ -756,10 +762,10 @@ class Engine:
         turn.step = CATEGORY
         turn.data["category"] = category
         rows = [
-            [Button(topic.title(turn.lang), pl.make(pl.TOPIC, topic.id))]
+            [Button(topic.title(turn.lang), pl.make(Action.TOPIC, topic.id))]
             for topic in self.faq.in_category(category)
         ]
-        rows.append([Button(turn.t("buttons-back"), pl.make(pl.MENU))])
+        rows.append([Button(turn.t("buttons-back"), pl.make(Action.MENU))])
         turn.say("menu-category", rows, category=turn.t(f"category-{category}"))
 
     async def _show_answer(self, turn: Turn, topic_id: str, *, source: bool = False) -> None:
@@ -780,11 +786,11 @@ class Engine:
         text = f"{text}\n\n{turn.t('answer-feedback')}"
         rows = [
             [
-                Button(turn.t("buttons-helped-yes"), pl.make(pl.HELPED, "yes")),
-                Button(turn.t("buttons-helped-no"), pl.make(pl.HELPED, "no")),
+                Button(turn.t("buttons-helped-yes"), pl.yes_no(Action.HELPED, yes=True)),
+                Button(turn.t("buttons-helped-no"), pl.yes_no(Action.HELPED, yes=False)),
             ],
             [
-                Button(turn.t("buttons-back"), pl.make(pl.CATEGORY, topic.category)),
+                Button(turn.t("buttons-back"), pl.make(Action.CATEGORY, topic.category)),
                 self._menu_button(turn),
             ],
         ]
@@ -792,7 +798,7 @@ class Engine:
             label = turn.t(
                 "buttons-newest-version", language=self.locales.get(SOURCE_LANGUAGE).name
             )
-            rows.insert(0, [Button(label, pl.make(pl.SOURCE_VERSION, topic.id))])
+            rows.insert(0, [Button(label, pl.make(Action.SOURCE_VERSION, topic.id))])
         turn.replies.append(
             Reply(
                 key="faq-answer",
@@ -846,7 +852,7 @@ class Engine:
         """A person with an open case writes: the message goes to their caseworker."""
         hit = self.matcher.urgent_category(text, hint=turn.user.lang)
         # The person answered a caseworker who was waiting: it is the caseworker's turn again.
-        await CallbackRepository(turn.unit.session()).move(reference, states.ANSWERED)
+        await CallbackRepository(turn.unit.session()).move(reference, RequestStatus.ANSWERED)
         await self._to_staff(turn, "staff-migrant-says", reference, reply_to=True, text=text)
         if hit:
             turn.say("urgent-help-now")
@@ -907,7 +913,8 @@ class Engine:
     def _ask_kind(self, turn: Turn) -> None:
         turn.step = AP_KIND
         rows = [
-            [Button(turn.t(f"appointment-kind-{kind}"), pl.make(pl.KIND, kind))] for kind in KINDS
+            [Button(turn.t(f"appointment-kind-{kind}"), pl.make(Action.KIND, kind))]
+            for kind in KINDS
         ]
         rows.append([self._cancel_button(turn)])
         turn.say("appointment-kind", rows)
@@ -915,7 +922,7 @@ class Engine:
     def _ask_place(self, turn: Turn) -> None:
         turn.step = AP_PLACE
         rows = [
-            [Button(turn.t(f"appointment-place-{place}"), pl.make(pl.PLACE, place))]
+            [Button(turn.t(f"appointment-place-{place}"), pl.make(Action.PLACE, place))]
             for place in PLACES
         ]
         rows.append([self._cancel_button(turn)])
@@ -942,7 +949,7 @@ class Engine:
             self._ask_day(turn)
             return
         turn.step = AP_OFFICE
-        rows = [[Button(self.offices[o].name, pl.make(pl.OFFICE, o))] for o in offices]
+        rows = [[Button(self.offices[o].name, pl.make(Action.OFFICE, o))] for o in offices]
         rows.append([self._cancel_button(turn)])
         turn.say("appointment-office", rows)
 
@@ -952,7 +959,9 @@ class Engine:
     def _ask_day(self, turn: Turn) -> None:
         turn.step = AP_DAY
         days = [date.fromisoformat(d) for d in self._days()]
-        buttons = [Button(day_label(d, turn.lang), pl.make(pl.DAY, d.isoformat())) for d in days]
+        buttons = [
+            Button(day_label(d, turn.lang), pl.make(Action.DAY, d.isoformat())) for d in days
+        ]
         rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
         rows.append([self._cancel_button(turn)])
         turn.say("appointment-day", rows)
@@ -960,7 +969,8 @@ class Engine:
     def _ask_part(self, turn: Turn) -> None:
         turn.step = AP_PART
         rows = [
-            [Button(turn.t(f"callback-time-{part}"), pl.make(pl.PART, part))] for part in pl.PARTS
+            [Button(turn.t(f"callback-time-{part}"), pl.make(Action.PART, part))]
+            for part in pl.PARTS
         ]
         rows.append([self._cancel_button(turn)])
         turn.say("appointment-part", rows)
@@ -1015,7 +1025,7 @@ class Engine:
         appointment = await repo.get(reference)
         if appointment is None or appointment.user_id != turn.user.id:
             raise pl.ForgedPayloadError(reference)
-        if not await repo.move(reference, states.CANCELLED):
+        if not await repo.move(reference, AppointmentStatus.CANCELLED):
             raise pl.ForgedPayloadError(reference)
         await self._to_staff(turn, "staff-appointment-cancelled", reference, reply_to=True)
         turn.say("appointment-cancelled", [[self._menu_button(turn)]], reference=reference)
@@ -1071,7 +1081,8 @@ class Engine:
     def _ask_time(self, turn: Turn) -> None:
         turn.step = CB_TIME
         rows = [
-            [Button(turn.t(f"callback-time-{time}"), pl.make(pl.TIME, time))] for time in pl.TIMES
+            [Button(turn.t(f"callback-time-{time}"), pl.make(Action.TIME, time))]
+            for time in pl.TIMES
         ]
         rows.append([self._cancel_button(turn)])
         turn.say("callback-time", rows)
@@ -1081,7 +1092,7 @@ class Engine:
         question = turn.data.get("question")
         if question:
             rows = [
-                [Button(turn.t("buttons-keep-question"), pl.make(pl.KEEP_QUESTION))],
+                [Button(turn.t("buttons-keep-question"), pl.make(Action.KEEP_QUESTION))],
                 [self._cancel_button(turn)],
             ]
             turn.say("callback-question-prefilled", rows, question=question)
@@ -1091,8 +1102,8 @@ class Engine:
     def _ask_consent(self, turn: Turn) -> None:
         turn.step = CB_CONSENT
         rows = [
-            [Button(turn.t("buttons-consent-yes"), pl.make(pl.CONSENT, "yes"))],
-            [Button(turn.t("buttons-consent-no"), pl.make(pl.CONSENT, "no"))],
+            [Button(turn.t("buttons-consent-yes"), pl.yes_no(Action.CONSENT, yes=True))],
+            [Button(turn.t("buttons-consent-no"), pl.yes_no(Action.CONSENT, yes=False))],
         ]
         turn.say("callback-consent", rows, days=self._retention_days)
 
@@ -1162,16 +1173,16 @@ class Engine:
             turn.step = MENU
 
     def _menu_button(self, turn: Turn) -> Button:
-        return Button(turn.t("buttons-menu"), pl.make(pl.MENU))
+        return Button(turn.t("buttons-menu"), pl.make(Action.MENU))
 
     def _appointment_button(self, turn: Turn) -> Button:
-        return Button(turn.t("buttons-appointment"), pl.make(pl.APPOINTMENT))
+        return Button(turn.t("buttons-appointment"), pl.make(Action.APPOINTMENT))
 
     def _person_button(self, turn: Turn) -> Button:
-        return Button(turn.t("buttons-person"), pl.make(pl.PERSON))
+        return Button(turn.t("buttons-person"), pl.make(Action.PERSON))
 
     def _cancel_button(self, turn: Turn) -> Button:
-        return Button(turn.t("buttons-cancel"), pl.make(pl.CANCEL))
+        return Button(turn.t("buttons-cancel"), pl.make(Action.CANCEL))
 
 
 def _outdated(topic: Topic, lang: str) -> bool:
@@ -1209,8 +1220,8 @@ async def queue_for_staff(
     rows = (
         (
             (
-                Button(t("buttons-claim"), pl.make(pl.CLAIM, reference)),
-                Button(t("buttons-close"), pl.make(pl.CLOSE, reference)),
+                Button(t("buttons-claim"), pl.staff(StaffAction.CLAIM, reference)),
+                Button(t("buttons-close"), pl.staff(StaffAction.CLOSE, reference)),
             ),
         )
         if buttons

@@ -22,12 +22,18 @@ from storage.models import (
     User,
     utcnow,
 )
+from storage.states import (
+    FINISHED_APPOINTMENTS,
+    OPEN_APPOINTMENTS,
+    AppointmentStatus,
+    OutboxStatus,
+    RequestStatus,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 UPDATE_MEMORY = timedelta(days=2)
-OPEN_APPOINTMENTS = (states.REQUESTED, states.CONFIRMED)
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,9 @@ class PrivacyRepository:
             update(CallbackRequest)
             .where(
                 CallbackRequest.reference.in_(references),
-                CallbackRequest.status.in_(states.allowed_from(states.CLOSED)),
+                CallbackRequest.status.in_(states.allowed_from(RequestStatus.CLOSED)),
             )
-            .values(status=states.CLOSED, closed_at=utcnow())
+            .values(status=RequestStatus.CLOSED, closed_at=utcnow())
         )
         await self._session.execute(
             update(Appointment)
@@ -77,10 +83,12 @@ class PrivacyRepository:
             update(Appointment)
             .where(
                 Appointment.user_id.is_(None),
-                Appointment.status.in_(states.appointment_allowed_from(states.CANCELLED)),
+                Appointment.status.in_(
+                    states.appointment_allowed_from(AppointmentStatus.CANCELLED)
+                ),
                 Appointment.phone.is_(None),
             )
-            .values(status=states.CANCELLED)
+            .values(status=AppointmentStatus.CANCELLED)
         )
         questions = await self._session.execute(
             delete(UnansweredQuestion).where(UnansweredQuestion.user_id == user_id)
@@ -247,7 +255,7 @@ class PrivacyRepository:
         whose consent was given before `moment`, oldest first."""
         callbacks = await self._session.execute(
             select(CallbackRequest.reference, CallbackRequest.consent_at).where(
-                CallbackRequest.status != states.CLOSED,
+                CallbackRequest.status != RequestStatus.CLOSED,
                 CallbackRequest.consent_at < moment,
                 CallbackRequest.reference.is_not(None),
             )
@@ -272,12 +280,18 @@ class PrivacyRepository:
         await self._session.execute(
             update(CallbackRequest)
             .where(CallbackRequest.reference.in_(expired))
-            .values(status=states.CLOSED, closed_at=now, phone=None, question=None, updated_at=now)
+            .values(
+                status=RequestStatus.CLOSED,
+                closed_at=now,
+                phone=None,
+                question=None,
+                updated_at=now,
+            )
         )
         await self._session.execute(
             update(Appointment)
             .where(Appointment.reference.in_(expired))
-            .values(status=states.CANCELLED, phone=None)
+            .values(status=AppointmentStatus.CANCELLED, phone=None)
         )
         await self._session.execute(
             delete(OutboxMessage).where(OutboxMessage.reference.in_(expired))
@@ -291,7 +305,7 @@ class PrivacyRepository:
         requests = await self._session.execute(
             update(CallbackRequest)
             .where(
-                CallbackRequest.status == states.CLOSED,
+                CallbackRequest.status == RequestStatus.CLOSED,
                 CallbackRequest.closed_at < cutoff,
                 (CallbackRequest.phone.is_not(None)) | (CallbackRequest.question.is_not(None)),
             )
@@ -300,7 +314,7 @@ class PrivacyRepository:
         finished = await self._session.execute(
             update(Appointment)
             .where(
-                Appointment.status.in_((states.DONE, states.CANCELLED, states.NO_SHOW)),
+                Appointment.status.in_(FINISHED_APPOINTMENTS),
                 Appointment.updated_at < cutoff,
                 Appointment.phone.is_not(None),
             )
@@ -311,7 +325,7 @@ class PrivacyRepository:
         )
         messages = await self._session.execute(
             delete(OutboxMessage).where(
-                OutboxMessage.status != "pending", OutboxMessage.created_at < cutoff
+                OutboxMessage.status != OutboxStatus.PENDING, OutboxMessage.created_at < cutoff
             )
         )
         conversations = await self._session.execute(

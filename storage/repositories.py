@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,15 +35,15 @@ from storage.models import (
     User,
     utcnow,
 )
+from storage.references import appointment_reference, request_reference
+from storage.states import AppointmentStatus, OutboxStatus, RequestStatus
+
+# The step of a person who never wrote (the flows' `Step.NEW`): storage keeps steps as strings.
+NOT_STARTED: Final = "new"
 
 
 class StaleStateError(RuntimeError):
     """Another message of the same user changed the conversation first; handle it again."""
-
-
-def reference_for(request_id: int) -> str:
-    """The reference code a migrant quotes: ``R-0042``."""
-    return f"R-{request_id:04d}"
 
 
 # The statements of every message, built once: building a SQLAlchemy statement costs more than
@@ -154,7 +154,7 @@ class StateRepository:
             person_key=row.person_key,
         )
         if row.step is None:
-            return user, StateDto(step="new", data={}, version=0, open_case=row.open_case)
+            return user, StateDto(step=NOT_STARTED, data={}, version=0, open_case=row.open_case)
         return user, StateDto(
             step=row.step,
             data=dict(row.data or {}),
@@ -228,12 +228,12 @@ class CallbackRepository:
             question=question,
             consent_at=consent_at,
             consent_version=consent_version,
-            status="new",
+            status=RequestStatus.NEW,
             urgent=urgent,
         )
         self._session.add(request)
         await self._session.flush()
-        request.reference = reference_for(request.id)
+        request.reference = request_reference(request.id)
         await self._session.flush()
         return _callback_dto(request)
 
@@ -247,7 +247,9 @@ class CallbackRepository:
         """The reference of the user's latest request that is not closed yet."""
         return await self._session.scalar(
             select(CallbackRequest.reference)
-            .where(CallbackRequest.user_id == user_id, CallbackRequest.status != states.CLOSED)
+            .where(
+                CallbackRequest.user_id == user_id, CallbackRequest.status != RequestStatus.CLOSED
+            )
             .order_by(CallbackRequest.id.desc())
             .limit(1)
         )
@@ -260,7 +262,9 @@ class CallbackRepository:
 
     async def claim(self, reference: str, staff_id: int) -> bool:
         """Claim a new request; exactly one of several concurrent claims wins."""
-        return await self.move(reference, states.CLAIMED, claimed_by=staff_id, claimed_at=utcnow())
+        return await self.move(
+            reference, RequestStatus.CLAIMED, claimed_by=staff_id, claimed_at=utcnow()
+        )
 
     async def mark_responded(self, reference: str) -> None:
         await self._session.execute(
@@ -273,7 +277,7 @@ class CallbackRepository:
         )
 
     async def close(self, reference: str) -> bool:
-        return await self.move(reference, states.CLOSED, closed_at=utcnow())
+        return await self.move(reference, RequestStatus.CLOSED, closed_at=utcnow())
 
     async def rate(self, reference: str, user_id: int, rating: int) -> bool:
         result = await self._session.execute(
@@ -281,7 +285,7 @@ class CallbackRepository:
             .where(
                 CallbackRequest.reference == reference,
                 CallbackRequest.user_id == user_id,
-                CallbackRequest.status == states.CLOSED,
+                CallbackRequest.status == RequestStatus.CLOSED,
                 CallbackRequest.rating.is_(None),
             )
             .values(rating=rating)
@@ -302,7 +306,7 @@ class CallbackRepository:
         rows = await self._session.scalars(
             select(CallbackRequest)
             .where(
-                CallbackRequest.status == states.NEW,
+                CallbackRequest.status == RequestStatus.NEW,
                 or_(
                     (CallbackRequest.urgent.is_(False))
                     & CallbackRequest.announced_at.is_(None)
@@ -387,7 +391,7 @@ class OutboxRepository:
             select(OutboxMessage)
             .where(
                 OutboxMessage.channel.in_(channels),
-                OutboxMessage.status == "pending",
+                OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.next_attempt_at <= now,
             )
             .order_by(OutboxMessage.id)
@@ -406,7 +410,7 @@ class OutboxRepository:
         pending = await self._session.execute(
             select(OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.id).where(
                 OutboxMessage.channel.in_(channels),
-                OutboxMessage.status == "pending",
+                OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.recipient.in_({r.recipient for r in rows}),
                 OutboxMessage.id < max(taken),
             )
@@ -427,7 +431,7 @@ class OutboxRepository:
         await self._session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id)
-            .values(status="sent", sent_at=utcnow(), external_id=external_id)
+            .values(status=OutboxStatus.SENT, sent_at=utcnow(), external_id=external_id)
         )
 
     async def retry_later(self, message_id: int, delay: timedelta) -> None:
@@ -448,7 +452,9 @@ class OutboxRepository:
 
     async def mark_failed(self, message_id: int) -> None:
         await self._session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == message_id).values(status="failed")
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(status=OutboxStatus.FAILED)
         )
 
     async def reference_of(
@@ -492,20 +498,20 @@ class OutboxRepository:
                 .where(
                     OutboxMessage.channel == channel,
                     OutboxMessage.recipient == recipient,
-                    OutboxMessage.status == "pending",
+                    OutboxMessage.status == OutboxStatus.PENDING,
                 )
                 .order_by(OutboxMessage.id)
             )
         )
         for row in rows:
-            row.status, row.sent_at = "sent", utcnow()
+            row.status, row.sent_at = OutboxStatus.SENT, utcnow()
         await self._session.flush()
         return [_outbox_dto(r) for r in rows]
 
     async def pending(self) -> list[OutboxDto]:
         rows = await self._session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.status == "pending")
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
             .order_by(OutboxMessage.id)
         )
         return [_outbox_dto(r) for r in rows]
@@ -680,7 +686,7 @@ def _callback_dto(r: CallbackRequest) -> CallbackDto:
     return CallbackDto(
         id=r.id,
         reference=r.reference,
-        status=r.status,
+        status=RequestStatus(r.status),
         lang=r.lang,
         topic_id=r.topic_id,
         phone=r.phone,
@@ -716,7 +722,7 @@ def _outbox_dto(m: OutboxMessage) -> OutboxDto:
         body=dict(m.body),
         reference=m.reference,
         attempts=m.attempts,
-        status=m.status,
+        status=OutboxStatus(m.status),
         external_id=m.external_id,
     )
 
@@ -726,10 +732,10 @@ class AppointmentRepository:
         self._session = session
 
     async def create(self, **values: Any) -> AppointmentDto:
-        row = Appointment(status=states.REQUESTED, **values)
+        row = Appointment(status=AppointmentStatus.REQUESTED, **values)
         self._session.add(row)
         await self._session.flush()
-        row.reference = f"A-{row.id:04d}"
+        row.reference = appointment_reference(row.id)
         await self._session.flush()
         return _appointment_dto(row)
 
@@ -761,7 +767,7 @@ class AppointmentRepository:
         rows = await self._session.scalars(
             select(Appointment)
             .where(
-                Appointment.status == states.CONFIRMED,
+                Appointment.status == AppointmentStatus.CONFIRMED,
                 Appointment.reminded.is_(False),
                 Appointment.starts_at >= start,
                 Appointment.starts_at < end,
@@ -799,7 +805,7 @@ def _appointment_dto(a: Appointment) -> AppointmentDto:
     return AppointmentDto(
         id=a.id,
         reference=a.reference,
-        status=a.status,
+        status=AppointmentStatus(a.status),
         lang=a.lang,
         kind=a.kind,
         place=a.place,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flows import payloads as pl
 from flows.engine import Engine
 from flows.events import Button, Inbound, Reply
+from flows.payloads import Action
 
 
 @dataclass
@@ -56,13 +58,13 @@ class Chat:
     ) -> list[Reply]:
         """From /start to a stored callback request (or to the consent question)."""
         await self.send("/start")
-        await self.press_payload(f"lang:{lang}")
-        await self.press_payload("person")
+        await self.press_payload(pl.make(Action.LANG, lang))
+        await self.press_payload(pl.make(Action.PERSON))
         await self.send(phone)
-        await self.press_payload(f"time:{time}")
+        await self.press_payload(pl.make(Action.TIME, time))
         await self.send(question)
         if agree:
-            await self.press_payload("consent:yes")
+            await self.press_payload(pl.yes_no(Action.CONSENT, yes=True))
         return self.replies
 
     def button(self, label_part: str) -> Button:

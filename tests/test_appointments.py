@@ -9,10 +9,12 @@ import pytest
 
 from bot.app import App
 from faq.offices import check_offices
+from flows import payloads as pl
 from flows.calendar import PRAGUE, day_label, today_in_prague, when_label, working_days
-from storage import states
+from flows.payloads import Action
 from storage.models import utcnow
 from storage.repositories import AppointmentRepository, OutboxRepository, StaffRepository
+from storage.states import AppointmentStatus
 from tests.chat import Chat
 from tests.test_cli import poradna
 
@@ -61,12 +63,12 @@ def test_office_file_errors_name_the_line(tmp_path) -> None:
 async def _book(app: App, lang: str = "uk", user: str = "u1", channel: str = "test") -> Chat:
     chat = Chat(app.engine, user=user, channel=channel, client_lang=lang)
     await chat.send("/start")
-    await chat.press_payload(f"lang:{lang}")
-    await chat.press_payload("appt")
+    await chat.press_payload(pl.make(Action.LANG, lang))
+    await chat.press_payload(pl.make(Action.APPOINTMENT))
     assert chat.keys == ["appointment-kind"]
-    await chat.press_payload("kind:accompaniment")
+    await chat.press_payload(pl.make(Action.KIND, "accompaniment"))
     assert chat.keys == ["appointment-place"]
-    await chat.press_payload("place:oamp")
+    await chat.press_payload(pl.make(Action.PLACE, "oamp"))
     assert chat.keys == ["appointment-office"]
     offices = [b.payload for b in chat.replies[0].flat_buttons if b.payload.startswith("office:")]
     serving = [o.id for o in app.engine.offices.values() if lang in o.languages]
@@ -79,11 +81,11 @@ async def _book(app: App, lang: str = "uk", user: str = "u1", channel: str = "te
     assert days[0].label == day_label(expected[0], lang)
     await chat.press_payload(days[2].payload)
     assert chat.keys == ["appointment-part"]
-    await chat.press_payload("part:afternoon")
+    await chat.press_payload(pl.make(Action.PART, "afternoon"))
     assert chat.keys == ["callback-phone"]
     await chat.send("777 123 456")
     assert chat.keys == ["callback-consent"]
-    await chat.press_payload("consent:yes")
+    await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     assert chat.keys == ["appointment-requested"]
     return chat
 
@@ -94,7 +96,7 @@ async def test_booking_stores_a_requested_appointment_and_tells_the_desk(app: Ap
     async with app.sessions() as session:
         [appointment] = await AppointmentRepository(session).list_appointments()
         desk = [m for m in await OutboxRepository(session).all() if m.channel == "staff"]
-    assert appointment.status == states.REQUESTED
+    assert appointment.status == AppointmentStatus.REQUESTED
     assert (appointment.kind, appointment.place, appointment.office_id) == (
         "accompaniment",
         "oamp",
@@ -108,15 +110,15 @@ async def test_booking_stores_a_requested_appointment_and_tells_the_desk(app: Ap
 async def test_stale_or_forged_days_and_steps_are_refused(app: App) -> None:
     chat = Chat(app.engine, client_lang="en")
     await chat.send("/start")
-    await chat.press_payload("lang:en")
-    await chat.press_payload("appt")
-    await chat.press_payload("kind:consultation-legal")
-    await chat.press_payload("office:example-plzen")
-    await chat.press_payload("day:2020-01-01")
+    await chat.press_payload(pl.make(Action.LANG, "en"))
+    await chat.press_payload(pl.make(Action.APPOINTMENT))
+    await chat.press_payload(pl.make(Action.KIND, "consultation-legal"))
+    await chat.press_payload(pl.make(Action.OFFICE, "example-plzen"))
+    await chat.press_payload(pl.make(Action.DAY, "2020-01-01"))
     assert chat.keys == ["button-invalid", "menu-title"]
-    await chat.press_payload("part:morning")
+    await chat.press_payload(pl.make(Action.PART, "morning"))
     assert chat.keys == ["button-invalid", "menu-title"]
-    await chat.press_payload("kind:dancing")
+    await chat.press_payload(pl.make(Action.KIND, "dancing"))
     assert chat.keys == ["button-invalid", "menu-title"]
 
 
@@ -135,7 +137,7 @@ async def test_confirm_remind_and_cancel(app: App) -> None:
     assert "10:30" in confirmed.text and "Example Square 2" in confirmed.text
     async with app.sessions() as session:
         appointment = await AppointmentRepository(session).get("A-0001")
-    assert appointment and appointment.status == states.CONFIRMED
+    assert appointment and appointment.status == AppointmentStatus.CONFIRMED
     assert appointment.starts_at == when.astimezone(UTC).replace(second=0, microsecond=0)
 
     assert await app.desk.send_reminders(now=utcnow()) == 0  # not tomorrow yet
@@ -152,18 +154,18 @@ async def test_confirm_remind_and_cancel(app: App) -> None:
         desk = [
             m.body["text"] for m in await OutboxRepository(session).all() if m.channel == "staff"
         ]
-    assert appointment and appointment.status == states.CANCELLED
+    assert appointment and appointment.status == AppointmentStatus.CANCELLED
     assert app.engine.staff_t("staff-appointment-cancelled", reference="A-0001") in desk
     await chat.press_payload(confirmed.flat_buttons[0].payload)  # twice: refused
     assert chat.keys == ["button-invalid", "menu-title"]
-    assert not (await app.desk.settle("telegram", "501", "A-0001", states.DONE)).ok
+    assert not (await app.desk.settle("telegram", "501", "A-0001", AppointmentStatus.DONE)).ok
 
 
 async def test_staff_cancels_and_the_person_is_told(app: App) -> None:
     await _book(app, lang="en")
     async with app.sessions() as session, session.begin():
         await StaffRepository(session).add("telegram", "501", "Jana")
-    assert (await app.desk.settle("telegram", "501", "A-0001", states.CANCELLED)).ok
+    assert (await app.desk.settle("telegram", "501", "A-0001", AppointmentStatus.CANCELLED)).ok
     [message] = await app.engine.collect("test", "u1")
     assert message.key == "appointment-cancelled-by-staff"
 
@@ -172,11 +174,11 @@ async def test_someone_elses_appointment_cannot_be_cancelled(app: App) -> None:
     await _book(app, lang="en", user="owner")
     other = Chat(app.engine, user="other", client_lang="en")
     await other.send("/start")
-    await other.press_payload("apcancel:A-0001")
+    await other.press_payload(pl.make(Action.CANCEL_APPOINTMENT, "A-0001"))
     assert other.keys[0] == "button-invalid"
     async with app.sessions() as session:
         appointment = await AppointmentRepository(session).get("A-0001")
-    assert appointment and appointment.status == states.REQUESTED
+    assert appointment and appointment.status == AppointmentStatus.REQUESTED
 
 
 @pytest.fixture

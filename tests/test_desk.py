@@ -6,6 +6,8 @@ import asyncio
 from datetime import timedelta
 
 from bot.app import App
+from flows import payloads as pl
+from flows.payloads import Action
 from storage.models import utcnow
 from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository
 from tests.chat import Chat
@@ -53,12 +55,12 @@ async def test_request_in_a_language_nobody_speaks_goes_to_everyone(app: App) ->
         await StaffRepository(session).add("telegram", "501", "Jana", ("cs",))
     chat = Chat(app.engine, channel="console", client_lang="mn")
     await chat.send("/start")
-    await chat.press_payload("lang:mn")
-    await chat.press_payload("person")
+    await chat.press_payload(pl.make(Action.LANG, "mn"))
+    await chat.press_payload(pl.make(Action.PERSON))
     await chat.send("777123456")
-    await chat.press_payload("time:evening")
+    await chat.press_payload(pl.make(Action.TIME, "evening"))
     await chat.send("тусламж")
-    await chat.press_payload("consent:yes")
+    await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     assert len(await _desk_texts(app)) == 1
 
 
@@ -69,7 +71,7 @@ async def test_urgent_request_reaches_everyone_at_once_and_again_after_minutes(a
     chat = Chat(app.engine, channel="console", client_lang="en")
     await chat.send("my husband beats me")
     await chat.send("777123456")
-    await chat.press_payload("consent:yes")
+    await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     async with app.sessions() as session:
         messages = await OutboxRepository(session).all()
     assert {m.recipient for m in messages if m.reference == "R-0001"} >= {"501", "502", "desk"}

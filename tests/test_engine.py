@@ -7,7 +7,9 @@ import asyncio
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
+from flows import payloads as pl
 from flows.events import Inbound
+from flows.payloads import Action
 from locales import LRI, PDI, RLM
 from storage.models import CallbackRequest, UnansweredQuestion
 from storage.repositories import CallbackRepository
@@ -62,7 +64,7 @@ async def test_browse_category_topic_answer_back_and_menu(app: App) -> None:
     await chat.press("Residence")
     assert chat.keys == ["menu-category"]
     assert f"topic:{DOCS}" in [b.payload for b in chat.replies[0].flat_buttons]
-    await chat.press_payload(f"topic:{DOCS}")
+    await chat.press_payload(pl.make(Action.TOPIC, DOCS))
     assert chat.keys == ["disclaimer", "faq-answer"]
     answer = chat.replies[-1]
     assert "120" not in answer.title  # the title is the question, the rules are in the text
@@ -71,7 +73,7 @@ async def test_browse_category_topic_answer_back_and_menu(app: App) -> None:
     assert chat.keys == ["menu-category"]
     await chat.press("Back")
     assert chat.keys == ["menu-title"]
-    await chat.press_payload(f"topic:{DOCS}")
+    await chat.press_payload(pl.make(Action.TOPIC, DOCS))
     await chat.press("Menu")
     assert chat.keys == ["menu-title"]
 
@@ -80,12 +82,12 @@ async def test_disclaimer_is_shown_once_per_conversation(app: App) -> None:
     chat = Chat(app.engine, client_lang="en")
     await chat.send("/start")
     await chat.press("English")
-    await chat.press_payload(f"topic:{DOCS}")
+    await chat.press_payload(pl.make(Action.TOPIC, DOCS))
     assert "disclaimer" in chat.keys
-    await chat.press_payload("topic:health-insurance")
+    await chat.press_payload(pl.make(Action.TOPIC, "health-insurance"))
     assert "disclaimer" not in chat.keys
     await chat.send("/start")
-    await chat.press_payload("topic:health-insurance")
+    await chat.press_payload(pl.make(Action.TOPIC, "health-insurance"))
     assert "disclaimer" in chat.keys
 
 
@@ -110,7 +112,7 @@ async def test_answer_in_chosen_language_and_switch_offered_once(app: App) -> No
     await chat.send("где записаться к врачу терапевту")
     assert "language-switch-offer" not in chat.keys
     # Accepting a later offer is not possible any more, but the language can still be switched.
-    await chat.press_payload("sw:ru")
+    await chat.press_payload(pl.make(Action.SWITCH, "ru"))
     assert chat.replies[0].lang == "ru"
 
 
@@ -176,7 +178,7 @@ async def test_feedback_yes_thanks(app: App) -> None:
     chat = Chat(app.engine, client_lang="en")
     await chat.send("/start")
     await chat.press("English")
-    await chat.press_payload(f"topic:{DOCS}")
+    await chat.press_payload(pl.make(Action.TOPIC, DOCS))
     await chat.press("Yes")
     assert chat.keys == ["feedback-thanks"]
 
@@ -195,14 +197,14 @@ async def test_callback_request_end_to_end(app: App) -> None:
     assert chat.keys == ["callback-phone-invalid"]
     await chat.send("777 123 456")
     assert chat.keys == ["callback-time"]
-    await chat.press_payload("time:afternoon")
+    await chat.press_payload(pl.make(Action.TIME, "afternoon"))
     assert chat.keys == ["callback-question-prefilled"]
     assert "jaké doklady potřebuji k prodloužení víza" in chat.replies[0].text
-    await chat.press_payload("keepq")
+    await chat.press_payload(pl.make(Action.KEEP_QUESTION))
     assert chat.keys == ["callback-consent"]
     assert "90" in chat.replies[0].text
     assert await _requests(app) == []  # nothing is stored before consent
-    await chat.press_payload("consent:yes")
+    await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     assert chat.keys == ["callback-done"]
     [request] = await _requests(app)
     assert request.reference in chat.replies[0].text
@@ -240,7 +242,7 @@ async def test_cancel_at_every_step_stores_nothing(app: App) -> None:
     await chat.send("/start")
     await chat.press("English")
     for i, inputs in enumerate(steps):
-        await chat.press_payload("person")
+        await chat.press_payload(pl.make(Action.PERSON))
         for item in inputs:
             if item.startswith("payload:"):
                 await chat.press_payload(item.removeprefix("payload:"))
@@ -251,15 +253,15 @@ async def test_cancel_at_every_step_stores_nothing(app: App) -> None:
         else:
             await chat.press("Cancel")
         assert chat.keys == ["cancel-done", "menu-title"]
-    await chat.press_payload("person")
+    await chat.press_payload(pl.make(Action.PERSON))
     await chat.send("777123456")
-    await chat.press_payload("time:evening")
+    await chat.press_payload(pl.make(Action.TIME, "evening"))
     await chat.send("my question")
-    await chat.press_payload("consent:no")
+    await chat.press_payload(pl.yes_no(Action.CONSENT, yes=False))
     assert chat.keys == ["callback-declined", "menu-title"]
     assert await _requests(app) == []
     # A stale consent button after cancelling stores nothing either.
-    await chat.press_payload("consent:yes")
+    await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     assert chat.keys == ["button-invalid", "menu-title"]
     assert await _requests(app) == []
 
@@ -269,7 +271,7 @@ async def test_cancel_keeps_requests_already_stored(app: App) -> None:
     await chat.send("/start")
     await chat.press("English")
     for _ in range(2):
-        await chat.press_payload("person")
+        await chat.press_payload(pl.make(Action.PERSON))
         await chat.send("777123456")
         await chat.press("Morning")
         await chat.send("question")
@@ -385,7 +387,7 @@ async def test_concurrent_messages_of_one_user_do_not_corrupt_state(app: App) ->
     keys = sorted(r[0].key for r in results)
     # The first one takes the phone; the others arrive at the time step and re-ask it.
     assert keys == ["callback-time"] * 5
-    await chat.press_payload("time:morning")
+    await chat.press_payload(pl.make(Action.TIME, "morning"))
     await chat.send("q")
     await chat.press("I agree")
     assert len(await _requests(app)) == 1
@@ -414,11 +416,11 @@ async def test_arabic_replies_read_right_to_left(app: App) -> None:
     chat = Chat(app.engine, client_lang="ar")
     await chat.send("/start")
     await chat.press("العربية")
-    await chat.press_payload("person")
+    await chat.press_payload(pl.make(Action.PERSON))
     await chat.send("777123456")
-    await chat.press_payload("time:morning")
+    await chat.press_payload(pl.make(Action.TIME, "morning"))
     await chat.send("سؤالي")
-    await chat.press_payload("consent:yes")
+    await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     done = chat.replies[0]
     assert done.rtl
     assert all(line.startswith(RLM) for line in done.text.splitlines() if line.strip())
@@ -458,10 +460,10 @@ async def test_control_characters_are_cleaned_at_the_edge_on_every_backend(
     try:
         chat = Chat(app.engine, user="nul\x00user", client_lang="en")
         await chat.send("/start")
-        await chat.press_payload("lang:en")
-        await chat.press_payload("person")
+        await chat.press_payload(pl.make(Action.LANG, "en"))
+        await chat.press_payload(pl.make(Action.PERSON))
         await chat.send("777\x00 123 456")
-        await chat.press_payload("time:morning")
+        await chat.press_payload(pl.make(Action.TIME, "morning"))
         await chat.send("my\x00 letter\x07 from\x1b[31m the office\r\nsecond line")
         await chat.press_payload("consent:yes\x00")
         assert "R-0001" in chat.text, chat.keys
@@ -486,8 +488,8 @@ def test_phone_digits_of_every_script_are_accepted() -> None:
 async def test_an_arabic_phone_number_is_taken_in_the_conversation(app: App) -> None:
     chat = Chat(app.engine, client_lang="ar")
     await chat.send("/start")
-    await chat.press_payload("lang:ar")
-    await chat.press_payload("person")
+    await chat.press_payload(pl.make(Action.LANG, "ar"))
+    await chat.press_payload(pl.make(Action.PERSON))
     await chat.send("٧٧٧ ١٢٣ ٤٥٦")
     assert chat.keys == ["callback-time"]
 
@@ -495,7 +497,7 @@ async def test_an_arabic_phone_number_is_taken_in_the_conversation(app: App) -> 
 async def test_a_reference_code_typed_gets_no_offer_to_switch_language(app: App) -> None:
     chat = Chat(app.engine, client_lang="ru")
     await chat.send("/start")
-    await chat.press_payload("lang:ru")
+    await chat.press_payload(pl.make(Action.LANG, "ru"))
     for text in ("R-0001", "A-0042", "R-0001?", "777 123 456", "ok"):
         await chat.send(text)
         assert "language-switch-offer" not in chat.keys, (text, chat.keys)

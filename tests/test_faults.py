@@ -30,6 +30,8 @@ from bot.telegram.factory import (
     webhook_application,
 )
 from bot.telegram.outbox import OutboxSender
+from flows import payloads as pl
+from flows.payloads import Action
 from storage.repositories import CallbackRepository
 from tests.chat import Chat
 from tests.conftest import POSTGRES_URL, _fresh_postgres, make_settings
@@ -114,7 +116,7 @@ async def test_full_disk_answers_what_it_can_and_loses_no_confirmed_request(
     assert "R-0001" in "\n".join(r.text for r in done)
     waiting = Chat(app.engine, user="waiting", client_lang="en")
     await waiting.send("/start")
-    await waiting.press_payload("lang:en")
+    await waiting.press_payload(pl.make(Action.LANG, "en"))
     await waiting.press("Ask a person")  # now asked for a phone number
 
     filler = fill(small_disk, small_disk / "poradna.db")
@@ -150,9 +152,9 @@ async def test_full_disk_answers_what_it_can_and_loses_no_confirmed_request(
     # The waiting person's conversation was kept where it was: at the phone number.
     await waiting.send("777 333 444")
     assert "callback-time" in waiting.keys
-    await waiting.press_payload("time:evening")
+    await waiting.press_payload(pl.make(Action.TIME, "evening"))
     await waiting.send("my letter")
-    await waiting.press_payload("consent:yes")
+    await waiting.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     assert "R-0002" in waiting.text
     assert await stored_requests(app) == [("R-0001", "+420777111222"), ("R-0002", "+420777333444")]
 
@@ -249,8 +251,8 @@ async def test_postgres_gone_for_a_while(relayed_postgres: tuple[App, Relay]) ->
     await confirmed.request_callback(phone="777 111 222")
     waiting = Chat(app.engine, user="waiting", client_lang="vi")
     await waiting.send("/start")
-    await waiting.press_payload("lang:vi")
-    await waiting.press_payload("person")
+    await waiting.press_payload(pl.make(Action.LANG, "vi"))
+    await waiting.press_payload(pl.make(Action.PERSON))
 
     await relay.cut()
     await confirmed.send(QUESTION)
@@ -261,9 +263,9 @@ async def test_postgres_gone_for_a_while(relayed_postgres: tuple[App, Relay]) ->
     await relay.start()  # back, on the same port
     await waiting.send("777 333 444")
     assert "callback-time" in waiting.keys and waiting.replies[0].lang == "vi"
-    await waiting.press_payload("time:morning")
+    await waiting.press_payload(pl.make(Action.TIME, "morning"))
     await waiting.send("thư của bộ nội vụ")
-    await waiting.press_payload("consent:yes")
+    await waiting.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     assert "R-0002" in waiting.text
     assert await stored_requests(app) == [("R-0001", "+420777111222"), ("R-0002", "+420777333444")]
 
@@ -326,8 +328,8 @@ async def test_postgres_silently_stalled_gets_the_storage_down_reply_in_time(
     app, relay = stalled_postgres
     waiting = Chat(app.engine, user="waiting", client_lang="en")
     await waiting.send("/start")
-    await waiting.press_payload("lang:en")
-    await waiting.press_payload("person")
+    await waiting.press_payload(pl.make(Action.LANG, "en"))
+    await waiting.press_payload(pl.make(Action.PERSON))
 
     relay.stall()
     loop = asyncio.get_running_loop()

@@ -12,7 +12,9 @@ import pytest
 from bot.app import App, build_app
 from bot.telegram.factory import create_bot
 from bot.telegram.outbox import OutboxSender
+from flows import payloads as pl
 from flows.events import Inbound, Reply
+from flows.payloads import Action
 from storage.models import utcnow
 from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository, enqueue
 from tests.chat import Chat
@@ -39,7 +41,9 @@ async def test_one_user_on_two_instances_does_not_interleave(instances: list[App
     first, second = instances
     await _to_consent(first, "u1")
     presses = [
-        (first if n % 2 else second).engine.handle(Inbound.press("test", "u1", "consent:yes"))
+        (first if n % 2 else second).engine.handle(
+            Inbound.press("test", "u1", pl.yes_no(Action.CONSENT, yes=True))
+        )
         for n in range(6)
     ]
     results = await asyncio.gather(*presses)
@@ -56,7 +60,7 @@ async def test_claims_from_two_instances_have_one_winner(instances: list[App]) -
         await StaffRepository(session).add("telegram", "501", "Jana")
         await StaffRepository(session).add("telegram", "502", "Olena")
     await _to_consent(first, "u1")
-    await first.engine.handle(Inbound.press("test", "u1", "consent:yes"))
+    await first.engine.handle(Inbound.press("test", "u1", pl.yes_no(Action.CONSENT, yes=True)))
     outcomes = await asyncio.gather(
         first.desk.claim("telegram", "501", "R-0001"),
         second.desk.claim("telegram", "502", "R-0001"),
@@ -70,7 +74,9 @@ async def test_scheduled_reminders_run_once_across_instances(instances: list[App
         await StaffRepository(session).add("telegram", "501", "Jana", ("en",))
     for n in range(5):
         await _to_consent(first, f"u{n}")
-        await first.engine.handle(Inbound.press("test", f"u{n}", "consent:yes"))
+        await first.engine.handle(
+            Inbound.press("test", f"u{n}", pl.yes_no(Action.CONSENT, yes=True))
+        )
     later = utcnow() + timedelta(minutes=31)
     counts = await asyncio.gather(
         first.desk.remind_overdue(later), second.desk.remind_overdue(later)

@@ -33,7 +33,9 @@ import pytest
 from aiohttp import web
 
 from bot.telegram.render import render
+from flows import payloads as pl
 from flows.events import Reply
+from flows.payloads import Action
 from tests.fake_telegram import Call, FakeTelegram
 
 WAIT = 60.0  # generous: a process start is 2-4 s on a busy machine; tests wait for output
@@ -502,7 +504,9 @@ async def test_telegram_killed_while_a_reply_waits_after_429_delivers_it_once(
     texts = fake.texts(MIGRANT)
     assert len(texts) == stored  # each reply exactly once
     assert "Poradna" in texts[0]
-    assert ("English", "lang:en") in [(label.strip(" ✓"), p) for label, p in fake.buttons(MIGRANT)]
+    assert ("English", pl.make(Action.LANG, "en")) in [
+        (label.strip(" ✓"), p) for label, p in fake.buttons(MIGRANT)
+    ]
     # The new process goes on answering the same person.
     fake.click(MIGRANT, "lang:en", lang="en")
     await _wait(fake, lambda: any(MENU in t for t in fake.texts(MIGRANT)), "the menu")

@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.app import App
+from flows import payloads as pl
+from flows.payloads import Action
 from storage import states
 from storage.models import (
     Base,
@@ -27,6 +29,7 @@ from storage.repositories import (
     OutboxRepository,
     StaffRepository,
 )
+from storage.states import AppointmentStatus, RequestStatus
 from tests.chat import Chat
 from tests.test_appointments import _book
 from tests.test_cli import poradna
@@ -40,27 +43,27 @@ async def _callback(app: App, user: str, lang: str, question: str, phone: str) -
 
 
 def test_lifecycle_allows_only_the_documented_transitions() -> None:
-    assert set(states.allowed_from(states.CLAIMED)) == {states.NEW}
-    assert set(states.allowed_from(states.CLOSED)) == {
-        states.NEW,
-        states.CLAIMED,
-        states.WAITING,
-        states.ANSWERED,
+    assert set(states.allowed_from(RequestStatus.CLAIMED)) == {RequestStatus.NEW}
+    assert set(states.allowed_from(RequestStatus.CLOSED)) == {
+        RequestStatus.NEW,
+        RequestStatus.CLAIMED,
+        RequestStatus.WAITING,
+        RequestStatus.ANSWERED,
     }
-    assert states.CLOSED not in states.allowed_from(states.CLAIMED)
-    assert states.TRANSITIONS[states.CLOSED] == frozenset()
+    assert RequestStatus.CLOSED not in states.allowed_from(RequestStatus.CLAIMED)
+    assert states.TRANSITIONS[RequestStatus.CLOSED] == frozenset()
 
 
 async def test_impossible_transitions_are_refused_whole(app: App) -> None:
     reference = await _callback(app, "a", "en", "q", "777123456")
     async with app.sessions() as session, session.begin():
         repo = CallbackRepository(session)
-        assert not await repo.move(reference, states.ANSWERED)  # new -> answered: no
+        assert not await repo.move(reference, RequestStatus.ANSWERED)  # new -> answered: no
         assert await repo.close(reference)
         assert not await repo.claim(reference, 1)  # closed -> claimed: no
     async with app.sessions() as session:
         request = await CallbackRepository(session).get(reference)
-    assert request and request.status == states.CLOSED and request.claimed_by is None
+    assert request and request.status == RequestStatus.CLOSED and request.claimed_by is None
 
 
 async def test_lifecycle_through_the_desk(app: App) -> None:
@@ -76,26 +79,26 @@ async def test_lifecycle_through_the_desk(app: App) -> None:
             return request.status
 
     await app.desk.claim("telegram", "501", reference)
-    assert await status() == states.CLAIMED
+    assert await status() == RequestStatus.CLAIMED
     await app.desk.reply("telegram", "501", reference, "Which documents do you have?")
-    assert await status() == states.WAITING
+    assert await status() == RequestStatus.WAITING
     await chat.send("Only my passport")
-    assert await status() == states.ANSWERED
+    assert await status() == RequestStatus.ANSWERED
     await app.desk.reply("telegram", "501", reference, "OK")
-    assert await status() == states.WAITING
+    assert await status() == RequestStatus.WAITING
     await app.desk.close("telegram", "501", reference)
-    assert await status() == states.CLOSED
+    assert await status() == RequestStatus.CLOSED
     assert not (await app.desk.reply("telegram", "501", reference, "late")).ok
 
 
 async def test_report_numbers_match_the_stored_data(app: App) -> None:
     en = Chat(app.engine, user="en1", client_lang="en")
     await en.send("/start")
-    await en.press_payload("lang:en")
-    await en.press_payload("topic:health-insurance")
-    await en.press_payload("fb:yes")
-    await en.press_payload("topic:general-practitioner")
-    await en.press_payload("fb:no")
+    await en.press_payload(pl.make(Action.LANG, "en"))
+    await en.press_payload(pl.make(Action.TOPIC, "health-insurance"))
+    await en.press_payload(pl.yes_no(Action.HELPED, yes=True))
+    await en.press_payload(pl.make(Action.TOPIC, "general-practitioner"))
+    await en.press_payload(pl.yes_no(Action.HELPED, yes=False))
     await en.send("who won the football yesterday")
     ru = Chat(app.engine, user="ru1", client_lang="ru")
     await ru.send("какие документы нужны для продления внж")
@@ -105,7 +108,7 @@ async def test_report_numbers_match_the_stored_data(app: App) -> None:
         await StaffRepository(session).add("telegram", "501", "Jana")
     await app.desk.reply("telegram", "501", "R-0001", "Zavolám")
     await app.desk.close("telegram", "501", "R-0001")
-    await Chat(app.engine, user="cs1", client_lang="cs").press_payload("rate:R-0001:4")
+    await Chat(app.engine, user="cs1", client_lang="cs").press_payload(pl.rating("R-0001", 4))
 
     today = utcnow().date()
     async with app.sessions() as session:
@@ -147,10 +150,10 @@ async def test_forget_deletes_everything_after_confirmation(app: App) -> None:
     await chat.send("who won the football yesterday")
     await chat.send("/forget")
     assert chat.keys == ["privacy-forget-confirm"]
-    await chat.press_payload("forget:no")
+    await chat.press_payload(pl.yes_no(Action.FORGET, yes=False))
     assert chat.keys == ["privacy-kept", "menu-title"]
     await chat.send("/forget")
-    await chat.press_payload("forget:yes")
+    await chat.press_payload(pl.yes_no(Action.FORGET, yes=True))
     assert chat.keys == ["privacy-forgotten"]
     assert "1 saved questions, 1 callback requests" in chat.replies[0].text
     async with app.sessions() as session:
@@ -158,7 +161,7 @@ async def test_forget_deletes_everything_after_confirmation(app: App) -> None:
         assert await session.scalar(select(func.count()).select_from(UnansweredQuestion)) == 0
         request = await CallbackRepository(session).get(reference)
         assert request and request.phone is None and request.question is None
-        assert request.status == states.CLOSED
+        assert request.status == RequestStatus.CLOSED
         staff_messages = [
             m for m in await OutboxRepository(session).all() if "777123456" in json.dumps(m.body)
         ]
@@ -290,11 +293,11 @@ async def test_forget_leaves_no_phone_or_text_in_any_table_or_file_and_export_ha
     await _book(app, lang="en", user="u1", channel="telegram")  # phone 777 123 456
     chat = Chat(app.engine, user="u1", channel="telegram", client_lang="en")
     await chat.send("/menu")
-    await chat.press_payload("person")
+    await chat.press_payload(pl.make(Action.PERSON))
     await chat.send("777 111 222")
-    await chat.press_payload("time:morning")
+    await chat.press_payload(pl.make(Action.TIME, "morning"))
     await chat.send("my private question")
-    await chat.press_payload("consent:yes")
+    await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     assert "R-0001" in chat.text
     await app.desk.reply("telegram", "501", "R-0001", "caseworker secret answer")
     await chat.send("relayed secret words")
@@ -307,7 +310,7 @@ async def test_forget_leaves_no_phone_or_text_in_any_table_or_file_and_export_ha
     assert all(s in before for s in SAID)
 
     await chat.send("/forget")
-    await chat.press_payload("forget:yes")
+    await chat.press_payload(pl.yes_no(Action.FORGET, yes=True))
     assert chat.keys == ["privacy-forgotten"]
 
     stored = await _everything_stored(app)
@@ -329,7 +332,7 @@ async def test_an_open_request_is_warned_about_then_closed_and_erased_at_retenti
     chat = Chat(app.engine, user="u1", client_lang="en")
     await chat.request_callback(agree=False, phone="777123456", question="old question")
     assert "if your request is still open then" in chat.text.casefold()
-    await chat.press_payload("consent:yes")
+    await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     await _book(app, lang="en", user="u2")
     retention = timedelta(days=90)
     created = utcnow()
@@ -347,9 +350,9 @@ async def test_an_open_request_is_warned_about_then_closed_and_erased_at_retenti
     async with app.sessions() as session:
         request = await CallbackRepository(session).get("R-0001")
         [appointment] = await AppointmentRepository(session).list_appointments()
-    assert request and request.status == states.CLOSED
+    assert request and request.status == RequestStatus.CLOSED
     assert request.phone is None and request.question is None
-    assert appointment.status == states.CANCELLED and appointment.phone is None
+    assert appointment.status == AppointmentStatus.CANCELLED and appointment.phone is None
     stored = await _everything_stored(app)
     assert "777123456" not in stored and "old question" not in stored
 

@@ -21,13 +21,13 @@ from storage.db import (
     upgrade,
 )
 from storage.models import Base, utcnow
+from storage.references import appointment_reference, request_reference
 from storage.repositories import (
     CallbackRepository,
     StaleStateError,
     StateRepository,
     UnansweredRepository,
     UserRepository,
-    reference_for,
 )
 
 
@@ -150,8 +150,9 @@ async def test_unanswered_questions_are_kept_for_coordinators(database: AsyncEng
 
 
 def test_reference_format() -> None:
-    assert reference_for(42) == "R-0042"
-    assert reference_for(12345) == "R-12345"
+    assert request_reference(42) == "R-0042"
+    assert request_reference(12345) == "R-12345"
+    assert appointment_reference(7) == "A-0007"
 
 
 async def test_a_turn_stores_its_core_and_orm_work_together_or_not_at_all(

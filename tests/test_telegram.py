@@ -20,7 +20,9 @@ from bot.telegram.factory import (
     set_up_bot,
 )
 from bot.telegram.outbox import OutboxSender
+from flows import payloads as pl
 from flows.calendar import PRAGUE
+from flows.payloads import Action, StaffAction
 from storage.models import CallbackRequest, utcnow
 from storage.repositories import OutboxRepository, StaffRepository
 from tests.conftest import make_settings
@@ -110,9 +112,9 @@ async def _request_callback(h: Harness, user: int = MIGRANT, lang: str = "ru") -
     f = h.fake
     f.send(user, "/start", lang=lang)
     await h.wait_text(user, "Poradna")
-    f.click(user, f"lang:{lang}", lang=lang)
+    f.click(user, pl.make(Action.LANG, lang), lang=lang)
     await f.wait_for(lambda: len(f.buttons(user)) >= 6)
-    f.click(user, "person", lang=lang)
+    f.click(user, pl.make(Action.PERSON), lang=lang)
     await f.wait_for(
         lambda: any("request_contact" in str(c.params.get("reply_markup")) for c in f.sent(user))
     )
@@ -122,16 +124,23 @@ async def _request_callback(h: Harness, user: int = MIGRANT, lang: str = "ru") -
         lang=lang,
         contact={"phone_number": "+420777123456", "first_name": "M", "user_id": user},
     )
-    await f.wait_for(lambda: any(p == "time:morning" for _, p in f.buttons(user)))
-    f.click(user, "time:morning", lang=lang)
+    await f.wait_for(lambda: any(p == pl.make(Action.TIME, "morning") for _, p in f.buttons(user)))
+    f.click(user, pl.make(Action.TIME, "morning"), lang=lang)
     ask = h.app.knowledge.locales.get(lang)("callback-question")
-    await f.wait_for(lambda: any(p == "keepq" for _, p in f.buttons(user)) or ask in h.texts(user))
-    if any(p == "keepq" for _, p in f.buttons(user)):
-        f.click(user, "keepq", lang=lang)
+    await f.wait_for(
+        lambda: (
+            any(p == pl.make(Action.KEEP_QUESTION) for _, p in f.buttons(user))
+            or ask in h.texts(user)
+        )
+    )
+    if any(p == pl.make(Action.KEEP_QUESTION) for _, p in f.buttons(user)):
+        f.click(user, pl.make(Action.KEEP_QUESTION), lang=lang)
     else:
         f.send(user, "Мне нужна помощь с письмом", lang=lang)
-    await f.wait_for(lambda: any(p == "consent:yes" for _, p in f.buttons(user)))
-    f.click(user, "consent:yes", lang=lang)
+    await f.wait_for(
+        lambda: any(p == pl.yes_no(Action.CONSENT, yes=True) for _, p in f.buttons(user))
+    )
+    f.click(user, pl.yes_no(Action.CONSENT, yes=True), lang=lang)
     return await h.wait_text(user, "R-")
 
 
@@ -168,10 +177,10 @@ async def test_full_journey_from_start_to_a_closed_and_rated_case(tg: Harness) -
 
     announcement = await tg.wait_text(DESK, "R-0001")
     assert "+420777123456" in announcement
-    assert ("✋ Claim", "claim:R-0001") in f.buttons(DESK)
+    assert ("✋ Claim", pl.staff(StaffAction.CLAIM, "R-0001")) in f.buttons(DESK)
     post = next(c for c in f.sent(DESK) if "R-0001" in c.params["text"]).result["message_id"]
 
-    f.click(CASEWORKER, "claim:R-0001", chat=DESK_CHAT, message_id=post)
+    f.click(CASEWORKER, pl.staff(StaffAction.CLAIM, "R-0001"), chat=DESK_CHAT, message_id=post)
     await f.wait_for(lambda: any("R-0001" in a.get("text", "") for a in tg.answers()))
     await tg.wait_text(MIGRANT, "R-0001", count=2)  # "a caseworker is handling R-0001"
 
@@ -188,9 +197,9 @@ async def test_full_journey_from_start_to_a_closed_and_rated_case(tg: Harness) -
     f.send(CASEWORKER, "/reply R-0001 Ещё вопрос: есть ли у вас паспорт?", chat=DESK_CHAT)
     await tg.wait_text(MIGRANT, "есть ли у вас паспорт")
 
-    f.click(CASEWORKER, "close:R-0001", chat=DESK_CHAT, message_id=post)
-    await f.wait_for(lambda: any(p == "rate:R-0001:5" for _, p in f.buttons(MIGRANT)))
-    f.click(MIGRANT, "rate:R-0001:5", lang="ru")
+    f.click(CASEWORKER, pl.staff(StaffAction.CLOSE, "R-0001"), chat=DESK_CHAT, message_id=post)
+    await f.wait_for(lambda: any(p == pl.rating("R-0001", 5) for _, p in f.buttons(MIGRANT)))
+    f.click(MIGRANT, pl.rating("R-0001", 5), lang="ru")
     await tg.wait_text(MIGRANT, tg.app.knowledge.locales.get("ru")("rating-thanks"))
     async with tg.app.sessions() as session:
         request = await session.scalar(select(CallbackRequest))
@@ -207,8 +216,8 @@ async def test_two_caseworkers_claim_at_once_and_one_wins(tg: Harness) -> None:
     f = tg.fake
     await _request_callback(tg)
     await tg.wait_text(DESK, "R-0001")
-    f.click(CASEWORKER, "claim:R-0001", chat=DESK_CHAT)
-    f.click(COLLEAGUE, "claim:R-0001", chat=DESK_CHAT)
+    f.click(CASEWORKER, pl.staff(StaffAction.CLAIM, "R-0001"), chat=DESK_CHAT)
+    f.click(COLLEAGUE, pl.staff(StaffAction.CLAIM, "R-0001"), chat=DESK_CHAT)
     await f.wait_for(lambda: len(tg.answers()) >= 2)
     texts = [a.get("text", "") for a in tg.answers()]
     winners = [t for t in texts if "is taken by" in t]
@@ -221,7 +230,7 @@ async def test_only_staff_may_press_desk_buttons(tg: Harness) -> None:
     f = tg.fake
     await _request_callback(tg)
     await tg.wait_text(DESK, "R-0001")
-    f.click(STRANGER, "claim:R-0001", chat=DESK_CHAT)
+    f.click(STRANGER, pl.staff(StaffAction.CLAIM, "R-0001"), chat=DESK_CHAT)
     await f.wait_for(lambda: len(tg.answers()) >= 1)
     assert tg.answers()[-1]["text"] == "Only caseworkers can do this."
     async with tg.app.sessions() as session:
@@ -235,7 +244,7 @@ async def test_forged_callbacks_are_refused(tg: Harness) -> None:
     await tg.wait_text(MIGRANT, "Poradna")
     f.click(MIGRANT, "topic:../../etc/passwd")
     await tg.wait_text(MIGRANT, "not valid any more")
-    f.click(CASEWORKER, "claim:R-9999", chat=DESK_CHAT)
+    f.click(CASEWORKER, pl.staff(StaffAction.CLAIM, "R-9999"), chat=DESK_CHAT)
     f.click(CASEWORKER, "drop:everything", chat=DESK_CHAT)
     await f.wait_for(lambda: len([a for a in tg.answers() if a.get("show_alert")]) >= 2)
     texts = [a["text"] for a in tg.answers() if a.get("show_alert")]
@@ -283,7 +292,7 @@ async def test_media_gets_a_polite_reply_in_the_users_language(tg: Harness) -> N
     f = tg.fake
     f.send(MIGRANT, "/start", lang="vi")
     await tg.wait_text(MIGRANT, "Poradna")
-    f.click(MIGRANT, "lang:vi", lang="vi")
+    f.click(MIGRANT, pl.make(Action.LANG, "vi"), lang="vi")
     await f.wait_for(lambda: len(f.buttons(MIGRANT)) >= 6)
     f.send(
         MIGRANT,
@@ -407,13 +416,16 @@ async def test_request_routed_to_a_caseworker_who_speaks_the_language(tg: Harnes
     f = tg.fake
     await _request_callback(tg, lang="uk")
     post = await tg.wait_text(COLLEAGUE, "R-0001")  # in Olena's own chat, not the group
-    assert ("✋ Claim", "claim:R-0001") in f.buttons(COLLEAGUE)
+    assert ("✋ Claim", pl.staff(StaffAction.CLAIM, "R-0001")) in f.buttons(COLLEAGUE)
     assert not [t for t in tg.texts(DESK) if "R-0001" in t]
     message_id = next(c for c in f.sent(COLLEAGUE) if c.params["text"] == post).result[
         "message_id"
     ]
     f.click(
-        COLLEAGUE, "claim:R-0001", chat={"id": COLLEAGUE, "type": "private"}, message_id=message_id
+        COLLEAGUE,
+        pl.staff(StaffAction.CLAIM, "R-0001"),
+        chat={"id": COLLEAGUE, "type": "private"},
+        message_id=message_id,
     )
     await f.wait_for(lambda: any("Olena" in a.get("text", "") for a in tg.answers()))
     f.send(COLLEAGUE, "Добрий день, передзвоню о 10", reply_to=message_id)

@@ -14,7 +14,9 @@ from bot.app import Knowledge
 from bot.leaflet import LeafletError, leaflet_link, start_payload
 from bot.telegram.mappers import client_language
 from bot.telegram.render import MAX_MESSAGE, render, split_text, utf16_length
+from flows import payloads as pl
 from flows.events import Button, Reply
+from flows.payloads import Action
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +44,9 @@ def test_long_answers_are_split_cleanly_under_the_limit() -> None:
         "\n", ""
     )
     assert all(p.split(" ", 1)[0].rstrip(".").isdigit() for p in parts)  # cut between paragraphs
-    reply = Reply(key="faq-answer", text=text, lang="cs", buttons=((Button("Menu", "menu"),),))
+    reply = Reply(
+        key="faq-answer", text=text, lang="cs", buttons=((Button("Menu", pl.make(Action.MENU)),),)
+    )
     messages = render(reply)
     assert all(len(m.text) <= 4096 for m in messages)
     assert [m.markup is not None for m in messages] == [False] * (len(messages) - 1) + [True]
@@ -65,7 +69,7 @@ def test_phone_request_adds_a_share_contact_keyboard() -> None:
         lang="en",
         request_phone=True,
         phone_label="📱 Share my phone number",
-        buttons=((Button("✖", "cancel"),),),
+        buttons=((Button("✖", pl.make(Action.CANCEL)),),),
     )
     messages = render(reply)
     assert len(messages) == 2
@@ -135,7 +139,7 @@ def test_reply_survives_the_outbox_round_trip() -> None:
         lang="ar",
         rtl=True,
         title="x",
-        buttons=((Button("a", "menu"), Button("b", "person")),),
+        buttons=((Button("a", pl.make(Action.MENU)), Button("b", pl.make(Action.PERSON))),),
         request_phone=True,
         phone_label="p",
         reply_to_reference="R-0001",

@@ -11,6 +11,8 @@ import yaml
 from bot.app import App, Knowledge, build_app
 from bot.cli import main
 from faq.urgent import check_urgent
+from flows import payloads as pl
+from flows.payloads import Action
 from storage.repositories import CallbackRepository
 from tests.chat import Chat
 from tests.conftest import REPORTS, make_settings
@@ -95,7 +97,7 @@ async def test_urgent_message_gets_emergency_numbers_and_a_fast_callback(app: Ap
     assert chat.replies[-1].request_phone
     await chat.send("777 123 456")
     assert chat.keys == ["callback-consent"]  # time and question can wait
-    await chat.press_payload("consent:yes")
+    await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     assert chat.keys == ["urgent-done"]
     async with app.sessions() as session:
         [request] = await CallbackRepository(session).list_requests()
@@ -111,14 +113,14 @@ async def test_urgent_request_goes_to_the_top_of_the_queue(app: App) -> None:
     await ordinary.press("English")
     await ordinary.press("person")
     await ordinary.send("777123456")
-    await ordinary.press_payload("time:morning")
+    await ordinary.press_payload(pl.make(Action.TIME, "morning"))
     await ordinary.send("question")
-    await ordinary.press_payload("consent:yes")
+    await ordinary.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     urgent = Chat(app.engine, user="b", client_lang="ru")
     await urgent.send("муж бьёт меня, помогите")
     assert urgent.replies[0].lang == "ru"
     await urgent.send("+420 601 111 222")
-    await urgent.press_payload("consent:yes")
+    await urgent.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     async with app.sessions() as session:
         requests = await CallbackRepository(session).list_requests()
     assert [(r.reference, r.urgent) for r in requests] == [("R-0002", True), ("R-0001", False)]
