@@ -204,17 +204,11 @@ def _try(settings: Settings, args: argparse.Namespace) -> int:
 async def _gaps(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import datetime, time
 
-    from storage.db import create_engine, ensure_schema
+    from bot.app import storage_for
     from storage.reports import PRAGUE
-    from storage.repositories import UnansweredRepository
 
-    db = create_engine(settings.database_url)
-    try:
-        await ensure_schema(db, apply=settings.is_sqlite)
-        async with db.connect() as connection:
-            rows = await UnansweredRepository(connection).list_questions()
-    finally:
-        await db.dispose()
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        rows = await unit.unanswered.list_questions()
     if args.since:
         since = datetime.combine(args.since, time.min, PRAGUE)
         rows = [r for r in rows if r["created"] >= since]

@@ -8,13 +8,10 @@ import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.app import build_app
+from bot.app import build_app, storage_for
 from bot.telegram import CHANNEL as TELEGRAM
-from storage.db import create_engine, create_sessionmaker, ensure_schema, erase_from_files
 from storage.models import utcnow
-from storage.privacy import PrivacyRepository
-from storage.reports import Period, build_report, to_markdown, to_rows
-from storage.repositories import AppointmentRepository, CallbackRepository
+from storage.reports import Period, to_markdown, to_rows
 from storage.states import AppointmentStatus
 
 if TYPE_CHECKING:
@@ -36,14 +33,9 @@ async def queue(settings: Settings, args: argparse.Namespace) -> int:
         "remind",
     ):
         return await _desk_action(settings, args)
-    db = create_engine(settings.database_url)
-    try:
-        await ensure_schema(db, apply=settings.is_sqlite)
-        async with create_sessionmaker(db)() as session:
-            callbacks = await CallbackRepository(session).list_requests()
-            appointments = await AppointmentRepository(session).list_appointments()
-    finally:
-        await db.dispose()
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        callbacks = await unit.requests.list_requests()
+        appointments = await unit.appointments.list_appointments()
     if args.queue_command == "show":
         for r in callbacks:
             if r.reference == args.reference:
@@ -137,13 +129,8 @@ async def report(settings: Settings, args: argparse.Namespace) -> int:
     if args.end < args.start:
         print("poradna report: --to is before --from", file=sys.stderr)
         return 2
-    db = create_engine(settings.database_url)
-    try:
-        await ensure_schema(db, apply=settings.is_sqlite)
-        async with create_sessionmaker(db)() as session:
-            figures = await build_report(session, Period(args.start, args.end))
-    finally:
-        await db.dispose()
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        figures = await unit.reports.build(Period(args.start, args.end))
     if args.format == "json":
         print(json.dumps(figures, ensure_ascii=False, indent=2))
     elif args.format == "csv":
@@ -156,22 +143,17 @@ async def report(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def privacy(settings: Settings, args: argparse.Namespace) -> int:
-    db = create_engine(settings.database_url)
-    try:
-        await ensure_schema(db, apply=settings.is_sqlite)
-        async with create_sessionmaker(db)() as session, session.begin():
-            repo = PrivacyRepository(session)
+    async with storage_for(settings) as storage:
+        async with storage.begin() as unit:
             if args.privacy_command == "export":
-                data = await repo.export(args.channel, args.user)
+                data = await unit.privacy.export(args.channel, args.user)
                 if data is None:
                     print(f"poradna privacy: nothing is stored about {args.user}", file=sys.stderr)
                     return 1
                 print(json.dumps(data, ensure_ascii=False, indent=2))
                 return 0
-            purged = await repo.purge(timedelta(days=settings.retention_days))
-        await erase_from_files(db)
-    finally:
-        await db.dispose()
+            purged = await unit.privacy.purge(timedelta(days=settings.retention_days))
+        await storage.erase_from_files()
     print(
         f"Erased after {settings.retention_days} days: personal data of {purged.requests} "
         f"closed requests, {purged.questions} unanswered questions, {purged.messages} delivered "

@@ -28,29 +28,14 @@ from flows.events import Button, Inbound, Reply
 from flows.flood import FloodLimit, Verdict
 from flows.payloads import Action, StaffAction
 from flows.phone import parse_phone
-from storage.db import Unit, erase_from_files, unit_of_work
 from storage.dto import UserDto
 from storage.models import utcnow
-from storage.privacy import PrivacyRepository
-from storage.repositories import (
-    AppointmentRepository,
-    CallbackRepository,
-    ConsentRepository,
-    InteractionRepository,
-    OutboxRepository,
-    StaffRepository,
-    StaleStateError,
-    StateRepository,
-    UnansweredRepository,
-    UpdateRepository,
-    enqueue,
-)
+from storage.repositories import StaleStateError
 from storage.states import AppointmentStatus, RequestStatus
+from storage.unit import Storage, Unit
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-
-    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from faq.loader import Faq
     from faq.matcher import Match, Matcher
@@ -154,7 +139,7 @@ class Engine:
         faq: Faq,
         matcher: Matcher,
         locales: Locales,
-        db: AsyncEngine,
+        storage: Storage,
         retention_days: int,
         default_lang: str = "en",
         crisis_contacts: str | None = None,
@@ -166,14 +151,14 @@ class Engine:
         self.faq = faq
         self.matcher = matcher
         self.locales = locales
-        self._db = db
+        self._storage = storage
         self._retention_days = retention_days
         self._default_lang = default_lang
         self._crisis_contacts = crisis_contacts
         self.staff_t = locales.get(staff_lang)
         self.offices = {office.id: office for office in offices or []}
         # Counted in the database on PostgreSQL, where several instances may serve one person.
-        self.flood = FloodLimit(rate_limit, db if db.dialect.name == "postgresql" else None)
+        self.flood = FloodLimit(rate_limit, storage if storage.dialect == "postgresql" else None)
         self._unlimited = unlimited_channels
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -199,22 +184,20 @@ class Engine:
         async with lock:
             for _ in range(STATE_RETRIES):
                 try:
-                    async with unit_of_work(self._db) as unit:
+                    async with self._storage.begin() as unit:
                         if flood_key and self.flood.shared:
                             # Counted in the turn's transaction: its row lock also makes this
                             # person's turns on other instances wait for this one.
-                            verdict = await self.flood.check_in(unit.connection, flood_key)
+                            verdict = await self.flood.check_in(unit, flood_key)
                             if verdict is not Verdict.OK:
                                 return self._flooded(event, verdict)
                         replies, forgotten = await self._handle(unit, event)
                         if via_outbox:
                             for reply in replies:
-                                await enqueue(
-                                    unit.connection, event.channel, event.user, reply.to_body()
-                                )
+                                await unit.outbox.add(event.channel, event.user, reply.to_body())
                             replies = []
                     if forgotten:
-                        await erase_from_files(self._db)
+                        await self._storage.erase_from_files()
                     return replies
                 except StaleStateError:
                     continue
@@ -313,8 +296,8 @@ class Engine:
     async def collect(self, channel: str, user: str) -> list[Reply]:
         """Messages queued for this user by others (a caseworker's answer), for channels that
         show them when the user is there (the console)."""
-        async with unit_of_work(self._db) as unit:
-            messages = await OutboxRepository(unit.session()).take(channel, user)
+        async with self._storage.begin() as unit:
+            messages = await unit.outbox.take(channel, user)
         return [Reply.from_body(m.body) for m in messages]
 
     # ----------------------------------------------------------------- dispatch
@@ -322,12 +305,12 @@ class Engine:
     async def _handle(self, unit: Unit, event: Inbound) -> tuple[list[Reply], bool]:
         """The turn's replies, and whether the person was forgotten in it."""
         if event.update_id is not None:
-            updates = UpdateRepository(unit.connection)
+            updates = unit.updates
             first = await updates.first_time(event.channel, event.update_id)
             if not first:
                 logger.info("update %s was already processed", event.update_id)
                 return [], False
-        states = StateRepository(unit.connection)
+        states = unit.states
         user, state = await states.open(event.channel, event.user)
         client_lang = event.client_lang if event.client_lang in self.locales else None
         lang = user.lang or client_lang or self._default_lang
@@ -456,7 +439,7 @@ class Engine:
                 turn.say("privacy-kept")
                 self._show_menu(turn)
                 return
-            erased = await PrivacyRepository(turn.unit.session()).forget(turn.user.id)
+            erased = await turn.unit.privacy.forget(turn.user.id)
             turn.forgotten = True
             logger.info("a user was forgotten on request (%s)", turn.user.channel)
             turn.say(
@@ -495,9 +478,7 @@ class Engine:
             await self._cancel_appointment(turn, value)
         elif action == Action.RATE and value:
             reference, stars = pl.parse_rating(p)
-            rated = await CallbackRepository(turn.unit.session()).rate(
-                reference, turn.user.id, stars
-            )
+            rated = await turn.unit.requests.rate(reference, turn.user.id, stars)
             if not rated:
                 raise pl.ForgedPayloadError(p.encode())
             turn.say("rating-thanks", [[self._menu_button(turn)]])
@@ -535,7 +516,7 @@ class Engine:
         reference.
         """
         if returning and turn.step not in CALLBACK_STEPS:
-            requests = CallbackRepository(turn.unit.session())
+            requests = turn.unit.requests
             reference = await requests.waiting_reference_of(turn.user.id)
             if reference:
                 turn.say("callback-waiting", reference=reference)
@@ -574,7 +555,7 @@ class Engine:
         turn.say(key, rows)
 
     async def _set_language(self, turn: Turn, lang: str) -> None:
-        await StateRepository(turn.unit.connection).set_lang(turn.user.id, lang)
+        await turn.unit.states.set_lang(turn.user.id, lang)
         turn.lang = lang
         turn.t = self.locales.get(lang)
         turn.user = _with_lang(turn.user, lang)
@@ -730,7 +711,7 @@ class Engine:
         if turn.user.switch_offered:
             return
         other = self.locales.get(detected)
-        await StateRepository(turn.unit.connection).mark_switch_offered(turn.user.id)
+        await turn.unit.states.mark_switch_offered(turn.user.id)
         turn.replies.append(
             Reply(
                 key="language-switch-offer",
@@ -837,7 +818,7 @@ class Engine:
     async def _log_unanswered(
         self, turn: Turn, text: str, reason: str, topic: str | None = None, score: int = 0
     ) -> None:
-        await UnansweredRepository(turn.unit.connection).add(
+        await turn.unit.unanswered.add(
             user_id=turn.user.id,
             text=text,
             lang=turn.lang,
@@ -852,7 +833,7 @@ class Engine:
         """A person with an open case writes: the message goes to their caseworker."""
         hit = self.matcher.urgent_category(text, hint=turn.user.lang)
         # The person answered a caseworker who was waiting: it is the caseworker's turn again.
-        await CallbackRepository(turn.unit.session()).move(reference, RequestStatus.ANSWERED)
+        await turn.unit.requests.move(reference, RequestStatus.ANSWERED)
         await self._to_staff(turn, "staff-migrant-says", reference, reply_to=True, text=text)
         if hit:
             turn.say("urgent-help-now")
@@ -869,9 +850,8 @@ class Engine:
         **args: object,
     ) -> None:
         """Queue a message for the caseworkers' desk (in the staff language)."""
-        session = turn.unit.session()
         await queue_for_staff(
-            session, self.staff_t, key, reference, buttons=buttons, reply_to=reply_to, **args
+            turn.unit, self.staff_t, key, reference, buttons=buttons, reply_to=reply_to, **args
         )
 
     async def _announce(self, turn: Turn, request: CallbackDto) -> None:
@@ -896,17 +876,16 @@ class Engine:
         # Routing: caseworkers who speak the person's language hear of it first, in their own
         # chat; everyone (the desk) when nobody speaks it, when it is urgent (then every
         # caseworker personally too), or later when it is still unclaimed (the SLA reminder).
-        session = turn.unit.session()
-        staff = await StaffRepository(session).list_staff()
+        staff = await turn.unit.staff.list_staff()
         speakers = [s for s in staff if request.lang in s.languages]
         personally = staff if request.urgent else speakers
         for member in personally:
             await queue_for_staff(
-                session, t, key, request.reference, buttons=True, to=member, **common
+                turn.unit, t, key, request.reference, buttons=True, to=member, **common
             )
         if request.urgent or not speakers:
             await self._to_staff(turn, key, request.reference, buttons=True, **common)
-            await CallbackRepository(session).mark_announced(request.reference)
+            await turn.unit.requests.mark_announced(request.reference)
 
     # ----------------------------------------------------------------- appointments
 
@@ -977,7 +956,7 @@ class Engine:
 
     async def _store_appointment(self, turn: Turn) -> None:
         data = turn.data
-        appointment = await AppointmentRepository(turn.unit.session()).create(
+        appointment = await turn.unit.appointments.create(
             user_id=turn.user.id,
             lang=turn.lang,
             kind=data["ap_kind"],
@@ -1021,7 +1000,7 @@ class Engine:
         )
 
     async def _cancel_appointment(self, turn: Turn, reference: str) -> None:
-        repo = AppointmentRepository(turn.unit.session())
+        repo = turn.unit.appointments
         appointment = await repo.get(reference)
         if appointment is None or appointment.user_id != turn.user.id:
             raise pl.ForgedPayloadError(reference)
@@ -1116,7 +1095,7 @@ class Engine:
         if turn.data.get("request_kind") == "appointment":
             await self._store_appointment(turn)
             return
-        request = await CallbackRepository(turn.unit.session()).create(
+        request = await turn.unit.requests.create(
             user_id=turn.user.id,
             lang=turn.lang,
             topic_id=turn.data.get("topic"),
@@ -1149,7 +1128,7 @@ class Engine:
         """The version of the consent text the person agreed to (kept with its exact text)."""
         text = turn.t("callback-consent", days=self._retention_days)
         version = hashlib.sha256(text.encode()).hexdigest()[:12]
-        await ConsentRepository(turn.unit.session()).record(version, turn.lang, text)
+        await turn.unit.consents.record(version, turn.lang, text)
         return version
 
     # ----------------------------------------------------------------- helpers
@@ -1158,7 +1137,7 @@ class Engine:
         """An anonymous fact for the funders' report."""
         if not turn.stored:
             return
-        await InteractionRepository(turn.unit.connection).add(
+        await turn.unit.interactions.add(
             person_key=turn.user.person_key,
             channel=turn.user.channel,
             kind=kind,
@@ -1205,7 +1184,7 @@ def _with_lang(user: UserDto, lang: str) -> UserDto:
 
 
 async def queue_for_staff(
-    session: AsyncSession,
+    unit: Unit,
     t: Translator,
     key: str,
     reference: str,
@@ -1236,4 +1215,4 @@ async def queue_for_staff(
         reply_to_reference=reference if reply_to else None,
     )
     channel, recipient = (to.channel, to.external_id) if to else (STAFF_CHANNEL, STAFF_RECIPIENT)
-    await OutboxRepository(session).add(channel, recipient, reply.to_body(), reference=reference)
+    await unit.outbox.add(channel, recipient, reply.to_body(), reference=reference)

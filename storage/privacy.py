@@ -33,6 +33,8 @@ from storage.states import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from storage.unit import Unit
+
 UPDATE_MEMORY = timedelta(days=2)
 
 
@@ -52,8 +54,12 @@ class Purged:
 
 
 class PrivacyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, unit: Unit) -> None:
+        self._unit = unit
+
+    @property
+    def _session(self) -> AsyncSession:
+        return self._unit.orm()
 
     async def forget(self, user_id: int) -> Erased:
         """Delete everything about a user; anonymous interaction counts stay."""

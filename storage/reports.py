@@ -14,12 +14,14 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from storage.models import CallbackRequest, Interaction
+from storage.models import CallbackRequest, Interaction, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from storage.unit import Unit
 
 PRAGUE = ZoneInfo("Europe/Prague")
 CALLBACK_KINDS = ("callback", "urgent-callback")
@@ -208,10 +210,6 @@ def to_rows(report: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
 
 async def recent_counts(session: AsyncSession, period: timedelta) -> dict[str, int]:
     """Answered / clarified / escalated questions (and requests) in the last `period`."""
-    from sqlalchemy import func
-
-    from storage.models import utcnow
-
     rows = await session.execute(
         select(Interaction.kind, func.count())
         .where(Interaction.created_at >= utcnow() - period)
@@ -225,3 +223,16 @@ async def recent_counts(session: AsyncSession, period: timedelta) -> dict[str, i
         "urgent": kinds.get("urgent", 0),
         "callbacks": kinds.get("callback", 0) + kinds.get("urgent-callback", 0),
     }
+
+
+class ReportRepository:
+    """The figures, on a unit of work."""
+
+    def __init__(self, unit: Unit) -> None:
+        self._unit = unit
+
+    async def build(self, period: Period) -> dict[str, Any]:
+        return await build_report(self._unit.orm(), period)
+
+    async def recent_counts(self, period: timedelta) -> dict[str, int]:
+        return await recent_counts(self._unit.orm(), period)

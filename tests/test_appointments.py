@@ -13,7 +13,6 @@ from flows import payloads as pl
 from flows.calendar import PRAGUE, day_label, today_in_prague, when_label, working_days
 from flows.payloads import Action
 from storage.models import utcnow
-from storage.repositories import AppointmentRepository, OutboxRepository, StaffRepository
 from storage.states import AppointmentStatus
 from tests.chat import Chat
 from tests.test_cli import poradna
@@ -93,9 +92,9 @@ async def _book(app: App, lang: str = "uk", user: str = "u1", channel: str = "te
 async def test_booking_stores_a_requested_appointment_and_tells_the_desk(app: App) -> None:
     chat = await _book(app)
     assert "A-0001" in chat.replies[0].text
-    async with app.sessions() as session:
-        [appointment] = await AppointmentRepository(session).list_appointments()
-        desk = [m for m in await OutboxRepository(session).all() if m.channel == "staff"]
+    async with app.storage.begin() as unit:
+        [appointment] = await unit.appointments.list_appointments()
+        desk = [m for m in await unit.outbox.all() if m.channel == "staff"]
     assert appointment.status == AppointmentStatus.REQUESTED
     assert (appointment.kind, appointment.place, appointment.office_id) == (
         "accompaniment",
@@ -124,8 +123,8 @@ async def test_stale_or_forged_days_and_steps_are_refused(app: App) -> None:
 
 async def test_confirm_remind_and_cancel(app: App) -> None:
     chat = await _book(app, lang="ru")
-    async with app.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", "501", "Jana")
+    async with app.storage.begin() as unit:
+        await unit.staff.add("telegram", "501", "Jana")
     when = (datetime.now(PRAGUE) + timedelta(days=3)).replace(hour=10, minute=30)
     local = when.strftime("%Y-%m-%d %H:%M")
     assert not (await app.desk.confirm("telegram", "501", "A-0001", "tomorrow-ish")).ok
@@ -135,8 +134,8 @@ async def test_confirm_remind_and_cancel(app: App) -> None:
     [confirmed] = await app.engine.collect("test", "u1")
     assert confirmed.key == "appointment-confirmed" and confirmed.lang == "ru"
     assert "10:30" in confirmed.text and "Example Square 2" in confirmed.text
-    async with app.sessions() as session:
-        appointment = await AppointmentRepository(session).get("A-0001")
+    async with app.storage.begin() as unit:
+        appointment = await unit.appointments.get("A-0001")
     assert appointment and appointment.status == AppointmentStatus.CONFIRMED
     assert appointment.starts_at == when.astimezone(UTC).replace(second=0, microsecond=0)
 
@@ -149,11 +148,9 @@ async def test_confirm_remind_and_cancel(app: App) -> None:
 
     await chat.press_payload(confirmed.flat_buttons[0].payload)  # the person cancels
     assert chat.keys == ["appointment-cancelled"]
-    async with app.sessions() as session:
-        appointment = await AppointmentRepository(session).get("A-0001")
-        desk = [
-            m.body["text"] for m in await OutboxRepository(session).all() if m.channel == "staff"
-        ]
+    async with app.storage.begin() as unit:
+        appointment = await unit.appointments.get("A-0001")
+        desk = [m.body["text"] for m in await unit.outbox.all() if m.channel == "staff"]
     assert appointment and appointment.status == AppointmentStatus.CANCELLED
     assert app.engine.staff_t("staff-appointment-cancelled", reference="A-0001") in desk
     await chat.press_payload(confirmed.flat_buttons[0].payload)  # twice: refused
@@ -163,8 +160,8 @@ async def test_confirm_remind_and_cancel(app: App) -> None:
 
 async def test_staff_cancels_and_the_person_is_told(app: App) -> None:
     await _book(app, lang="en")
-    async with app.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", "501", "Jana")
+    async with app.storage.begin() as unit:
+        await unit.staff.add("telegram", "501", "Jana")
     assert (await app.desk.settle("telegram", "501", "A-0001", AppointmentStatus.CANCELLED)).ok
     [message] = await app.engine.collect("test", "u1")
     assert message.key == "appointment-cancelled-by-staff"
@@ -176,8 +173,8 @@ async def test_someone_elses_appointment_cannot_be_cancelled(app: App) -> None:
     await other.send("/start")
     await other.press_payload(pl.make(Action.CANCEL_APPOINTMENT, "A-0001"))
     assert other.keys[0] == "button-invalid"
-    async with app.sessions() as session:
-        appointment = await AppointmentRepository(session).get("A-0001")
+    async with app.storage.begin() as unit:
+        appointment = await unit.appointments.get("A-0001")
     assert appointment and appointment.status == AppointmentStatus.REQUESTED
 
 

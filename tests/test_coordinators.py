@@ -16,7 +16,6 @@ from faq.loader import CONTENT_DIR, Faq, load_faq
 from faq.matcher import Matcher
 from faq.quality import deep_findings, outdated, source_hash, stamp
 from faq.schema import Topic, Translation
-from storage.repositories import OutboxRepository
 from tests.chat import Chat
 from tests.conftest import make_settings
 from tests.test_cli import poradna
@@ -200,12 +199,8 @@ async def test_hot_reload_serves_edits_and_refuses_broken_content(
         chat = Chat(app.engine, client_lang="en")
         await chat.send("how do I enrol my child in kindergarten")
         assert "faq-answer" in chat.keys
-        async with app.sessions() as session:
-            told = [
-                m.body["text"]
-                for m in await OutboxRepository(session).all()
-                if m.channel == "staff"
-            ]
+        async with app.storage.begin() as unit:
+            told = [m.body["text"] for m in await unit.outbox.all() if m.channel == "staff"]
         assert any("school-kindergarten.yaml:" in t for t in told)
         assert any(t.startswith("✅") for t in told)
     finally:

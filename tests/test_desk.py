@@ -9,30 +9,27 @@ from bot.app import App
 from flows import payloads as pl
 from flows.payloads import Action
 from storage.models import utcnow
-from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository
 from tests.chat import Chat
 
 
 async def _setup(app: App) -> Chat:
-    async with app.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", "501", "Jana", ("cs",))
-        await StaffRepository(session).add("telegram", "502", "Olena", ("uk",))
+    async with app.storage.begin() as unit:
+        await unit.staff.add("telegram", "501", "Jana", ("cs",))
+        await unit.staff.add("telegram", "502", "Olena", ("uk",))
     chat = Chat(app.engine, channel="console", client_lang="uk")
     await chat.request_callback("uk", time="evening", question="Лист з МВС")
     return chat
 
 
 async def _desk_texts(app: App) -> list[str]:
-    async with app.sessions() as session:
-        return [
-            m.body["text"] for m in await OutboxRepository(session).all() if m.channel == "staff"
-        ]
+    async with app.storage.begin() as unit:
+        return [m.body["text"] for m in await unit.outbox.all() if m.channel == "staff"]
 
 
 async def test_new_request_goes_first_to_those_who_speak_the_language(app: App) -> None:
     await _setup(app)
-    async with app.sessions() as session:
-        messages = await OutboxRepository(session).all()
+    async with app.storage.begin() as unit:
+        messages = await unit.outbox.all()
     [announcement] = [m for m in messages if m.recipient == "502"]  # Olena speaks Ukrainian
     assert not [m for m in messages if m.recipient == "501" or m.channel == "staff"]
     assert announcement.reference == "R-0001"
@@ -51,8 +48,8 @@ async def test_new_request_goes_first_to_those_who_speak_the_language(app: App) 
 
 
 async def test_request_in_a_language_nobody_speaks_goes_to_everyone(app: App) -> None:
-    async with app.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", "501", "Jana", ("cs",))
+    async with app.storage.begin() as unit:
+        await unit.staff.add("telegram", "501", "Jana", ("cs",))
     chat = Chat(app.engine, channel="console", client_lang="mn")
     await chat.send("/start")
     await chat.press_payload(pl.make(Action.LANG, "mn"))
@@ -65,15 +62,15 @@ async def test_request_in_a_language_nobody_speaks_goes_to_everyone(app: App) ->
 
 
 async def test_urgent_request_reaches_everyone_at_once_and_again_after_minutes(app: App) -> None:
-    async with app.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", "501", "Jana", ("cs",))
-        await StaffRepository(session).add("telegram", "502", "Olena", ("uk",))
+    async with app.storage.begin() as unit:
+        await unit.staff.add("telegram", "501", "Jana", ("cs",))
+        await unit.staff.add("telegram", "502", "Olena", ("uk",))
     chat = Chat(app.engine, channel="console", client_lang="en")
     await chat.send("my husband beats me")
     await chat.send("777123456")
     await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
-    async with app.sessions() as session:
-        messages = await OutboxRepository(session).all()
+    async with app.storage.begin() as unit:
+        messages = await unit.outbox.all()
     assert {m.recipient for m in messages if m.reference == "R-0001"} >= {"501", "502", "desk"}
     assert await app.desk.remind_overdue(utcnow() + timedelta(minutes=2)) == 0
     assert await app.desk.remind_overdue(utcnow() + timedelta(minutes=6)) == 1
@@ -102,8 +99,8 @@ async def test_claim_answer_relay_close_and_rate(app: App) -> None:
     assert chat.keys == ["rating-thanks"]
     await chat.press_payload(closed.flat_buttons[0].payload)  # rating twice is refused
     assert chat.keys == ["button-invalid", "menu-title"]
-    async with app.sessions() as session:
-        request = await CallbackRepository(session).get("R-0001")
+    async with app.storage.begin() as unit:
+        request = await unit.requests.get("R-0001")
     assert request and (request.status, request.rating) == ("closed", 4)
     assert request.first_response_at is not None
     await chat.send("де знайти лікаря")
@@ -135,8 +132,8 @@ async def test_a_desk_action_delivered_twice_is_done_once(app: App) -> None:
     again = await app.desk.reply("telegram", "502", "R-0001", "Добрий день!", update_id=77)
     assert first.ok and not first.repeated
     assert again.repeated
-    async with app.sessions() as session:
-        to_person = [m for m in await OutboxRepository(session).all() if m.channel == "console"]
+    async with app.storage.begin() as unit:
+        to_person = [m for m in await unit.outbox.all() if m.channel == "console"]
     assert [m.body["key"] for m in to_person].count("caseworker-message") == 1
     assert (await app.desk.close("telegram", "502", "R-0001", update_id=78)).ok
     assert (await app.desk.close("telegram", "502", "R-0001", update_id=78)).repeated
@@ -145,10 +142,6 @@ async def test_a_desk_action_delivered_twice_is_done_once(app: App) -> None:
 async def test_a_caseworkers_text_is_cleaned_of_control_characters(app: App) -> None:
     await _setup(app)
     assert (await app.desk.reply("telegram", "502", "R-0001", "Добрий\x00 день\x1b[0m!")).ok
-    async with app.sessions() as session:
-        [sent] = [
-            m
-            for m in await OutboxRepository(session).all()
-            if m.body["key"] == "caseworker-message"
-        ]
+    async with app.storage.begin() as unit:
+        [sent] = [m for m in await unit.outbox.all() if m.body["key"] == "caseworker-message"]
     assert "Добрий день[0m!" in sent.body["text"]

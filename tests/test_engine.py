@@ -12,7 +12,6 @@ from flows.events import Inbound
 from flows.payloads import Action
 from locales import LRI, PDI, RLM
 from storage.models import CallbackRequest, UnansweredQuestion
-from storage.repositories import CallbackRepository
 from tests.chat import Chat
 from tests.conftest import make_settings
 
@@ -20,13 +19,13 @@ DOCS = "residence-extension-documents"
 
 
 async def _requests(app: App) -> list:
-    async with app.sessions() as session:
-        return await CallbackRepository(session).list_requests()
+    async with app.storage.begin() as unit:
+        return await unit.requests.list_requests()
 
 
 async def _count(app: App, model: type) -> int:
-    async with app.sessions() as session:
-        return await session.scalar(select(func.count()).select_from(model))
+    async with app.storage.begin() as unit:
+        return await unit.orm().scalar(select(func.count()).select_from(model))
 
 
 async def test_start_greets_and_preselects_the_phone_language(app: App) -> None:
@@ -138,8 +137,8 @@ async def test_ambiguous_question_offers_closest_topics_and_a_person(app: App) -
     assert all(p.startswith("topic:") for p in payloads[:-1])
     await chat.press("None of these")
     assert chat.keys == ["callback-phone"]
-    async with app.sessions() as session:
-        reasons = sorted((await session.scalars(select(UnansweredQuestion.reason))).all())
+    async with app.storage.begin() as unit:
+        reasons = sorted((await unit.orm().scalars(select(UnansweredQuestion.reason))).all())
     assert reasons == ["none-fits", "unsure"]  # asked back, then nothing fitted
 
 
@@ -150,8 +149,8 @@ async def test_off_topic_message_is_escalated_honestly_and_logged(app: App) -> N
     await chat.send("who won the football match yesterday")
     assert chat.keys == ["escalate-intro"]
     assert [b.payload for b in chat.replies[0].flat_buttons] == ["person", "appt", "menu"]
-    async with app.sessions() as session:
-        logged = (await session.scalars(select(UnansweredQuestion))).one()
+    async with app.storage.begin() as unit:
+        logged = (await unit.orm().scalars(select(UnansweredQuestion))).one()
     assert (logged.text, logged.lang, logged.reason) == (
         "who won the football match yesterday",
         "en",
@@ -168,8 +167,8 @@ async def test_feedback_no_offers_a_person_and_is_logged(app: App) -> None:
     await chat.press("No")
     assert chat.keys == ["feedback-sorry"]
     assert chat.button("person")
-    async with app.sessions() as session:
-        logged = (await session.scalars(select(UnansweredQuestion))).one()
+    async with app.storage.begin() as unit:
+        logged = (await unit.orm().scalars(select(UnansweredQuestion))).one()
     assert logged.reason == "not-helpful"
     assert logged.best_topic == "general-practitioner"
 
@@ -467,8 +466,8 @@ async def test_control_characters_are_cleaned_at_the_edge_on_every_backend(
         await chat.send("my\x00 letter\x07 from\x1b[31m the office\r\nsecond line")
         await chat.press_payload("consent:yes\x00")
         assert "R-0001" in chat.text, chat.keys
-        async with app.sessions() as session:
-            [request] = await CallbackRepository(session).list_requests()
+        async with app.storage.begin() as unit:
+            [request] = await unit.requests.list_requests()
         assert request.question == "my letter from[31m the office second line"
         assert request.phone == "+420777123456"
     finally:

@@ -32,7 +32,6 @@ from bot.telegram.factory import (
 from bot.telegram.outbox import OutboxSender
 from flows import payloads as pl
 from flows.payloads import Action
-from storage.repositories import CallbackRepository
 from tests.chat import Chat
 from tests.conftest import POSTGRES_URL, _fresh_postgres, make_settings
 from tests.fake_telegram import FakeTelegram
@@ -103,8 +102,8 @@ async def app_on_small_disk(small_disk: Path) -> AsyncIterator[App]:
 
 
 async def stored_requests(app: App) -> list[tuple[str, str]]:
-    async with app.sessions() as session:
-        return [(r.reference, r.phone) for r in await CallbackRepository(session).list_requests()]
+    async with app.storage.begin() as unit:
+        return [(r.reference, r.phone) for r in await unit.requests.list_requests()]
 
 
 async def test_full_disk_answers_what_it_can_and_loses_no_confirmed_request(
@@ -363,7 +362,7 @@ async def test_webhook_while_postgres_stalls_replies_in_time_and_healthz_says_50
         update={"telegram_bot_token": SecretStr(fake.token), "telegram_api_base": fake.base}
     )
     bot = create_bot(settings)
-    sender = OutboxSender(bot, app.sessions, None)
+    sender = OutboxSender(bot, app.storage, None)
     web_app = webhook_application(app, create_dispatcher(app, sender), bot, "s3cret")
     runner = web.AppRunner(web_app)
     await runner.setup()

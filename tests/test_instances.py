@@ -16,7 +16,6 @@ from flows import payloads as pl
 from flows.events import Inbound, Reply
 from flows.payloads import Action
 from storage.models import utcnow
-from storage.repositories import CallbackRepository, OutboxRepository, StaffRepository, enqueue
 from tests.chat import Chat
 from tests.conftest import _fresh_postgres, make_settings
 from tests.fake_telegram import FakeTelegram
@@ -50,15 +49,15 @@ async def test_one_user_on_two_instances_does_not_interleave(instances: list[App
     keys = Counter(r[0].key for r in results)
     assert keys["callback-done"] == 1  # one request, whichever instance got there first
     assert keys["callback-done"] + keys["button-invalid"] == 6, keys
-    async with first.sessions() as session:
-        assert len(await CallbackRepository(session).list_requests()) == 1
+    async with first.storage.begin() as unit:
+        assert len(await unit.requests.list_requests()) == 1
 
 
 async def test_claims_from_two_instances_have_one_winner(instances: list[App]) -> None:
     first, second = instances
-    async with first.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", "501", "Jana")
-        await StaffRepository(session).add("telegram", "502", "Olena")
+    async with first.storage.begin() as unit:
+        await unit.staff.add("telegram", "501", "Jana")
+        await unit.staff.add("telegram", "502", "Olena")
     await _to_consent(first, "u1")
     await first.engine.handle(Inbound.press("test", "u1", pl.yes_no(Action.CONSENT, yes=True)))
     outcomes = await asyncio.gather(
@@ -70,8 +69,8 @@ async def test_claims_from_two_instances_have_one_winner(instances: list[App]) -
 
 async def test_scheduled_reminders_run_once_across_instances(instances: list[App]) -> None:
     first, second = instances
-    async with first.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", "501", "Jana", ("en",))
+    async with first.storage.begin() as unit:
+        await unit.staff.add("telegram", "501", "Jana", ("en",))
     for n in range(5):
         await _to_consent(first, f"u{n}")
         await first.engine.handle(
@@ -82,8 +81,8 @@ async def test_scheduled_reminders_run_once_across_instances(instances: list[App
         first.desk.remind_overdue(later), second.desk.remind_overdue(later)
     )
     assert sum(counts) == 5
-    async with first.sessions() as session:
-        desk = [m for m in await OutboxRepository(session).all() if m.channel == "staff"]
+    async with first.storage.begin() as unit:
+        desk = [m for m in await unit.outbox.all() if m.channel == "staff"]
     assert sorted(m.reference for m in desk) == [f"R-000{n}" for n in range(1, 6)]
 
 
@@ -96,7 +95,7 @@ async def test_two_senders_deliver_every_message_exactly_once(instances: list[Ap
     )
     bots = [create_bot(settings), create_bot(settings)]
     senders = [
-        OutboxSender(bot, app.sessions, None) for bot, app in zip(bots, instances, strict=True)
+        OutboxSender(bot, app.storage, None) for bot, app in zip(bots, instances, strict=True)
     ]
     try:
         for n in range(30):
@@ -112,8 +111,8 @@ async def test_two_senders_deliver_every_message_exactly_once(instances: list[Ap
         sent = Counter((int(c.params["chat_id"]), c.params["text"][:30]) for c in fake.sent())
         assert len(sent) == 60  # greeting + language choice for each of 30 people
         assert set(sent.values()) == {1}  # none sent twice
-        async with first.sessions() as session:
-            assert await OutboxRepository(session).pending() == []
+        async with first.storage.begin() as unit:
+            assert await unit.outbox.pending() == []
     finally:
         for bot in bots:
             await bot.session.close()
@@ -135,14 +134,14 @@ async def test_two_senders_keep_each_chats_order(instances: list[App]) -> None:
     )
     bots = [create_bot(settings), create_bot(settings)]
     senders = [
-        OutboxSender(bot, app.sessions, None) for bot, app in zip(bots, instances, strict=True)
+        OutboxSender(bot, app.storage, None) for bot, app in zip(bots, instances, strict=True)
     ]
     try:
-        async with first.db.begin() as connection:
+        async with first.storage.begin() as unit:
             for user in range(USERS):
                 for step in range(STEPS):
                     reply = Reply(key="x", text=f"step {step}", lang="en")
-                    await enqueue(connection, "telegram", str(5000 + user), reply.to_body())
+                    await unit.outbox.add("telegram", str(5000 + user), reply.to_body())
 
         async def drain(sender: OutboxSender) -> None:
             while await sender.deliver_due():

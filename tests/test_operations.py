@@ -15,7 +15,6 @@ from bot.app import App, build_app
 from bot.logs import JsonFormatter
 from flows.events import Inbound
 from storage.models import utcnow
-from storage.repositories import CallbackRepository
 from tests.conftest import make_settings
 from tests.fake_telegram import FakeTelegram
 from tests.test_cli import poradna
@@ -71,6 +70,7 @@ async def test_database_unreachable_gets_a_polite_reply_not_a_crash() -> None:
     from bot.app import build_knowledge
     from flows.engine import Engine
     from storage.db import create_engine
+    from storage.unit import Storage
 
     settings = make_settings("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
     knowledge = build_knowledge(settings)
@@ -79,7 +79,7 @@ async def test_database_unreachable_gets_a_polite_reply_not_a_crash() -> None:
         faq=knowledge.faq,
         matcher=knowledge.matcher,
         locales=knowledge.locales,
-        db=db,
+        storage=Storage(db),
         retention_days=90,
     )
     try:
@@ -103,8 +103,8 @@ async def test_database_unreachable_gets_a_polite_reply_not_a_crash() -> None:
 async def test_storage_errors_carry_no_personal_data(app: App) -> None:
     """Error messages end up in logs (aiogram logs a failed handler's exception text)."""
     with pytest.raises(SQLAlchemyError) as failed:
-        async with app.sessions() as session, session.begin():
-            await CallbackRepository(session).create(
+        async with app.storage.begin() as unit:
+            await unit.requests.create(
                 user_id=999_999,  # no such person: the database refuses the row
                 lang="cs",
                 topic_id=None,

@@ -21,6 +21,7 @@ from faq.normalize import clean, fold, tokens
 from flows.engine import Engine
 from flows.events import Inbound, Reply
 from storage.db import create_engine
+from storage.unit import Storage
 
 # ----------------------------------------------------------------- strategies
 
@@ -364,7 +365,7 @@ async def engine_without_database(knowledge: Knowledge) -> AsyncIterator[Engine]
         faq=knowledge.faq,
         matcher=knowledge.matcher,
         locales=knowledge.locales,
-        db=db,
+        storage=Storage(db),
         retention_days=90,
     )
     await db.dispose()

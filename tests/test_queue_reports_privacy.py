@@ -21,14 +21,7 @@ from storage.models import (
     User,
     utcnow,
 )
-from storage.privacy import PrivacyRepository
-from storage.reports import Period, build_report, to_markdown, to_rows
-from storage.repositories import (
-    AppointmentRepository,
-    CallbackRepository,
-    OutboxRepository,
-    StaffRepository,
-)
+from storage.reports import Period, to_markdown, to_rows
 from storage.states import AppointmentStatus, RequestStatus
 from tests.chat import Chat
 from tests.test_appointments import _book
@@ -38,8 +31,8 @@ from tests.test_cli import poradna
 async def _callback(app: App, user: str, lang: str, question: str, phone: str) -> str:
     chat = Chat(app.engine, user=user, client_lang=lang)
     await chat.request_callback(lang, phone=phone, question=question)
-    async with app.sessions() as session:
-        return (await CallbackRepository(session).list_requests())[-1].reference
+    async with app.storage.begin() as unit:
+        return (await unit.requests.list_requests())[-1].reference
 
 
 def test_lifecycle_allows_only_the_documented_transitions() -> None:
@@ -56,25 +49,25 @@ def test_lifecycle_allows_only_the_documented_transitions() -> None:
 
 async def test_impossible_transitions_are_refused_whole(app: App) -> None:
     reference = await _callback(app, "a", "en", "q", "777123456")
-    async with app.sessions() as session, session.begin():
-        repo = CallbackRepository(session)
+    async with app.storage.begin() as unit:
+        repo = unit.requests
         assert not await repo.move(reference, RequestStatus.ANSWERED)  # new -> answered: no
         assert await repo.close(reference)
         assert not await repo.claim(reference, 1)  # closed -> claimed: no
-    async with app.sessions() as session:
-        request = await CallbackRepository(session).get(reference)
+    async with app.storage.begin() as unit:
+        request = await unit.requests.get(reference)
     assert request and request.status == RequestStatus.CLOSED and request.claimed_by is None
 
 
 async def test_lifecycle_through_the_desk(app: App) -> None:
-    async with app.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", "501", "Jana")
+    async with app.storage.begin() as unit:
+        await unit.staff.add("telegram", "501", "Jana")
     reference = await _callback(app, "a", "en", "q", "777123456")
     chat = Chat(app.engine, user="a", client_lang="en")
 
     async def status() -> str:
-        async with app.sessions() as session:
-            request = await CallbackRepository(session).get(reference)
+        async with app.storage.begin() as unit:
+            request = await unit.requests.get(reference)
             assert request is not None
             return request.status
 
@@ -104,19 +97,19 @@ async def test_report_numbers_match_the_stored_data(app: App) -> None:
     await ru.send("какие документы нужны для продления внж")
     await _callback(app, "cs1", "cs", "Potřebuji pomoc s dopisem", "777123456")
     await _callback(app, "cs2", "cs", "Dotaz", "777123457")
-    async with app.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", "501", "Jana")
+    async with app.storage.begin() as unit:
+        await unit.staff.add("telegram", "501", "Jana")
     await app.desk.reply("telegram", "501", "R-0001", "Zavolám")
     await app.desk.close("telegram", "501", "R-0001")
     await Chat(app.engine, user="cs1", client_lang="cs").press_payload(pl.rating("R-0001", 4))
 
     today = utcnow().date()
-    async with app.sessions() as session:
-        figures = await build_report(
-            session, Period(today - timedelta(days=1), today + timedelta(days=1))
+    async with app.storage.begin() as unit:
+        figures = await unit.reports.build(
+            Period(today - timedelta(days=1), today + timedelta(days=1))
         )
-        stored = await session.scalar(select(func.count(func.distinct(Interaction.person_key))))
-        answers = await session.scalar(
+        stored = await unit.orm().scalar(select(func.count(func.distinct(Interaction.person_key))))
+        answers = await unit.orm().scalar(
             select(func.count()).where(Interaction.kind == "faq-answer")
         )
     assert figures["people_served"] == stored == 4
@@ -139,8 +132,8 @@ async def test_report_numbers_match_the_stored_data(app: App) -> None:
     assert "| people served | 4 |" in to_markdown(figures)
     assert ("interventions", "callbacks", "count", 2) in to_rows(figures)
 
-    async with app.sessions() as session:
-        before = await build_report(session, Period(date(2020, 1, 1), date(2020, 1, 31)))
+    async with app.storage.begin() as unit:
+        before = await unit.reports.build(Period(date(2020, 1, 1), date(2020, 1, 31)))
     assert before["people_served"] == 0 and before["ratings"]["average"] is None
 
 
@@ -156,26 +149,24 @@ async def test_forget_deletes_everything_after_confirmation(app: App) -> None:
     await chat.press_payload(pl.yes_no(Action.FORGET, yes=True))
     assert chat.keys == ["privacy-forgotten"]
     assert "1 saved questions, 1 callback requests" in chat.replies[0].text
-    async with app.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(User)) == 0
-        assert await session.scalar(select(func.count()).select_from(UnansweredQuestion)) == 0
-        request = await CallbackRepository(session).get(reference)
+    async with app.storage.begin() as unit:
+        assert await unit.orm().scalar(select(func.count()).select_from(User)) == 0
+        assert await unit.orm().scalar(select(func.count()).select_from(UnansweredQuestion)) == 0
+        request = await unit.requests.get(reference)
         assert request and request.phone is None and request.question is None
         assert request.status == RequestStatus.CLOSED
-        staff_messages = [
-            m for m in await OutboxRepository(session).all() if "777123456" in json.dumps(m.body)
-        ]
+        staff_messages = [m for m in await unit.outbox.all() if "777123456" in json.dumps(m.body)]
         assert staff_messages == []
         # Anonymous counts stay for the funders' report.
-        assert await session.scalar(select(func.count()).select_from(Interaction)) >= 2
+        assert await unit.orm().scalar(select(func.count()).select_from(Interaction)) >= 2
     await chat.send("/start")  # the person can start afresh
     assert chat.keys == ["start-greeting", "start-choose-language"]
 
 
 async def test_export_gives_a_persons_data(app: App) -> None:
     reference = await _callback(app, "u1", "en", "my question", "777123456")
-    async with app.sessions() as session:
-        data = await PrivacyRepository(session).export("test", "u1")
+    async with app.storage.begin() as unit:
+        data = await unit.privacy.export("test", "u1")
     assert data is not None
     assert data["user"]["language"] == "en"
     [request] = data["callback_requests"]
@@ -185,27 +176,27 @@ async def test_export_gives_a_persons_data(app: App) -> None:
         "my question",
     )
     assert "store your phone number" in request["consent_text"]
-    async with app.sessions() as session:
-        assert await PrivacyRepository(session).export("test", "nobody") is None
+    async with app.storage.begin() as unit:
+        assert await unit.privacy.export("test", "nobody") is None
 
 
 async def test_retention_erases_old_personal_data_but_keeps_counts(app: App) -> None:
     reference = await _callback(app, "u1", "en", "old question", "777123456")
     chat = Chat(app.engine, user="u1", client_lang="en")
     await chat.send("who won the football yesterday")
-    async with app.sessions() as session, session.begin():
-        await CallbackRepository(session).close(reference)
+    async with app.storage.begin() as unit:
+        await unit.requests.close(reference)
         long_ago = utcnow() - timedelta(days=200)
-        await session.execute(update(CallbackRequest).values(closed_at=long_ago))
-        await session.execute(update(UnansweredQuestion).values(created_at=long_ago))
-    async with app.sessions() as session, session.begin():
-        purged = await PrivacyRepository(session).purge(timedelta(days=90))
+        await unit.orm().execute(update(CallbackRequest).values(closed_at=long_ago))
+        await unit.orm().execute(update(UnansweredQuestion).values(created_at=long_ago))
+    async with app.storage.begin() as unit:
+        purged = await unit.privacy.purge(timedelta(days=90))
     assert (purged.requests, purged.questions) == (1, 1)
-    async with app.sessions() as session:
-        request = await CallbackRepository(session).get(reference)
+    async with app.storage.begin() as unit:
+        request = await unit.requests.get(reference)
         assert request and request.phone is None and request.question is None
         assert request.lang == "en"  # what reports need stays
-        assert await session.scalar(select(func.count()).select_from(UnansweredQuestion)) == 0
+        assert await unit.orm().scalar(select(func.count()).select_from(UnansweredQuestion)) == 0
 
 
 @pytest.fixture
@@ -288,8 +279,8 @@ def _files_of(app: App) -> dict[str, bytes]:
 async def test_forget_leaves_no_phone_or_text_in_any_table_or_file_and_export_had_all(
     app: App,
 ) -> None:
-    async with app.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", "501", "Jana")
+    async with app.storage.begin() as unit:
+        await unit.staff.add("telegram", "501", "Jana")
     await _book(app, lang="en", user="u1", channel="telegram")  # phone 777 123 456
     chat = Chat(app.engine, user="u1", channel="telegram", client_lang="en")
     await chat.send("/menu")
@@ -302,8 +293,8 @@ async def test_forget_leaves_no_phone_or_text_in_any_table_or_file_and_export_ha
     await app.desk.reply("telegram", "501", "R-0001", "caseworker secret answer")
     await chat.send("relayed secret words")
 
-    async with app.sessions() as session:
-        exported = json.dumps(await PrivacyRepository(session).export("telegram", "u1"))
+    async with app.storage.begin() as unit:
+        exported = json.dumps(await unit.privacy.export("telegram", "u1"))
     for secret in ("+420777123456", "+420777111222", "my private question", *SAID):
         assert secret in exported, secret
     before = await _everything_stored(app)
@@ -344,12 +335,12 @@ async def test_an_open_request_is_warned_about_then_closed_and_erased_at_retenti
     assert sorted(m.reference for m in warnings) == ["A-0001", "R-0001"]
     assert all("90" in m.body["text"] for m in warnings)
 
-    async with app.sessions() as session, session.begin():
-        purged = await PrivacyRepository(session).purge(retention, created + timedelta(days=91))
+    async with app.storage.begin() as unit:
+        purged = await unit.privacy.purge(retention, created + timedelta(days=91))
     assert purged.requests == 2
-    async with app.sessions() as session:
-        request = await CallbackRepository(session).get("R-0001")
-        [appointment] = await AppointmentRepository(session).list_appointments()
+    async with app.storage.begin() as unit:
+        request = await unit.requests.get("R-0001")
+        [appointment] = await unit.appointments.list_appointments()
     assert request and request.status == RequestStatus.CLOSED
     assert request.phone is None and request.question is None
     assert appointment.status == AppointmentStatus.CANCELLED and appointment.phone is None
@@ -358,5 +349,5 @@ async def test_an_open_request_is_warned_about_then_closed_and_erased_at_retenti
 
 
 async def _staff_messages(app: App, key: str) -> list:
-    async with app.sessions() as session:
-        return [m for m in await OutboxRepository(session).all() if m.body["key"] == key]
+    async with app.storage.begin() as unit:
+        return [m for m in await unit.outbox.all() if m.body["key"] == key]

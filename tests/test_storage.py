@@ -7,28 +7,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.db import (
-    SchemaOutdatedError,
-    create_engine,
-    create_sessionmaker,
-    current_revision,
-    downgrade,
-    ensure_schema,
-    head_revision,
-    unit_of_work,
-    upgrade,
-)
+from storage.db import create_engine
+from storage.errors import SchemaOutdatedError
+from storage.migrate import current_revision, downgrade, ensure_schema, head_revision, upgrade
 from storage.models import Base, utcnow
 from storage.references import appointment_reference, request_reference
-from storage.repositories import (
-    CallbackRepository,
-    StaleStateError,
-    StateRepository,
-    UnansweredRepository,
-    UserRepository,
-)
+from storage.repositories import CallbackRepository, StaleStateError
+from storage.unit import Storage
 
 
 async def test_migrations_up_down_up_match_the_models(database_url: str) -> None:
@@ -58,85 +44,80 @@ async def test_outdated_schema_is_refused_with_a_clear_message(database_url: str
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[AsyncEngine]:
+async def storage(database_url: str) -> AsyncIterator[Storage]:
     engine = create_engine(database_url)
     await upgrade(engine)
-    yield engine
+    yield Storage(engine)
     await engine.dispose()
 
 
-@pytest.fixture
-def sessions(database: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(database)
-
-
-async def test_user_is_created_once(sessions) -> None:
-    async with sessions() as session, session.begin():
-        first = await UserRepository(session).get_or_create("telegram", "42")
-    async with sessions() as session, session.begin():
-        again = await UserRepository(session).get_or_create("telegram", "42")
-        other = await UserRepository(session).get_or_create("console", "42")
+async def test_user_is_created_once(storage: Storage) -> None:
+    async with storage.begin() as unit:
+        first = await unit.users.get_or_create("telegram", "42")
+    async with storage.begin() as unit:
+        again = await unit.users.get_or_create("telegram", "42")
+        other = await unit.users.get_or_create("console", "42")
     assert first.id == again.id != other.id
     assert first.lang is None
 
 
-async def test_concurrent_first_contact_makes_one_user(sessions) -> None:
+async def test_concurrent_first_contact_makes_one_user(storage: Storage) -> None:
     async def create() -> int:
-        async with sessions() as session, session.begin():
-            return (await UserRepository(session).get_or_create("telegram", "7")).id
+        async with storage.begin() as unit:
+            return (await unit.users.get_or_create("telegram", "7")).id
 
     ids = await asyncio.gather(*(create() for _ in range(5)))
     assert len(set(ids)) == 1
 
 
-async def test_state_round_trip_and_stale_write_is_refused(database: AsyncEngine) -> None:
-    async with database.begin() as connection:
-        states = StateRepository(connection)
+async def test_state_round_trip_and_stale_write_is_refused(storage: Storage) -> None:
+    async with storage.begin() as unit:
+        states = unit.states
         user, state = await states.open("t", "1")
         assert state.step == "new"
         await states.save(user.id, "menu", {"question": "Як?"}, 0)
-    async with database.begin() as connection:
-        _, state = await StateRepository(connection).open("t", "1")
+    async with storage.begin() as unit:
+        _, state = await unit.states.open("t", "1")
         assert (state.step, state.data, state.version) == ("menu", {"question": "Як?"}, 1)
-        await StateRepository(connection).save(user.id, "cb_phone", {}, 1)
+        await unit.states.save(user.id, "cb_phone", {}, 1)
     with pytest.raises(StaleStateError):
-        async with database.begin() as connection:
-            await StateRepository(connection).save(user.id, "menu", {}, 1)
-    async with database.connect() as connection:
-        assert (await StateRepository(connection).open("t", "1"))[1].step == "cb_phone"
+        async with storage.begin() as unit:
+            await unit.states.save(user.id, "menu", {}, 1)
+    async with storage.begin() as unit:
+        assert (await unit.states.open("t", "1"))[1].step == "cb_phone"
 
 
-async def test_callback_requests_get_sequential_references(sessions) -> None:
-    async with sessions() as session, session.begin():
-        user = await UserRepository(session).get_or_create("t", "1")
-        repo = CallbackRepository(session)
+async def test_callback_requests_get_sequential_references(storage: Storage) -> None:
+    async with storage.begin() as unit:
+        user = await unit.users.get_or_create("t", "1")
+        repo = unit.requests
         for _ in range(3):
             await _new_request(repo, user.id)
-    async with sessions() as session:
-        requests = await CallbackRepository(session).list_requests()
+    async with storage.begin() as unit:
+        requests = await unit.requests.list_requests()
         assert [r.reference for r in requests] == ["R-0001", "R-0002", "R-0003"]
         assert requests[0].created_at.tzinfo is not None
-        assert [r.reference for r in await CallbackRepository(session).list_requests("new")] == [
+        assert [r.reference for r in await unit.requests.list_requests("new")] == [
             "R-0001",
             "R-0002",
             "R-0003",
         ]
-        assert await CallbackRepository(session).list_requests("closed") == []
+        assert await unit.requests.list_requests("closed") == []
 
 
-async def test_rolled_back_use_case_stores_nothing(sessions) -> None:
+async def test_rolled_back_use_case_stores_nothing(storage: Storage) -> None:
     with pytest.raises(RuntimeError):
-        async with sessions() as session, session.begin():
-            user = await UserRepository(session).get_or_create("t", "9")
-            await _new_request(CallbackRepository(session), user.id)
+        async with storage.begin() as unit:
+            user = await unit.users.get_or_create("t", "9")
+            await _new_request(unit.requests, user.id)
             raise RuntimeError("cancelled half-way")
-    async with sessions() as session:
-        assert await CallbackRepository(session).list_requests() == []
+    async with storage.begin() as unit:
+        assert await unit.requests.list_requests() == []
 
 
-async def test_unanswered_questions_are_kept_for_coordinators(database: AsyncEngine) -> None:
-    async with database.begin() as connection:
-        await UnansweredRepository(connection).add(
+async def test_unanswered_questions_are_kept_for_coordinators(storage: Storage) -> None:
+    async with storage.begin() as unit:
+        await unit.unanswered.add(
             user_id=None,
             text="kde koupit auto",
             lang="cs",
@@ -144,8 +125,8 @@ async def test_unanswered_questions_are_kept_for_coordinators(database: AsyncEng
             best_topic=None,
             best_score=12,
         )
-    async with database.connect() as connection:
-        [row] = await UnansweredRepository(connection).list_questions()
+    async with storage.begin() as unit:
+        [row] = await unit.unanswered.list_questions()
     assert (row["text"], row["lang"], row["reason"]) == ("kde koupit auto", "cs", "no-match")
 
 
@@ -156,30 +137,30 @@ def test_reference_format() -> None:
 
 
 async def test_a_turn_stores_its_core_and_orm_work_together_or_not_at_all(
-    database: AsyncEngine,
+    storage: Storage,
 ) -> None:
     """A turn's state (Core, on the connection) and a request (ORM, in a session that joins the
     same transaction) are committed together, and a turn that fails half-way keeps neither."""
 
     async def turn(user: str, fail: bool) -> None:
-        async with unit_of_work(database) as unit:
-            states = StateRepository(unit.connection)
+        async with storage.begin() as unit:
+            states = unit.states
             person, state = await states.open("t", user)
             await states.save(person.id, "menu", {}, state.version)
-            await _new_request(CallbackRepository(unit.session()), person.id)
+            await _new_request(unit.requests, person.id)
             if fail:
                 raise RuntimeError("the process stopped half-way")
 
     with pytest.raises(RuntimeError):
         await turn("failed", fail=True)
     await turn("stored", fail=False)
-    async with database.connect() as connection:
-        states = StateRepository(connection)
+    async with storage.begin() as unit:
+        states = unit.states
         assert (await states.open("t", "failed"))[1].step == "new"
         stored, state = await states.open("t", "stored")
         assert state.step == "menu"
-    async with create_sessionmaker(database)() as session:
-        [request] = await CallbackRepository(session).list_requests()
+    async with storage.begin() as unit:
+        [request] = await unit.requests.list_requests()
     assert request.user_id == stored.id
 
 

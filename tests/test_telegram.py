@@ -24,7 +24,6 @@ from flows import payloads as pl
 from flows.calendar import PRAGUE
 from flows.payloads import Action, StaffAction
 from storage.models import CallbackRequest, utcnow
-from storage.repositories import OutboxRepository, StaffRepository
 from tests.conftest import make_settings
 from tests.fake_telegram import FakeTelegram, parse_html, utf16_length
 from tests.test_appointments import _book
@@ -77,11 +76,11 @@ async def running_bot(database_url: str) -> AsyncIterator[Harness]:
         staff_language="en",
     )
     app = await build_app(settings, migrate=True)
-    async with app.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", str(COLLEAGUE), "Olena", ("uk",))
+    async with app.storage.begin() as unit:
+        await unit.staff.add("telegram", str(COLLEAGUE), "Olena", ("uk",))
     await bootstrap_staff(app)
     bot = create_bot(settings)
-    sender = OutboxSender(bot, app.sessions, DESK, staff_t=app.engine.staff_t, idle_seconds=0.2)
+    sender = OutboxSender(bot, app.storage, DESK, staff_t=app.engine.staff_t, idle_seconds=0.2)
     dispatcher = create_dispatcher(app, sender)
     await set_up_bot(bot, app.knowledge.locales, "en")
     polling = asyncio.create_task(
@@ -147,8 +146,8 @@ async def _request_callback(h: Harness, user: int = MIGRANT, lang: str = "ru") -
 async def _outbox_drained(h: Harness) -> bool:
     """Whether the outbox empties (the sender marks a message sent just after Telegram took it)."""
     for _ in range(100):
-        async with h.app.sessions() as session:
-            if not await OutboxRepository(session).pending():
+        async with h.app.storage.begin() as unit:
+            if not await unit.outbox.pending():
                 return True
         await asyncio.sleep(0.05)
     return False
@@ -201,8 +200,8 @@ async def test_full_journey_from_start_to_a_closed_and_rated_case(tg: Harness) -
     await f.wait_for(lambda: any(p == pl.rating("R-0001", 5) for _, p in f.buttons(MIGRANT)))
     f.click(MIGRANT, pl.rating("R-0001", 5), lang="ru")
     await tg.wait_text(MIGRANT, tg.app.knowledge.locales.get("ru")("rating-thanks"))
-    async with tg.app.sessions() as session:
-        request = await session.scalar(select(CallbackRequest))
+    async with tg.app.storage.begin() as unit:
+        request = await unit.orm().scalar(select(CallbackRequest))
     assert request.status == "closed"
     assert request.first_response_at is not None
     assert request.rating == 5
@@ -233,8 +232,8 @@ async def test_only_staff_may_press_desk_buttons(tg: Harness) -> None:
     f.click(STRANGER, pl.staff(StaffAction.CLAIM, "R-0001"), chat=DESK_CHAT)
     await f.wait_for(lambda: len(tg.answers()) >= 1)
     assert tg.answers()[-1]["text"] == "Only caseworkers can do this."
-    async with tg.app.sessions() as session:
-        request = await session.scalar(select(CallbackRequest))
+    async with tg.app.storage.begin() as unit:
+        request = await unit.orm().scalar(select(CallbackRequest))
     assert request.status == "new"
 
 
@@ -397,8 +396,8 @@ async def test_webhook_checks_the_secret_and_serves_health(flow_database_url: st
                 assert response.status == 200
             # Telegram heard "200" only once the turn was stored: had the process died before,
             # Telegram would have sent the update again.
-            async with app.sessions() as session:
-                queued = await OutboxRepository(session).all()
+            async with app.storage.begin() as unit:
+                queued = await unit.outbox.all()
             assert [m.body["key"] for m in queued][:2] == [
                 "start-greeting",
                 "start-choose-language",
@@ -456,8 +455,8 @@ async def test_staff_texts_are_escaped_and_a_redelivered_confirm_confirms_once(
     tg: Harness,
 ) -> None:
     f = tg.fake
-    async with tg.app.sessions() as session, session.begin():
-        await StaffRepository(session).add("telegram", str(JANA), HTML_NAME, ("en",))
+    async with tg.app.storage.begin() as unit:
+        await unit.staff.add("telegram", str(JANA), HTML_NAME, ("en",))
     await _book(tg.app, lang="en", user=str(MIGRANT), channel="telegram")
     day = (utcnow() + timedelta(days=3)).astimezone(PRAGUE).strftime("%Y-%m-%d")
     f.send(JANA, f"/confirm A-0001 {day} 10:00", chat=DESK_CHAT)

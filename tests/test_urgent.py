@@ -13,7 +13,6 @@ from bot.cli import main
 from faq.urgent import check_urgent
 from flows import payloads as pl
 from flows.payloads import Action
-from storage.repositories import CallbackRepository
 from tests.chat import Chat
 from tests.conftest import REPORTS, make_settings
 
@@ -99,8 +98,8 @@ async def test_urgent_message_gets_emergency_numbers_and_a_fast_callback(app: Ap
     assert chat.keys == ["callback-consent"]  # time and question can wait
     await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
     assert chat.keys == ["urgent-done"]
-    async with app.sessions() as session:
-        [request] = await CallbackRepository(session).list_requests()
+    async with app.storage.begin() as unit:
+        [request] = await unit.requests.list_requests()
     assert request.urgent
     assert request.question == "my husband beats me and I am afraid"
     assert request.preferred_time == "asap"
@@ -121,8 +120,8 @@ async def test_urgent_request_goes_to_the_top_of_the_queue(app: App) -> None:
     assert urgent.replies[0].lang == "ru"
     await urgent.send("+420 601 111 222")
     await urgent.press_payload(pl.yes_no(Action.CONSENT, yes=True))
-    async with app.sessions() as session:
-        requests = await CallbackRepository(session).list_requests()
+    async with app.storage.begin() as unit:
+        requests = await unit.requests.list_requests()
     assert [(r.reference, r.urgent) for r in requests] == [("R-0002", True), ("R-0001", False)]
 
 

@@ -23,20 +23,17 @@ from bot.reload import ContentWatcher
 from bot.telegram.handlers import migrant_router, staff_private_router, staff_router
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
-from storage.db import erase_from_files, uncancelled
-from storage.privacy import PrivacyRepository
-from storage.reports import recent_counts
-from storage.repositories import StaffRepository, UpdateRepository
+from storage.aio import uncancelled
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from aiohttp import web
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.app import App
     from bot.config import Settings
     from locales import Locales
+    from storage.unit import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +69,9 @@ async def maintain(app: App, sender: OutboxSender) -> None:
 async def _purge(app: App) -> Any:
     retention = timedelta(days=app.settings.retention_days)
     await app.desk.warn_before_retention(retention)
-    async with app.sessions() as session, session.begin():
-        purged = await PrivacyRepository(session).purge(retention)
-    await erase_from_files(app.db)
+    async with app.storage.begin() as unit:
+        purged = await unit.privacy.purge(retention)
+    await app.storage.erase_from_files()
     return purged
 
 
@@ -102,8 +99,8 @@ class OnceMiddleware(BaseMiddleware):
     was being processed when the process died is delivered again, not forgotten.
     """
 
-    def __init__(self, db: AsyncEngine) -> None:
-        self._db = db
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
 
     async def __call__(
         self,
@@ -118,8 +115,8 @@ class OnceMiddleware(BaseMiddleware):
             logger.warning("update %s of an unknown type skipped", event.update_id)
             return None
         try:
-            async with self._db.connect() as connection:
-                seen = await UpdateRepository(connection).seen(CHANNEL, event.update_id)
+            async with self._storage.begin() as unit:
+                seen = await unit.updates.seen(CHANNEL, event.update_id)
         except (SQLAlchemyError, OSError) as exc:
             # Storage failing: better a rare repeat than a person left without any reply.
             logger.error("update not checked for repeats: %s", type(exc).__name__)
@@ -141,8 +138,8 @@ class OnceMiddleware(BaseMiddleware):
     ) -> Any:
         result = await handler(event, data)
         try:
-            async with self._db.begin() as connection:
-                await UpdateRepository(connection).first_time(CHANNEL, event.update_id)
+            async with self._storage.begin() as unit:
+                await unit.updates.first_time(CHANNEL, event.update_id)
         except (SQLAlchemyError, OSError) as exc:
             logger.error("update not recorded as processed: %s", type(exc).__name__)
         return result
@@ -165,7 +162,7 @@ def create_dispatcher(
         watcher=watcher or ContentWatcher(app),
         flood=app.engine.flood,
     )
-    dispatcher.update.outer_middleware(OnceMiddleware(app.db))
+    dispatcher.update.outer_middleware(OnceMiddleware(app.storage))
     if app.settings.staff_chat_id is not None:
         dispatcher.include_router(staff_router(app.settings.staff_chat_id))
     dispatcher.include_router(staff_private_router())
@@ -185,8 +182,8 @@ async def set_up_bot(bot: Bot, locales: Locales, default_language: str) -> None:
 
 async def bootstrap_staff(app: App) -> None:
     """Make the accounts in ADMIN_TELEGRAM_IDS caseworkers (kept if they exist already)."""
-    async with app.sessions() as session, session.begin():
-        staff = StaffRepository(session)
+    async with app.storage.begin() as unit:
+        staff = unit.staff
         for telegram_id in app.settings.admin_ids:
             if await staff.find(CHANNEL, telegram_id) is None:
                 await staff.add(CHANNEL, telegram_id, f"admin {telegram_id}")
@@ -194,9 +191,7 @@ async def bootstrap_staff(app: App) -> None:
 
 async def run_polling(app: App) -> None:
     bot = create_bot(app.settings)
-    sender = OutboxSender(
-        bot, app.sessions, app.settings.staff_chat_id, staff_t=app.engine.staff_t
-    )
+    sender = OutboxSender(bot, app.storage, app.settings.staff_chat_id, staff_t=app.engine.staff_t)
     watcher = ContentWatcher(app)
     dispatcher = create_dispatcher(app, sender, watcher)
     await bootstrap_staff(app)
@@ -243,8 +238,8 @@ def webhook_application(
     web_app = web.Application()
 
     async def counts() -> dict[str, int]:
-        async with app.sessions() as session:
-            return await recent_counts(session, timedelta(hours=24))
+        async with app.storage.begin() as unit:
+            return await unit.reports.recent_counts(timedelta(hours=24))
 
     def _settle(task: asyncio.Task[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -279,7 +274,7 @@ async def run_webhook(app: App) -> None:
     if not settings.webhook_url or settings.webhook_secret is None:
         raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
     bot = create_bot(settings)
-    sender = OutboxSender(bot, app.sessions, settings.staff_chat_id, staff_t=app.engine.staff_t)
+    sender = OutboxSender(bot, app.storage, settings.staff_chat_id, staff_t=app.engine.staff_t)
     watcher = ContentWatcher(app)
     dispatcher = create_dispatcher(app, sender, watcher)
     await bootstrap_staff(app)
