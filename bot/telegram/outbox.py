@@ -128,13 +128,10 @@ class OutboxSender:
         chat_id = (
             self._staff_chat_id if message.channel == STAFF_CHANNEL else int(message.recipient)
         )
-        async with self._storage.begin() as unit:
-            outbox = unit.outbox
-            thread = (
-                await outbox.external_id_of(STAFF_CHANNEL, reply.reply_to_reference)
-                if reply.reply_to_reference
-                else None
-            )
+        thread = None
+        if reply.reply_to_reference:  # only then is storage asked (it may be failing)
+            async with self._storage.begin() as unit:
+                thread = await unit.outbox.external_id_of(STAFF_CHANNEL, reply.reply_to_reference)
         reply_parameters = (
             ReplyParameters(message_id=int(thread), allow_sending_without_reply=True)
             if thread
