@@ -15,8 +15,8 @@ from bot.knowledge import Knowledge, build_matcher, learn
 from faq.examples import example_files
 from faq.loader import FaqError
 from faq.quality import outdated
-from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT
 from flows.events import Reply
+from flows.staff import STAFF_CHANNEL, STAFF_RECIPIENT
 from storage.aio import uncancelled
 
 if TYPE_CHECKING:

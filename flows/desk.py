@@ -6,23 +6,22 @@ the staff language) go through the outbox, so a failing channel delays them but 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Final
 
 from flows import payloads as pl
 from flows.calendar import PRAGUE, day_label, when_label
-from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT, queue_for_staff
-from flows.events import Button, Reply, scrub
+from flows.events import Button, scrub
 from flows.payloads import Action
+from flows.staff import STAFF_CHANNEL, STAFF_RECIPIENT, queue_for_staff, to_person
 from storage.models import utcnow
 from storage.states import AppointmentStatus, RequestStatus
 
 if TYPE_CHECKING:
     from faq.offices import Office
     from locales import Locales, Translator
-    from storage.dto import AppointmentDto, CallbackDto, StaffDto
+    from storage.dto import CallbackDto, StaffDto
     from storage.unit import Storage, Unit
 
 
@@ -118,7 +117,7 @@ class Desk:
                 return await self._taken(unit, request, key="staff-not-yours")
             if not await requests.move(reference, RequestStatus.WAITING):
                 return self._outcome(False, "staff-unknown-request", reference=reference)
-            await self._to_person(unit, request, "caseworker-message", text=text)
+            await to_person(unit, self._locales, request, "caseworker-message", text=text)
             await requests.mark_responded(reference)
             return self._outcome(True, "staff-reply-sent", reference=reference)
 
@@ -137,7 +136,7 @@ class Desk:
             if not await unit.requests.close(reference):
                 return self._outcome(False, "staff-unknown-request", reference=reference)
             stars = tuple(Button("⭐" * n, pl.rating(reference, n)) for n in pl.STARS)
-            await self._to_person(unit, request, "case-closed", lambda _t: (stars,))
+            await to_person(unit, self._locales, request, "case-closed", lambda _t: (stars,))
             await queue_for_staff(
                 unit, self._t, "staff-closed", reference, reply_to=True, name=staff.name
             )
@@ -238,8 +237,9 @@ class Desk:
             if not moved or appointment is None:
                 return self._outcome(False, "staff-unknown-request", reference=reference)
             office = self._offices.get(appointment.office_id)
-            await self._to_person(
+            await to_person(
                 unit,
+                self._locales,
                 appointment,
                 "appointment-confirmed",
                 lambda t: (
@@ -291,7 +291,7 @@ class Desk:
                 return self._outcome(False, "staff-unknown-request", reference=reference)
             appointment = await repo.get(reference)
             if status == AppointmentStatus.CANCELLED and appointment is not None:
-                await self._to_person(unit, appointment, "appointment-cancelled-by-staff")
+                await to_person(unit, self._locales, appointment, "appointment-cancelled-by-staff")
             return self._outcome(
                 True, "staff-appointment-updated", reference=reference, status=status
             )
@@ -307,8 +307,9 @@ class Desk:
             for appointment in due:
                 office = self._offices.get(appointment.office_id)
                 assert appointment.starts_at is not None
-                await self._to_person(
+                await to_person(
                     unit,
+                    self._locales,
                     appointment,
                     "appointment-reminder",
                     when=appointment.starts_at,
@@ -335,7 +336,7 @@ class Desk:
         await queue_for_staff(
             unit, self._t, "staff-claimed", request.reference, reply_to=True, name=staff.name
         )
-        await self._to_person(unit, request, "case-claimed")
+        await to_person(unit, self._locales, request, "case-claimed")
 
     async def _taken(
         self,
@@ -349,36 +350,6 @@ class Desk:
         holder = await unit.staff.get(request.claimed_by)
         return self._outcome(
             False, key, reference=request.reference, name=holder.name if holder else "?"
-        )
-
-    async def _to_person(
-        self,
-        unit: Unit,
-        request: CallbackDto | AppointmentDto,
-        key: str,
-        buttons: Callable[[Translator], tuple[tuple[Button, ...], ...]] | None = None,
-        *,
-        when: datetime | None = None,
-        **args: object,
-    ) -> None:
-        """Queue a message to the person a request is from, in their language."""
-        if request.user_id is None:
-            return  # the person asked to be forgotten
-        user = await unit.users.get(request.user_id)
-        if user is None:
-            return
-        t = self._locales.get(user.lang or request.lang)
-        if when is not None:
-            args["when"] = when_label(when, t.lang)
-        reply = Reply(
-            key=key,
-            text=t(key, reference=request.reference, **args),
-            lang=t.lang,
-            rtl=t.rtl,
-            buttons=buttons(t) if buttons else (),
-        )
-        await unit.outbox.add(
-            user.channel, user.external_id, reply.to_body(), reference=request.reference
         )
 
     def _outcome(self, ok: bool, key: str, **args: object) -> DeskOutcome:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from functools import cached_property
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -38,13 +38,38 @@ from storage.repositories import (
 )
 
 
+class _Repository(Protocol):
+    def __init__(self, unit: Any, /) -> None: ...
+
+
+R = TypeVar("R", bound=_Repository)
+
+
+class StorageDownError(RuntimeError):
+    """Storage was used on the unit that stores nothing (`Unit.nothing`)."""
+
+
 class Unit:
     """One transaction on one connection, with its repositories. It never commits itself:
     `Storage.begin` does, when the block ends."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection  # for the repositories
+    def __init__(self, connection: AsyncConnection | None) -> None:
+        self._connection = connection
         self._session: AsyncSession | None = None
+        self._repositories: dict[type, object] = {}
+
+    @classmethod
+    def nothing(cls) -> Unit:
+        """A unit that stores nothing, for the turns served while storage is failing: any use
+        of a repository raises `StorageDownError` (the turn then gets the busy reply)."""
+        return cls(None)
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The unit's connection, for the repositories."""
+        if self._connection is None:
+            raise StorageDownError("this unit stores nothing")
+        return self._connection
 
     @property
     def dialect(self) -> str:
@@ -58,59 +83,65 @@ class Unit:
             )
         return self._session
 
+    def _get(self, kind: type[R]) -> R:
+        repository = self._repositories.get(kind)
+        if repository is None:
+            repository = self._repositories[kind] = kind(self)
+        return cast(R, repository)
+
     # The repositories, each made when first used.
 
-    @cached_property
+    @property
     def states(self) -> StateRepository:
-        return StateRepository(self)
+        return self._get(StateRepository)
 
-    @cached_property
+    @property
     def users(self) -> UserRepository:
-        return UserRepository(self)
+        return self._get(UserRepository)
 
-    @cached_property
+    @property
     def requests(self) -> CallbackRepository:
-        return CallbackRepository(self)
+        return self._get(CallbackRepository)
 
-    @cached_property
+    @property
     def appointments(self) -> AppointmentRepository:
-        return AppointmentRepository(self)
+        return self._get(AppointmentRepository)
 
-    @cached_property
+    @property
     def staff(self) -> StaffRepository:
-        return StaffRepository(self)
+        return self._get(StaffRepository)
 
-    @cached_property
+    @property
     def outbox(self) -> OutboxRepository:
-        return OutboxRepository(self)
+        return self._get(OutboxRepository)
 
-    @cached_property
+    @property
     def updates(self) -> UpdateRepository:
-        return UpdateRepository(self)
+        return self._get(UpdateRepository)
 
-    @cached_property
+    @property
     def rates(self) -> RateRepository:
-        return RateRepository(self)
+        return self._get(RateRepository)
 
-    @cached_property
+    @property
     def interactions(self) -> InteractionRepository:
-        return InteractionRepository(self)
+        return self._get(InteractionRepository)
 
-    @cached_property
+    @property
     def unanswered(self) -> UnansweredRepository:
-        return UnansweredRepository(self)
+        return self._get(UnansweredRepository)
 
-    @cached_property
+    @property
     def consents(self) -> ConsentRepository:
-        return ConsentRepository(self)
+        return self._get(ConsentRepository)
 
-    @cached_property
+    @property
     def privacy(self) -> PrivacyRepository:
-        return PrivacyRepository(self)
+        return self._get(PrivacyRepository)
 
-    @cached_property
+    @property
     def reports(self) -> ReportRepository:
-        return ReportRepository(self)
+        return self._get(ReportRepository)
 
     async def _flush(self) -> None:
         if self._session is not None:

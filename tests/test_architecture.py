@@ -34,3 +34,21 @@ def test_import_direction(package: str) -> None:
         for path in (ROOT / package).rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_every_step_is_declared_once_in_the_registry() -> None:
+    """Each step of the conversation has its prompt, text and buttons in one declaration."""
+    from flows.dispatch import REGISTRY  # importing the dispatcher declares every conversation
+
+    assert REGISTRY.missing() == []
+
+
+def test_the_engine_only_orchestrates() -> None:
+    """Conversations live in flows/conversations/, one module each; the engine stays short."""
+    engine = ROOT / "flows" / "engine.py"
+    source = engine.read_text(encoding="utf-8")
+    assert len(source.splitlines()) < 300
+    modules = {
+        node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
+    }
+    assert not any(m and m.startswith("flows.conversations") for m in modules), modules

@@ -26,8 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.render import render
-from flows.engine import STAFF_CHANNEL, queue_for_staff
 from flows.events import Reply
+from flows.staff import STAFF_CHANNEL, queue_for_staff
 from storage.aio import uncancelled
 
 if TYPE_CHECKING:
