@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.app import build_app, storage_for
 from bot.telegram import CHANNEL as TELEGRAM
@@ -45,7 +45,9 @@ async def queue(settings: Settings, args: argparse.Namespace) -> int:
                 return _print({**a.as_dict(), "phone": a.phone}, as_json=args.json)
         print(f"poradna queue: there is no request {args.reference}", file=sys.stderr)
         return 1
-    rows = [r for r in callbacks if args.kind in (None, "callback") and _selected(r, args)]
+    rows: list[CallbackDto | AppointmentDto] = [
+        r for r in callbacks if args.kind in (None, "callback") and _selected(r, args)
+    ]
     rows += [a for a in appointments if args.kind in (None, "appointment") and _selected(a, args)]
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
@@ -54,12 +56,12 @@ async def queue(settings: Settings, args: argparse.Namespace) -> int:
         print("The queue is empty.")
         return 0
     print(f"{'reference':<10} {'status':<20} {'urgent':<7} {'lang':<5} {'about':<30} created")
-    for r in rows:
-        urgent = "URGENT" if getattr(r, "urgent", False) else ""
-        about = getattr(r, "topic_id", None) or getattr(r, "kind", None) or "-"
+    for row in rows:
+        urgent = "URGENT" if getattr(row, "urgent", False) else ""
+        about = getattr(row, "topic_id", None) or getattr(row, "kind", None) or "-"
         print(
-            f"{r.reference:<10} {r.status:<20} {urgent:<7} {r.lang:<5} "
-            f"{about:<30} {r.created_at:%Y-%m-%d %H:%M}"
+            f"{row.reference:<10} {row.status:<20} {urgent:<7} {row.lang:<5} "
+            f"{about:<30} {row.created_at:%Y-%m-%d %H:%M}"
         )
     return 0
 
@@ -89,7 +91,7 @@ def _show(r: CallbackDto, *, as_json: bool) -> int:
     return _print(details, as_json=as_json)
 
 
-def _print(details: dict, *, as_json: bool) -> int:
+def _print(details: dict[str, Any], *, as_json: bool) -> int:
     if as_json:
         print(json.dumps(details, ensure_ascii=False, indent=2))
     else:

@@ -21,7 +21,7 @@ from storage.states import AppointmentStatus, RequestStatus
 if TYPE_CHECKING:
     from faq.offices import Office
     from locales import Locales, Translator
-    from storage.dto import CallbackDto, StaffDto
+    from storage.dto import AppointmentDto, CallbackDto, StaffDto
     from storage.unit import Storage, Unit
 
 
@@ -215,54 +215,22 @@ class Desk:
             staff = await unit.staff.find(channel, staff_id)
             if staff is None:
                 return self._outcome(False, "staff-not-staff")
-            try:
-                when = datetime.strptime(local_time.strip(), "%Y-%m-%d %H:%M").replace(
-                    tzinfo=PRAGUE
-                )
-            except ValueError:
-                return self._outcome(False, "staff-bad-time", reference=reference)
-            if when <= utcnow():
+            when = _prague_time(local_time)
+            if when is None or when <= utcnow():
                 return self._outcome(False, "staff-bad-time", reference=reference)
             if not await _first_time(unit, channel, update_id):
                 return REPEATED
-            repo = unit.appointments
-            moved = await repo.move(
+            moved = await unit.appointments.move(
                 reference,
                 AppointmentStatus.CONFIRMED,
                 starts_at=when.astimezone(UTC),
                 reminded=False,
                 handled_by=staff.id,
             )
-            appointment = await repo.get(reference)
+            appointment = await unit.appointments.get(reference)
             if not moved or appointment is None:
                 return self._outcome(False, "staff-unknown-request", reference=reference)
-            office = self._offices.get(appointment.office_id)
-            await to_person(
-                unit,
-                self._locales,
-                appointment,
-                "appointment-confirmed",
-                lambda t: (
-                    (
-                        Button(
-                            t("buttons-cancel-appointment"),
-                            pl.make(Action.CANCEL_APPOINTMENT, reference),
-                        ),
-                    ),
-                ),
-                when=when,
-                office=office.name if office else appointment.office_id,
-                address=office.address if office else "",
-            )
-            await queue_for_staff(
-                unit,
-                self._t,
-                "staff-appointment-confirmed",
-                reference,
-                reply_to=True,
-                when=when_label(when, self._t.lang),
-                name=staff.name,
-            )
+            await self._confirmed(unit, staff, appointment, when)
             return self._outcome(
                 True,
                 "staff-appointment-confirmed",
@@ -271,12 +239,43 @@ class Desk:
                 name=staff.name,
             )
 
+    async def _confirmed(
+        self, unit: Unit, staff: StaffDto, appointment: AppointmentDto, when: datetime
+    ) -> None:
+        """Tell the person (with a button to cancel) and the desk."""
+        reference = appointment.reference
+        office = self._offices.get(appointment.office_id)
+
+        def cancel_button(t: Translator) -> tuple[tuple[Button, ...], ...]:
+            label = t("buttons-cancel-appointment")
+            return ((Button(label, pl.make(Action.CANCEL_APPOINTMENT, reference)),),)
+
+        await to_person(
+            unit,
+            self._locales,
+            appointment,
+            "appointment-confirmed",
+            cancel_button,
+            when=when,
+            office=office.name if office else appointment.office_id,
+            address=office.address if office else "",
+        )
+        await queue_for_staff(
+            unit,
+            self._t,
+            "staff-appointment-confirmed",
+            reference,
+            reply_to=True,
+            when=when_label(when, self._t.lang),
+            name=staff.name,
+        )
+
     async def settle(
         self,
         channel: str,
         staff_id: str,
         reference: str,
-        status: str,
+        status: AppointmentStatus,
         *,
         update_id: int | None = None,
     ) -> DeskOutcome:
@@ -363,3 +362,11 @@ async def _first_time(unit: Unit, channel: str, update_id: int | None) -> bool:
     if update_id is None:
         return True
     return await unit.updates.first_time(channel, update_id)
+
+
+def _prague_time(local_time: str) -> datetime | None:
+    """A date and time a caseworker typed (``2026-12-24 09:30``, Prague time), or None."""
+    try:
+        return datetime.strptime(local_time.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=PRAGUE)
+    except ValueError:
+        return None

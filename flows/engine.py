@@ -43,7 +43,7 @@ STATE_RETRIES: Final = 3
 class Engine:
     """Decides what to answer. Holds no per-user state in memory: storage does."""
 
-    def __init__(  # noqa: PLR0913 (the composition root's settings, all by keyword)
+    def __init__(
         self,
         *,
         faq: Faq,
@@ -199,7 +199,8 @@ class Engine:
         """Storage is failing: answer what needs no memory (FAQ answers, browsing, emergency
         numbers) and tell the person that requests cannot be taken just now."""
         locales = self.services.locales
-        lang = event.client_lang if event.client_lang in locales else self._default_lang
+        client = event.client_lang
+        lang = client if client and client in locales else self._default_lang
         user = UserDto(
             id=0, channel=event.channel, external_id=event.user, lang=None, switch_offered=True
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from flows import payloads as pl
 from flows.calendar import day_label, when_label
@@ -69,7 +69,7 @@ async def announce_request(
     """A new callback request. Caseworkers who speak the person's language hear of it first, in
     their own chat; everyone (the desk) when nobody speaks it, when it is urgent (then every
     caseworker personally too), or later when it is still unclaimed (the SLA reminder)."""
-    common = {
+    common: dict[str, Any] = {
         "language": f"{request.lang} ({locales.get(request.lang).name})",
         "phone": request.phone or "-",
         "question": request.question or "-",

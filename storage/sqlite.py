@@ -41,7 +41,7 @@ class InlineSqliteConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
-    def stop(self) -> None:  # type: ignore[override]  # aiosqlite's returns a Future; none here
+    def stop(self) -> None:
         self._running = False
         if self._connection is not None:
             self._connection.close()
@@ -52,7 +52,8 @@ def inline_sqlite(database: str, **kwargs: Any) -> InlineSqliteConnection:
     """SQLAlchemy's `async_creator_fn` for SQLite: an inline connection to `database`."""
 
     def connector() -> sqlite3.Connection:
-        return sqlite3.connect(database, **kwargs)
+        connection: sqlite3.Connection = sqlite3.connect(database, **kwargs)
+        return connection
 
     return InlineSqliteConnection(connector, iter_chunk_size=64)
 

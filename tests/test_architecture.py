@@ -52,3 +52,18 @@ def test_the_engine_only_orchestrates() -> None:
         node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
     }
     assert not any(m and m.startswith("flows.conversations") for m in modules), modules
+
+
+@pytest.mark.parametrize("package", ["flows", "storage"])
+def test_functions_are_short_enough_to_read_at_once(package: str) -> None:
+    """No function in the flows or in storage is longer than 60 lines (complexity: ruff C901)."""
+    long = {}
+    for path in (ROOT / package).rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 60:
+                    long[f"{path.relative_to(ROOT)}:{node.lineno} {node.name}"] = length
+    assert long == {}

@@ -668,7 +668,7 @@ def free_port() -> int:
 
 async def webhook_up(client: Any, url: str) -> None:
     """Wait until the webhook server at `url` answers /healthz."""
-    import aiohttp  # noqa: PLC0415
+    import aiohttp
 
     deadline = time.monotonic() + WAIT
     while True:
@@ -696,7 +696,7 @@ async def _refused(url: str) -> bool:
 async def test_sigterm_in_webhook_mode_finishes_the_update_in_flight_and_exits_cleanly(
     tmp_path: Path,
 ) -> None:
-    import aiohttp  # noqa: PLC0415
+    import aiohttp
 
     fake = HoldingAnswers()
     await fake.start()
@@ -778,11 +778,11 @@ async def test_two_webhook_instances_on_postgres_keep_each_chats_order_through_a
     (an update whose answer never came is sent again, to the other instance), and every
     person's replies arrive in the order they were stored (a reply that Telegram took just
     before the kill may come twice, at once: the README's accepted window)."""
-    import aiohttp  # noqa: PLC0415
-    from sqlalchemy import text  # noqa: PLC0415
-    from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
+    import aiohttp
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
 
-    from tests.conftest import POSTGRES_URL, _fresh_postgres  # noqa: PLC0415
+    from tests.conftest import POSTGRES_URL, _fresh_postgres
 
     await _fresh_postgres()
     upgraded = await asyncio.to_thread(

@@ -14,6 +14,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.methods import TelegramMethod
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 from aiogram.types.update import UpdateTypeLookupError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
@@ -215,7 +216,7 @@ class CheckedRequestHandler(SimpleRequestHandler):
     person wrote) in pydantic's message."""
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
-        from aiohttp import web  # noqa: PLC0415
+        from aiohttp import web
 
         try:
             update = Update.model_validate(
@@ -224,7 +225,9 @@ class CheckedRequestHandler(SimpleRequestHandler):
         except ValueError as exc:  # bad JSON, or pydantic's ValidationError
             logger.warning("webhook request refused, not an update: %s", type(exc).__name__)
             return web.Response(status=400, text="Bad Request")
-        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+            bot, update, **self.data
+        )
         return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
@@ -289,7 +292,7 @@ async def run_webhook(app: App) -> None:
     ]
     runner = web.AppRunner(web_app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
-    await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()  # noqa: S104
+    await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

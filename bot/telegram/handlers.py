@@ -44,7 +44,7 @@ class IsStaff(Filter):
     as a migrant, so their message reaches the engine's storage-down path (emergency numbers for
     an urgent one) instead of failing the update."""
 
-    async def __call__(self, event: Message | CallbackQuery, desk: Desk) -> bool:  # type: ignore[override]
+    async def __call__(self, event: Message | CallbackQuery, desk: Desk) -> bool:
         user = event.from_user
         if user is None:
             return False

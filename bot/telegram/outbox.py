@@ -128,6 +128,7 @@ class OutboxSender:
         chat_id = (
             self._staff_chat_id if message.channel == STAFF_CHANNEL else int(message.recipient)
         )
+        assert chat_id is not None  # the staff channel is delivered only with STAFF_CHAT_ID
         thread = None
         if reply.reply_to_reference:  # only then is storage asked (it may be failing)
             async with self._storage.begin() as unit:

@@ -94,16 +94,20 @@ async def on_choosing_text(turn: Turn, text: str) -> None:
 
 async def _menu_in(turn: Turn, p: Payload) -> None:
     """Storage failing: speak the chosen language in this turn, and show its menu."""
-    if p.value in turn.services.locales:
+    if p.value and p.value in turn.services.locales:
         turn.use_language(p.value)
         await browse.show_menu(turn)
 
 
+def _known_language(turn: Turn, p: Payload) -> str:
+    if p.value is None or p.value not in turn.services.locales:
+        raise ForgedPayloadError(p.encode())
+    return p.value
+
+
 @REGISTRY.button(Action.LANG, without_storage=_menu_in)
 async def on_lang(turn: Turn, p: Payload) -> None:
-    if p.value not in turn.services.locales:
-        raise ForgedPayloadError(p.encode())
-    await turn.set_language(p.value)
+    await turn.set_language(_known_language(turn, p))
     turn.say("language-set", language=turn.t.name)
     await browse.show_menu(turn)
 
@@ -111,9 +115,7 @@ async def on_lang(turn: Turn, p: Payload) -> None:
 @REGISTRY.button(Action.SWITCH)
 async def on_switch(turn: Turn, p: Payload) -> None:
     """Yes to the offer to go on in the language the person writes in."""
-    if p.value not in turn.services.locales:
-        raise ForgedPayloadError(p.encode())
-    await turn.set_language(p.value)
+    await turn.set_language(_known_language(turn, p))
     turn.say("language-set", language=turn.t.name)
     topic = turn.draft.topic
     if turn.step == Step.ANSWERED and topic in turn.services.faq.topics:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Result, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.expression import Executable
 
@@ -18,7 +19,12 @@ from storage.models import Appointment, CallbackRequest, utcnow
 async def insert_once(connection: AsyncConnection, model: type, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on either backend; True when the row was new."""
     statement = _insert_once_statement(connection.dialect.name, model)
-    return (await connection.execute(statement, values)).rowcount == 1
+    return rowcount(await connection.execute(statement, values)) == 1
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE touched (its result is a cursor's)."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 @functools.cache
@@ -41,4 +47,4 @@ async def move_status(
         .where(model.reference == reference, model.status.in_(sources))
         .values(status=target, updated_at=utcnow(), **values)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1

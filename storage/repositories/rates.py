@@ -25,9 +25,8 @@ class RateRepository:
     async def hit(self, key: str, window: int) -> int:
         """Count one event of `key` in minute `window`; how many it made in that minute."""
         statement = _rate_hit_statement(self._connection.dialect.name)
-        return (
-            await self._connection.execute(statement, {"key": key, "window": window})
-        ).scalar_one()
+        result = await self._connection.execute(statement, {"key": key, "window": window})
+        return int(result.scalar_one())
 
 
 @functools.cache

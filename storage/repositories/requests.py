@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.dto import CallbackDto
 from storage.models import CallbackRequest, utcnow
 from storage.references import request_reference
-from storage.repositories._base import move_status
+from storage.repositories._base import move_status, rowcount
 from storage.states import RequestStatus, allowed_from
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class CallbackRepository:
             )
             .values(rating=rating)
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     async def mark_announced(self, reference: str) -> None:
         await self._session.execute(

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import StaffDto
 from storage.models import Staff
+from storage.repositories._base import rowcount
 
 if TYPE_CHECKING:
     from storage.unit import Unit
@@ -53,7 +54,7 @@ class StaffRepository:
             .where(Staff.channel == channel, Staff.external_id == external_id, Staff.active)
             .values(active=False)
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     async def list_staff(self) -> list[StaffDto]:
         rows = await self._session.scalars(select(Staff).where(Staff.active).order_by(Staff.id))
