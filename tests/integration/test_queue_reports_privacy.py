@@ -23,9 +23,9 @@ from storage.models import (
 )
 from storage.reports import Period, to_markdown, to_rows
 from storage.states import AppointmentStatus, RequestStatus
-from tests.chat import Chat
-from tests.test_appointments import _book
-from tests.test_cli import poradna
+from tests.helpers.chat import Chat
+from tests.helpers.flows import _book
+from tests.helpers.processes import poradna
 
 
 async def _callback(app: App, user: str, lang: str, question: str, phone: str) -> str:

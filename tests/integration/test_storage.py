@@ -10,7 +10,14 @@ from sqlalchemy import inspect
 
 from storage.db import create_engine
 from storage.errors import SchemaOutdatedError
-from storage.migrate import current_revision, downgrade, ensure_schema, head_revision, upgrade
+from storage.migrate import (
+    current_revision,
+    downgrade,
+    ensure_schema,
+    head_revision,
+    revisions,
+    upgrade,
+)
 from storage.models import Base, utcnow
 from storage.references import appointment_reference, request_reference
 from storage.repositories import CallbackRepository, StaleStateError
@@ -28,6 +35,27 @@ async def test_migrations_up_down_up_match_the_models(database_url: str) -> None
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert set(Base.metadata.tables) <= tables
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_stairway_each_revision_goes_up_down_and_up_again(
+    database_url: str,
+) -> None:
+    """Every revision can be applied, undone and applied again, one step at a time."""
+    engine = create_engine(database_url)
+    steps = revisions()
+    assert steps[-1] == head_revision() and len(steps) == len(set(steps)) >= 8
+    try:
+        previous = "base"
+        for revision in steps:
+            await upgrade(engine, revision)
+            assert await current_revision(engine) == revision
+            await downgrade(engine, previous)
+            assert await current_revision(engine) == (None if previous == "base" else previous)
+            await upgrade(engine, revision)
+            assert await current_revision(engine) == revision
+            previous = revision
     finally:
         await engine.dispose()
 

@@ -12,7 +12,7 @@ from faq.decide import Calibration, threshold
 from faq.examples import load_examples
 from faq.normalize import tokens
 from tests.conftest import REPORTS
-from tests.understanding import evaluate, load_cases, table
+from tests.helpers.understanding import evaluate, load_cases, table
 
 if TYPE_CHECKING:
     from pathlib import Path

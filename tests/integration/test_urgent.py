@@ -13,10 +13,10 @@ from bot.cli import main
 from faq.urgent import check_urgent
 from flows import payloads as pl
 from flows.payloads import Action
-from tests.chat import Chat
 from tests.conftest import REPORTS, make_settings
+from tests.helpers.chat import Chat
 
-DATA = Path(__file__).parent / "data" / "urgent.yaml"
+DATA = Path(__file__).resolve().parents[1] / "data" / "urgent.yaml"
 
 
 def test_urgent_detection_on_labelled_messages(knowledge: Knowledge) -> None:

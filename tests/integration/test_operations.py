@@ -16,9 +16,8 @@ from bot.logs import JsonFormatter
 from flows.events import Inbound
 from storage.models import utcnow
 from tests.conftest import make_settings
-from tests.fake_telegram import FakeTelegram
-from tests.test_cli import poradna
-from tests.test_killed import WAIT, _webhook_bot, free_port, webhook_up
+from tests.helpers.fake_telegram import FakeTelegram
+from tests.helpers.processes import WAIT, _webhook_bot, free_port, poradna, webhook_up
 
 
 async def test_a_flood_gets_one_polite_notice_not_a_thousand_replies(

@@ -16,9 +16,9 @@ from faq.loader import CONTENT_DIR, Faq, load_faq
 from faq.matcher import Matcher
 from faq.quality import deep_findings, outdated, source_hash, stamp
 from faq.schema import Topic, Translation
-from tests.chat import Chat
 from tests.conftest import make_settings
-from tests.test_cli import poradna
+from tests.helpers.chat import Chat
+from tests.helpers.processes import poradna
 
 TOPIC = """\
 id: {id}

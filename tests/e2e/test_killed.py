@@ -14,11 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import queue
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,9 +34,8 @@ from bot.telegram.render import render
 from flows import payloads as pl
 from flows.events import Reply
 from flows.payloads import Action
-from tests.fake_telegram import Call, FakeTelegram
-
-WAIT = 60.0  # generous: a process start is 2-4 s on a busy machine; tests wait for output
+from tests.helpers.fake_telegram import Call, FakeTelegram
+from tests.helpers.processes import WAIT, _env, _webhook_bot, free_port, webhook_up
 
 # What the console shows at each step of an English callback request.
 LANGUAGES = "Please choose your language"
@@ -49,23 +46,6 @@ QUESTION = "What should the caseworker help you with?"
 CONSENT = "Do you agree?"
 DONE = "Your reference code is R-"
 LETTER = "I got a letter from the labour office that I do not understand"
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TELEGRAM_", "STAFF_", "WEBHOOK_", "DATABASE_"))
-    }
-    env.update(
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'poradna.db'}",
-        LANG="C.UTF-8",
-        PYTHONIOENCODING="utf-8",
-    )
-    env.pop("LC_ALL", None)
-    env.pop("LC_MESSAGES", None)
-    env.update(extra)
-    return env
 
 
 def poradna(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -636,50 +616,6 @@ class HoldingAnswers(FakeTelegram):
     async def stop(self) -> None:
         self.release.set()
         await super().stop()
-
-
-def _webhook_bot(
-    fake: FakeTelegram, tmp_path: Path, port: int, log: IO[str], **env: str
-) -> subprocess.Popen:
-    """`python -m bot run --webhook` on `port`, against the fake Bot API."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--webhook"],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        env=_env(
-            tmp_path,
-            TELEGRAM_BOT_TOKEN=fake.token,
-            TELEGRAM_API_BASE=fake.base,
-            WEBHOOK_URL="https://bot.example.org/telegram",
-            WEBHOOK_SECRET="s3cret",
-            PORT=str(port),
-            **env,
-        ),
-        cwd=tmp_path,
-    )
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-async def webhook_up(client: Any, url: str) -> None:
-    """Wait until the webhook server at `url` answers /healthz."""
-    import aiohttp
-
-    deadline = time.monotonic() + WAIT
-    while True:
-        try:
-            async with client.get(f"{url}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        assert time.monotonic() < deadline, "the webhook server never came up"
-        await asyncio.sleep(0.1)
 
 
 async def _refused(url: str) -> bool:

@@ -9,7 +9,7 @@ from bot.app import App
 from flows import payloads as pl
 from flows.payloads import Action
 from storage.models import utcnow
-from tests.chat import Chat
+from tests.helpers.chat import Chat
 
 
 async def _setup(app: App) -> Chat:

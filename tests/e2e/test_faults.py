@@ -32,10 +32,10 @@ from bot.telegram.factory import (
 from bot.telegram.outbox import OutboxSender
 from flows import payloads as pl
 from flows.payloads import Action
-from tests.chat import Chat
 from tests.conftest import POSTGRES_URL, _fresh_postgres, make_settings
-from tests.fake_telegram import FakeTelegram
-from tests.test_telegram import (
+from tests.helpers.chat import Chat
+from tests.helpers.fake_telegram import FakeTelegram
+from tests.helpers.telegram import (
     CASEWORKER,
     DESK,
     DESK_CHAT,

@@ -24,7 +24,7 @@ import yaml
 if TYPE_CHECKING:
     from faq.matcher import Match, Matcher
 
-BLIND = Path(__file__).parent / "data" / "blind"
+BLIND = Path(__file__).resolve().parents[1] / "data" / "blind"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {
     "flows": {"aiogram", "bot"},
     "faq": {"aiogram", "bot", "flows", "storage"},

@@ -19,7 +19,7 @@ import yaml
 from bot.app import Knowledge
 from tests.conftest import REPORTS
 
-DATA = Path(__file__).parent / "data" / "accuracy.yaml"
+DATA = Path(__file__).resolve().parents[1] / "data" / "accuracy.yaml"
 
 
 def test_accuracy_on_labelled_messages(knowledge: Knowledge) -> None:

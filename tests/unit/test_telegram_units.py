@@ -18,7 +18,7 @@ from flows import payloads as pl
 from flows.events import Button, Reply
 from flows.payloads import Action
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_html_is_escaped_and_the_title_is_bold() -> None:

@@ -16,9 +16,9 @@ from flows import payloads as pl
 from flows.events import Inbound, Reply
 from flows.payloads import Action
 from storage.models import utcnow
-from tests.chat import Chat
 from tests.conftest import _fresh_postgres, make_settings
-from tests.fake_telegram import FakeTelegram
+from tests.helpers.chat import Chat
+from tests.helpers.fake_telegram import FakeTelegram
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from flows.events import Inbound
 from flows.payloads import Action
 from locales import LRI, PDI, RLM
 from storage.models import CallbackRequest, UnansweredQuestion
-from tests.chat import Chat
 from tests.conftest import make_settings
+from tests.helpers.chat import Chat
 
 DOCS = "residence-extension-documents"
 
