@@ -15,7 +15,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.methods import TelegramMethod
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, TelegramObject, Update
 from aiogram.types.update import UpdateTypeLookupError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from sqlalchemy.exc import SQLAlchemyError
@@ -105,10 +105,11 @@ class OnceMiddleware(BaseMiddleware):
 
     async def __call__(
         self,
-        handler: Callable[[Update, dict[str, Any]], Awaitable[Any]],
-        event: Update,  # type: ignore[override]
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        assert isinstance(event, Update)  # an outer middleware of `dispatcher.update`
         try:
             event.event_type  # noqa: B018 (raises for a type this aiogram does not know)
         except UpdateTypeLookupError:
@@ -133,7 +134,7 @@ class OnceMiddleware(BaseMiddleware):
 
     async def _process(
         self,
-        handler: Callable[[Update, dict[str, Any]], Awaitable[Any]],
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
         event: Update,
         data: dict[str, Any],
     ) -> Any:

@@ -31,7 +31,7 @@ from bot.telegram.factory import (
 )
 from bot.telegram.outbox import OutboxSender
 from flows import payloads as pl
-from flows.payloads import Action
+from flows.payloads import Action, StaffAction
 from tests.conftest import POSTGRES_URL, _fresh_postgres, make_settings
 from tests.helpers.chat import Chat
 from tests.helpers.fake_telegram import FakeTelegram
@@ -416,7 +416,7 @@ async def test_postgres_cut_a_caseworker_is_told_that_nothing_was_done() -> None
         await relay.cut()
         h.fake.send(CASEWORKER, "/reply R-0001 I will call you at ten", chat=DESK_CHAT)
         await h.wait_text(DESK, "nothing was done")
-        h.fake.click(CASEWORKER, "claim:R-0001", chat=DESK_CHAT)
+        h.fake.click(CASEWORKER, pl.staff(StaffAction.CLAIM, "R-0001"), chat=DESK_CHAT)
         await h.fake.wait_for(
             lambda: any("nothing was done" in a.get("text", "") for a in h.answers())
         )

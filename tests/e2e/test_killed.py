@@ -488,7 +488,7 @@ async def test_telegram_killed_while_a_reply_waits_after_429_delivers_it_once(
         (label.strip(" ✓"), p) for label, p in fake.buttons(MIGRANT)
     ]
     # The new process goes on answering the same person.
-    fake.click(MIGRANT, "lang:en", lang="en")
+    fake.click(MIGRANT, pl.make(Action.LANG, "en"), lang="en")
     await _wait(fake, lambda: any(MENU in t for t in fake.texts(MIGRANT)), "the menu")
     assert second.proc.poll() is None
 
@@ -521,7 +521,7 @@ async def test_telegram_killed_after_telegram_took_a_reply_resends_it_once_and_l
     second = start()
     await second.polling()
     # The same person goes on (chooses English); another person starts a chat.
-    fake.click(MIGRANT, "lang:en", lang="en")
+    fake.click(MIGRANT, pl.make(Action.LANG, "en"), lang="en")
     fake.send(OTHER_MIGRANT, "/start", lang="en")
     await _wait(fake, lambda: bool(fake.texts(OTHER_MIGRANT)), "the other person's answer")
     deadline = time.monotonic() + WAIT
@@ -558,7 +558,7 @@ async def test_telegram_killed_while_handling_an_update_still_answers_it(
     await first.polling()
     fake.send(MIGRANT, "/start", lang="en")
     await _wait(fake, lambda: any("Poradna" in t for t in fake.texts(MIGRANT)), "the greeting")
-    fake.click(MIGRANT, "lang:en", lang="en")
+    fake.click(MIGRANT, pl.make(Action.LANG, "en"), lang="en")
     await _wait(fake, lambda: any(MENU in t for t in fake.texts(MIGRANT)), "the menu")
 
     await _outbox_empty(fake, outbox, MIGRANT)  # the sender is not in the middle of a write

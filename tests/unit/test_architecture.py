@@ -67,3 +67,11 @@ def test_functions_are_short_enough_to_read_at_once(package: str) -> None:
                 if length > 60:
                     long[f"{path.relative_to(ROOT)}:{node.lineno} {node.name}"] = length
     assert long == {}
+
+
+def test_storage_and_flows_agree_on_the_step_of_a_newcomer() -> None:
+    """Storage keeps steps as strings; a person it has no state for is at the flows' first."""
+    from flows.state import Step
+    from storage.repositories import NOT_STARTED
+
+    assert Step.stored(NOT_STARTED) is Step.NEW
