@@ -55,6 +55,9 @@ class StaffAction(StrEnum):
     CLOSE = "close"
 
 
+_ACTIONS: Final = {action.value: action for action in Action}
+
+
 class ForgedPayloadError(ValueError):
     """A button payload that this bot never made."""
 
@@ -100,9 +103,10 @@ def staff(action: StaffAction, reference: str) -> str:
 def parse(raw: str | None) -> Payload:
     """Split a person's payload; raise `ForgedPayloadError` when it is not one of ours."""
     action, value = _split(raw)
-    if action not in Action.__members__.values():
+    known = _ACTIONS.get(action)
+    if known is None:
         raise ForgedPayloadError(raw)
-    return Payload(Action(action), value or None)
+    return Payload(known, value or None)
 
 
 def parse_yes_no(payload: Payload) -> bool:

@@ -7,7 +7,7 @@ flat JSON object of the keys set), so conversations in progress survive an upgra
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Final, Self
 
@@ -34,7 +34,7 @@ class Step(StrEnum):
     @classmethod
     def stored(cls, value: str) -> Step:
         """The step read from storage; one this version does not know is the menu."""
-        return cls(value) if value in cls.__members__.values() else cls.MENU
+        return _STEPS.get(value, cls.MENU)
 
     @property
     def in_request(self) -> bool:
@@ -42,6 +42,7 @@ class Step(StrEnum):
         return self in REQUEST_STEPS
 
 
+_STEPS: Final = {step.value: step for step in Step}
 REQUEST_STEPS: Final = frozenset(
     {
         Step.CB_PHONE,
@@ -98,10 +99,14 @@ class Draft:
         return Draft(disclaimer=self.disclaimer, **context)
 
     def to_data(self) -> dict[str, Any]:
-        """The stored form: the keys that are set, in one flat JSON object."""
-        flat = {**asdict(self), **asdict(self.request)}
-        del flat["request"]
-        return {key: value for key, value in flat.items() if value not in (None, False)}
+        """The stored form: the keys that are set, in one flat JSON object (every message
+        stores it: plain attribute reads, not `dataclasses.asdict`'s deep copy)."""
+        own = self.__dict__.items()
+        data = {k: v for k, v in own if k != "request" and v is not None and v is not False}
+        data.update(
+            (k, v) for k, v in self.request.__dict__.items() if v is not None and v is not False
+        )
+        return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Self:
