@@ -16,6 +16,7 @@ from bench.stats import percentile
 from bench.synthetic import OFF_TOPIC, noisy
 from flows import payloads as pl
 from flows.events import Inbound
+from flows.payloads import Action
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,7 +29,7 @@ CHANNEL = "bench"
 # Replies that mean the message was not handled.
 FAILED = frozenset({"error-busy", "rate-limited"})
 # Buttons a simulated user reacts with, most wanted first (prefixes of the payloads).
-REACTIONS = (pl.HELPED + ":", pl.TOPIC + ":", pl.KEEP_LANGUAGE, pl.MENU)
+REACTIONS = (Action.HELPED + ":", Action.TOPIC + ":", Action.KEEP_LANGUAGE, Action.MENU)
 
 _ROUNDTRIP = Table(
     "bench_roundtrip",
@@ -69,7 +70,7 @@ def _react(offered: list[str], rng: random.Random) -> str:
         chosen = _pick(offered, rng, prefix)
         if chosen:
             return chosen
-    return pl.make(pl.MENU)
+    return pl.make(Action.MENU)
 
 
 def _question(faq: Faq, rng: random.Random, lang: str) -> str:
@@ -98,13 +99,13 @@ async def _journey(
         return Inbound.press(CHANNEL, user, payload)
 
     offered = await send(Inbound.message(CHANNEL, user, "/start"))
-    offered = await send(press(pl.make(pl.LANG, lang)))
+    offered = await send(press(pl.make(Action.LANG, lang)))
     offered = await send(Inbound.message(CHANNEL, user, _question(faq, rng, lang)))
     offered = await send(press(_react(offered, rng)))
-    offered = await send(press(pl.make(pl.MENU)))
-    offered = await send(press(_pick(offered, rng, pl.CATEGORY + ":") or pl.make(pl.MENU)))
-    offered = await send(press(_pick(offered, rng, pl.TOPIC + ":") or pl.make(pl.MENU)))
-    offered = await send(press(_pick(offered, rng, pl.HELPED + ":") or pl.make(pl.MENU)))
+    offered = await send(press(pl.make(Action.MENU)))
+    offered = await send(press(_pick(offered, rng, Action.CATEGORY + ":") or pl.make(Action.MENU)))
+    offered = await send(press(_pick(offered, rng, Action.TOPIC + ":") or pl.make(Action.MENU)))
+    offered = await send(press(_pick(offered, rng, Action.HELPED + ":") or pl.make(Action.MENU)))
     for _ in range(2):
         offered = await send(Inbound.message(CHANNEL, user, _question(faq, rng, lang)))
         offered = await send(press(_react(offered, rng)))

@@ -18,7 +18,7 @@ from bot.logs import set_up_logging
 from faq.loader import FaqError
 from locales import LANGUAGES
 from storage.errors import SchemaOutdatedError
-from storage.states import APPOINTMENT_STATUSES, STATUSES
+from storage.states import AppointmentStatus, RequestStatus
 
 # The conversation flows, storage and Telegram are imported by the commands that use them:
 # `poradna ask` starts without them.
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue_sub = queue.add_subparsers(dest="queue_command", required=True)
     qlist = queue_sub.add_parser("list", help="list callback requests, urgent first")
     qlist.add_argument(
-        "--status", choices=STATUSES + APPOINTMENT_STATUSES, help="only this status"
+        "--status", choices=[*RequestStatus, *AppointmentStatus], help="only this status"
     )
     qlist.add_argument("--lang", choices=LANGUAGES, help="only requests in this language")
     qlist.add_argument(
@@ -225,35 +225,27 @@ async def _run(settings: Settings, *, webhook: bool) -> int:
 
 
 async def _staff(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import storage_for
     from bot.telegram import CHANNEL
-    from storage.db import create_engine, create_sessionmaker, ensure_schema
-    from storage.repositories import StaffRepository
 
-    db = create_engine(settings.database_url)
-    try:
-        await ensure_schema(db, apply=settings.is_sqlite)
-        async with create_sessionmaker(db)() as session, session.begin():
-            repo = StaffRepository(session)
-            if args.staff_command == "add":
-                languages = tuple(x.strip() for x in args.lang.split(",") if x.strip())
-                unknown = [x for x in languages if x not in LANGUAGES]
-                if unknown:
-                    print(f"poradna staff: unknown language {', '.join(unknown)}", file=sys.stderr)
-                    return 2
-                member = await repo.add(CHANNEL, args.telegram_id, args.name, languages)
-                print(f"Caseworker {member.external_id} ({member.name}) can use the desk.")
-            elif args.staff_command == "remove":
-                if not await repo.remove(CHANNEL, args.telegram_id):
-                    print(f"poradna staff: no caseworker {args.telegram_id}", file=sys.stderr)
-                    return 1
-                print(f"Caseworker {args.telegram_id} removed.")
-            else:
-                for member in await repo.list_staff():
-                    print(
-                        f"{member.external_id:<14} {member.name:<24} {','.join(member.languages)}"
-                    )
-    finally:
-        await db.dispose()
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        repo = unit.staff
+        if args.staff_command == "add":
+            languages = tuple(x.strip() for x in args.lang.split(",") if x.strip())
+            unknown = [x for x in languages if x not in LANGUAGES]
+            if unknown:
+                print(f"poradna staff: unknown language {', '.join(unknown)}", file=sys.stderr)
+                return 2
+            member = await repo.add(CHANNEL, args.telegram_id, args.name, languages)
+            print(f"Caseworker {member.external_id} ({member.name}) can use the desk.")
+        elif args.staff_command == "remove":
+            if not await repo.remove(CHANNEL, args.telegram_id):
+                print(f"poradna staff: no caseworker {args.telegram_id}", file=sys.stderr)
+                return 1
+            print(f"Caseworker {args.telegram_id} removed.")
+        else:
+            for member in await repo.list_staff():
+                print(f"{member.external_id:<14} {member.name:<24} {','.join(member.languages)}")
     return 0
 
 
@@ -302,12 +294,9 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _db_upgrade(settings: Settings) -> int:
-    from storage.db import create_engine, upgrade
+    from bot.app import open_storage
 
-    db = create_engine(settings.database_url)
-    try:
-        await upgrade(db)
-    finally:
-        await db.dispose()
+    storage = await open_storage(settings, migrate=True)
+    await storage.dispose()
     print("The database schema is up to date.")
     return 0

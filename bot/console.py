@@ -13,13 +13,13 @@ import sys
 from typing import TYPE_CHECKING, Final, TextIO
 
 from faq.normalize import words
-from flows.events import Button, Inbound, Reply
+from flows.events import Button, Inbound, InputKind, Reply
 
 if TYPE_CHECKING:
     from flows.engine import Engine
 
 CHANNEL: Final = "console"
-SIMULATED: Final = {
+SIMULATED: Final[dict[str, InputKind]] = {
     "/sticker": "sticker",
     "/photo": "photo",
     "/voice": "voice",
@@ -70,7 +70,7 @@ def to_event(line: str, buttons: list[Button], user: str, client_lang: str | Non
                 return Inbound.press(CHANNEL, user, button.payload, client_lang)
     kind = SIMULATED.get(text.casefold())
     if kind:
-        return Inbound(channel=CHANNEL, user=user, kind=kind, client_lang=client_lang)  # type: ignore[arg-type]
+        return Inbound(channel=CHANNEL, user=user, kind=kind, client_lang=client_lang)
     return Inbound.message(CHANNEL, user, text, client_lang)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rapidfuzz import fuzz
 
@@ -198,12 +198,15 @@ def _try(settings: Settings, args: argparse.Namespace) -> int:
     if match.decision == "urgent":
         print(f"decision:   urgent ({match.urgent_category}): never answered with an FAQ")
         return 0
-    print(f"words:      {', '.join(explained['words']) or '(none that tell topics apart)'}")
-    for word, matches in explained["matches"].items():
+    words = cast("list[str]", explained["words"])
+    matched = cast("dict[str, list[tuple[str, float]]]", explained["matches"])
+    scores = cast("list[tuple[str, float]]", explained["scores"])
+    print(f"words:      {', '.join(words) or '(none that tell topics apart)'}")
+    for word, matches in matched.items():
         shown = ", ".join(f"{w} ({s:.2f})" for w, s in matches[:4]) or "not in the FAQ"
         print(f"  {word:<16} -> {shown}")
     print("topics:")
-    for topic, score in explained["scores"][:5]:
+    for topic, score in scores[:5]:
         print(f"  {score:5.1f}  {topic}")
     calibration = matcher.calibration
     reason = {
@@ -227,17 +230,11 @@ def _try(settings: Settings, args: argparse.Namespace) -> int:
 async def _gaps(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import datetime, time
 
-    from storage.db import create_engine, ensure_schema
+    from bot.app import storage_for
     from storage.reports import PRAGUE
-    from storage.repositories import UnansweredRepository
 
-    db = create_engine(settings.database_url)
-    try:
-        await ensure_schema(db, apply=settings.is_sqlite)
-        async with db.connect() as connection:
-            rows = await UnansweredRepository(connection).list_questions()
-    finally:
-        await db.dispose()
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        rows = await unit.unanswered.list_questions()
     if args.since:
         since = datetime.combine(args.since, time.min, PRAGUE)
         rows = [r for r in rows if r["created"] >= since]

@@ -15,10 +15,9 @@ from bot.knowledge import Knowledge, build_matcher, learn
 from faq.examples import example_files
 from faq.loader import FaqError
 from faq.quality import outdated
-from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT
 from flows.events import Reply
-from storage.db import uncancelled
-from storage.repositories import OutboxRepository
+from flows.staff import STAFF_CHANNEL, STAFF_RECIPIENT
+from storage.aio import uncancelled
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -121,5 +120,5 @@ class ContentWatcher:
     async def _tell(self, text: str, key: str) -> None:
         t = self._app.engine.staff_t
         reply = Reply(key=key, text=text, lang=t.lang, rtl=t.rtl)
-        async with self._app.sessions() as session, session.begin():
-            await OutboxRepository(session).add(STAFF_CHANNEL, STAFF_RECIPIENT, reply.to_body())
+        async with self._app.storage.begin() as unit:
+            await unit.outbox.add(STAFF_CHANNEL, STAFF_RECIPIENT, reply.to_body())

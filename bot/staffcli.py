@@ -6,16 +6,13 @@ import csv
 import json
 import sys
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bot.app import build_app
+from bot.app import build_app, storage_for
 from bot.telegram import CHANNEL as TELEGRAM
-from storage import states
-from storage.db import create_engine, create_sessionmaker, ensure_schema, erase_from_files
 from storage.models import utcnow
-from storage.privacy import PrivacyRepository
-from storage.reports import Period, build_report, to_markdown, to_rows
-from storage.repositories import AppointmentRepository, CallbackRepository
+from storage.reports import Period, to_markdown, to_rows
+from storage.states import AppointmentStatus
 
 if TYPE_CHECKING:
     import argparse
@@ -36,14 +33,9 @@ async def queue(settings: Settings, args: argparse.Namespace) -> int:
         "remind",
     ):
         return await _desk_action(settings, args)
-    db = create_engine(settings.database_url)
-    try:
-        await ensure_schema(db, apply=settings.is_sqlite)
-        async with create_sessionmaker(db)() as session:
-            callbacks = await CallbackRepository(session).list_requests()
-            appointments = await AppointmentRepository(session).list_appointments()
-    finally:
-        await db.dispose()
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        callbacks = await unit.requests.list_requests()
+        appointments = await unit.appointments.list_appointments()
     if args.queue_command == "show":
         for r in callbacks:
             if r.reference == args.reference:
@@ -53,7 +45,9 @@ async def queue(settings: Settings, args: argparse.Namespace) -> int:
                 return _print({**a.as_dict(), "phone": a.phone}, as_json=args.json)
         print(f"poradna queue: there is no request {args.reference}", file=sys.stderr)
         return 1
-    rows = [r for r in callbacks if args.kind in (None, "callback") and _selected(r, args)]
+    rows: list[CallbackDto | AppointmentDto] = [
+        r for r in callbacks if args.kind in (None, "callback") and _selected(r, args)
+    ]
     rows += [a for a in appointments if args.kind in (None, "appointment") and _selected(a, args)]
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
@@ -62,12 +56,12 @@ async def queue(settings: Settings, args: argparse.Namespace) -> int:
         print("The queue is empty.")
         return 0
     print(f"{'reference':<10} {'status':<20} {'urgent':<7} {'lang':<5} {'about':<30} created")
-    for r in rows:
-        urgent = "URGENT" if getattr(r, "urgent", False) else ""
-        about = getattr(r, "topic_id", None) or getattr(r, "kind", None) or "-"
+    for row in rows:
+        urgent = "URGENT" if getattr(row, "urgent", False) else ""
+        about = getattr(row, "topic_id", None) or getattr(row, "kind", None) or "-"
         print(
-            f"{r.reference:<10} {r.status:<20} {urgent:<7} {r.lang:<5} "
-            f"{about:<30} {r.created_at:%Y-%m-%d %H:%M}"
+            f"{row.reference:<10} {row.status:<20} {urgent:<7} {row.lang:<5} "
+            f"{about:<30} {row.created_at:%Y-%m-%d %H:%M}"
         )
     return 0
 
@@ -97,7 +91,7 @@ def _show(r: CallbackDto, *, as_json: bool) -> int:
     return _print(details, as_json=as_json)
 
 
-def _print(details: dict, *, as_json: bool) -> int:
+def _print(details: dict[str, Any], *, as_json: bool) -> int:
     if as_json:
         print(json.dumps(details, ensure_ascii=False, indent=2))
     else:
@@ -117,9 +111,11 @@ async def _desk_action(settings: Settings, args: argparse.Namespace) -> int:
         elif args.queue_command == "confirm":
             outcome = await app.desk.confirm(TELEGRAM, args.staff, args.reference, args.at)
         elif args.queue_command in ("done", "no-show", "cancel"):
-            status = {"done": states.DONE, "no-show": states.NO_SHOW, "cancel": states.CANCELLED}[
-                args.queue_command
-            ]
+            status = {
+                "done": AppointmentStatus.DONE,
+                "no-show": AppointmentStatus.NO_SHOW,
+                "cancel": AppointmentStatus.CANCELLED,
+            }[args.queue_command]
             outcome = await app.desk.settle(TELEGRAM, args.staff, args.reference, status)
         elif args.queue_command == "close":
             outcome = await app.desk.close(TELEGRAM, args.staff, args.reference)
@@ -135,13 +131,8 @@ async def report(settings: Settings, args: argparse.Namespace) -> int:
     if args.end < args.start:
         print("poradna report: --to is before --from", file=sys.stderr)
         return 2
-    db = create_engine(settings.database_url)
-    try:
-        await ensure_schema(db, apply=settings.is_sqlite)
-        async with create_sessionmaker(db)() as session:
-            figures = await build_report(session, Period(args.start, args.end))
-    finally:
-        await db.dispose()
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        figures = await unit.reports.build(Period(args.start, args.end))
     if args.format == "json":
         print(json.dumps(figures, ensure_ascii=False, indent=2))
     elif args.format == "csv":
@@ -154,22 +145,17 @@ async def report(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def privacy(settings: Settings, args: argparse.Namespace) -> int:
-    db = create_engine(settings.database_url)
-    try:
-        await ensure_schema(db, apply=settings.is_sqlite)
-        async with create_sessionmaker(db)() as session, session.begin():
-            repo = PrivacyRepository(session)
+    async with storage_for(settings) as storage:
+        async with storage.begin() as unit:
             if args.privacy_command == "export":
-                data = await repo.export(args.channel, args.user)
+                data = await unit.privacy.export(args.channel, args.user)
                 if data is None:
                     print(f"poradna privacy: nothing is stored about {args.user}", file=sys.stderr)
                     return 1
                 print(json.dumps(data, ensure_ascii=False, indent=2))
                 return 0
-            purged = await repo.purge(timedelta(days=settings.retention_days))
-        await erase_from_files(db)
-    finally:
-        await db.dispose()
+            purged = await unit.privacy.purge(timedelta(days=settings.retention_days))
+        await storage.erase_from_files()
     print(
         f"Erased after {settings.retention_days} days: personal data of {purged.requests} "
         f"closed requests, {purged.questions} unanswered questions, {purged.messages} delivered "

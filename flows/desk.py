@@ -6,33 +6,23 @@ the staff language) go through the outbox, so a failing channel delays them but 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Final
 
 from flows import payloads as pl
 from flows.calendar import PRAGUE, day_label, when_label
-from flows.engine import STAFF_CHANNEL, STAFF_RECIPIENT, queue_for_staff
-from flows.events import Button, Reply, scrub
-from storage import states
+from flows.events import Button, scrub
+from flows.payloads import Action
+from flows.staff import STAFF_CHANNEL, STAFF_RECIPIENT, queue_for_staff, to_person
 from storage.models import utcnow
-from storage.privacy import PrivacyRepository
-from storage.repositories import (
-    AppointmentRepository,
-    CallbackRepository,
-    OutboxRepository,
-    StaffRepository,
-    UpdateRepository,
-    UserRepository,
-)
+from storage.states import AppointmentStatus, RequestStatus
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
     from faq.offices import Office
     from locales import Locales, Translator
     from storage.dto import AppointmentDto, CallbackDto, StaffDto
+    from storage.unit import Storage, Unit
 
 
 @dataclass(frozen=True)
@@ -55,14 +45,14 @@ class Desk:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        storage: Storage,
         locales: Locales,
         staff_lang: str,
         offices: dict[str, Office] | None = None,
         sla_minutes: int = 30,
         urgent_sla_minutes: int = 5,
     ) -> None:
-        self._sessions = sessions
+        self._storage = storage
         self._sla = timedelta(minutes=sla_minutes)
         self._urgent_sla = timedelta(minutes=urgent_sla_minutes)
         self._locales = locales
@@ -80,23 +70,23 @@ class Desk:
 
     async def reference_of_post(self, external_id: str) -> str | None:
         """The request that a message in the staff chat is about (to answer by replying)."""
-        async with self._sessions() as session:
-            return await OutboxRepository(session).reference_of(STAFF_CHANNEL, external_id)
+        async with self._storage.begin() as unit:
+            return await unit.outbox.reference_of(STAFF_CHANNEL, external_id)
 
     async def claim(
         self, channel: str, staff_id: str, reference: str, *, update_id: int | None = None
     ) -> DeskOutcome:
-        async with self._sessions() as session, session.begin():
-            if not await _first_time(session, channel, update_id):
+        async with self._storage.begin() as unit:
+            if not await _first_time(unit, channel, update_id):
                 return REPEATED
-            staff, request, refusal = await self._check(session, channel, staff_id, reference)
+            staff, request, refusal = await self._check(unit, channel, staff_id, reference)
             if refusal:
                 return refusal
             assert staff and request
-            requests = CallbackRepository(session)
+            requests = unit.requests
             if not await requests.claim(reference, staff.id):
-                return await self._taken(session, await requests.get(reference))
-            await self._claimed(session, staff, request)
+                return await self._taken(unit, await requests.get(reference))
+            await self._claimed(unit, staff, request)
             return self._outcome(True, "staff-claimed", reference=reference, name=staff.name)
 
     async def reply(
@@ -111,65 +101,63 @@ class Desk:
         """Send the caseworker's text to the person (claiming the request if nobody has).
         The text is cleaned of control characters like every person's input (`scrub`)."""
         text = scrub(text) or ""
-        async with self._sessions() as session, session.begin():
-            if not await _first_time(session, channel, update_id):
+        async with self._storage.begin() as unit:
+            if not await _first_time(unit, channel, update_id):
                 return REPEATED
-            staff, request, refusal = await self._check(session, channel, staff_id, reference)
+            staff, request, refusal = await self._check(unit, channel, staff_id, reference)
             if refusal:
                 return refusal
             assert staff and request
-            requests = CallbackRepository(session)
-            if request.status == states.NEW:
+            requests = unit.requests
+            if request.status == RequestStatus.NEW:
                 if not await requests.claim(reference, staff.id):
-                    return await self._taken(session, await requests.get(reference))
-                await self._claimed(session, staff, request)
+                    return await self._taken(unit, await requests.get(reference))
+                await self._claimed(unit, staff, request)
             elif request.claimed_by != staff.id:
-                return await self._taken(session, request, key="staff-not-yours")
-            if not await requests.move(reference, states.WAITING):
+                return await self._taken(unit, request, key="staff-not-yours")
+            if not await requests.move(reference, RequestStatus.WAITING):
                 return self._outcome(False, "staff-unknown-request", reference=reference)
-            await self._to_person(session, request, "caseworker-message", text=text)
+            await to_person(unit, self._locales, request, "caseworker-message", text=text)
             await requests.mark_responded(reference)
             return self._outcome(True, "staff-reply-sent", reference=reference)
 
     async def close(
         self, channel: str, staff_id: str, reference: str, *, update_id: int | None = None
     ) -> DeskOutcome:
-        async with self._sessions() as session, session.begin():
-            if not await _first_time(session, channel, update_id):
+        async with self._storage.begin() as unit:
+            if not await _first_time(unit, channel, update_id):
                 return REPEATED
-            staff, request, refusal = await self._check(session, channel, staff_id, reference)
+            staff, request, refusal = await self._check(unit, channel, staff_id, reference)
             if refusal:
                 return refusal
             assert staff and request
             if request.claimed_by not in (None, staff.id):
-                return await self._taken(session, request, key="staff-not-yours")
-            if not await CallbackRepository(session).close(reference):
+                return await self._taken(unit, request, key="staff-not-yours")
+            if not await unit.requests.close(reference):
                 return self._outcome(False, "staff-unknown-request", reference=reference)
-            stars = tuple(
-                Button("⭐" * n, pl.make(pl.RATE, f"{reference}:{n}")) for n in range(1, 6)
-            )
-            await self._to_person(session, request, "case-closed", lambda _t: (stars,))
+            stars = tuple(Button("⭐" * n, pl.rating(reference, n)) for n in pl.STARS)
+            await to_person(unit, self._locales, request, "case-closed", lambda _t: (stars,))
             await queue_for_staff(
-                session, self._t, "staff-closed", reference, reply_to=True, name=staff.name
+                unit, self._t, "staff-closed", reference, reply_to=True, name=staff.name
             )
             return self._outcome(True, "staff-closed", reference=reference, name=staff.name)
 
     async def is_staff(self, channel: str, staff_id: str) -> bool:
-        async with self._sessions() as session:
-            return await StaffRepository(session).find(channel, staff_id) is not None
+        async with self._storage.begin() as unit:
+            return await unit.staff.find(channel, staff_id) is not None
 
     async def reference_in_chat(self, channel: str, chat: str, external_id: str) -> str | None:
         """The request a message in a caseworker's own chat is about."""
-        async with self._sessions() as session:
-            return await OutboxRepository(session).reference_of(channel, external_id, chat)
+        async with self._storage.begin() as unit:
+            return await unit.outbox.reference_of(channel, external_id, chat)
 
     async def remind_overdue(self, now: datetime | None = None) -> int:
         """Announce to everyone the requests nobody has claimed in time (SLA reminder)."""
         now = now or utcnow()
-        async with self._sessions() as session, session.begin():
-            requests = CallbackRepository(session)
+        async with self._storage.begin() as unit:
+            requests = unit.requests
             overdue = await requests.overdue(now, self._sla, self._urgent_sla)
-            outbox = OutboxRepository(session)
+            outbox = unit.outbox
             for request in overdue:
                 key = "staff-urgent-request" if request.urgent else "staff-new-request"
                 body = await outbox.first_body(request.reference, key)
@@ -192,16 +180,14 @@ class Desk:
         now = now or utcnow()
         ahead = min(RETENTION_WARNING, retention / 2)
         warned = 0
-        async with self._sessions() as session, session.begin():
-            outbox = OutboxRepository(session)
-            for reference, consent_at in await PrivacyRepository(session).open_since(
-                now - retention + ahead
-            ):
+        async with self._storage.begin() as unit:
+            outbox = unit.outbox
+            for reference, consent_at in await unit.privacy.open_since(now - retention + ahead):
                 if await outbox.first_body(reference, "staff-retention-warning") is not None:
                     continue
                 closing = (consent_at + retention).astimezone(PRAGUE).date()
                 await queue_for_staff(
-                    session,
+                    unit,
                     self._t,
                     "staff-retention-warning",
                     reference,
@@ -225,57 +211,26 @@ class Desk:
     ) -> DeskOutcome:
         """Confirm (or move) an appointment to a date and time given in Prague time. The
         sender is checked before anything they typed is read."""
-        async with self._sessions() as session, session.begin():
-            staff = await StaffRepository(session).find(channel, staff_id)
+        async with self._storage.begin() as unit:
+            staff = await unit.staff.find(channel, staff_id)
             if staff is None:
                 return self._outcome(False, "staff-not-staff")
-            try:
-                when = datetime.strptime(local_time.strip(), "%Y-%m-%d %H:%M").replace(
-                    tzinfo=PRAGUE
-                )
-            except ValueError:
+            when = _prague_time(local_time)
+            if when is None or when <= utcnow():
                 return self._outcome(False, "staff-bad-time", reference=reference)
-            if when <= utcnow():
-                return self._outcome(False, "staff-bad-time", reference=reference)
-            if not await _first_time(session, channel, update_id):
+            if not await _first_time(unit, channel, update_id):
                 return REPEATED
-            repo = AppointmentRepository(session)
-            moved = await repo.move(
+            moved = await unit.appointments.move(
                 reference,
-                states.CONFIRMED,
+                AppointmentStatus.CONFIRMED,
                 starts_at=when.astimezone(UTC),
                 reminded=False,
                 handled_by=staff.id,
             )
-            appointment = await repo.get(reference)
+            appointment = await unit.appointments.get(reference)
             if not moved or appointment is None:
                 return self._outcome(False, "staff-unknown-request", reference=reference)
-            office = self._offices.get(appointment.office_id)
-            await self._to_person(
-                session,
-                appointment,
-                "appointment-confirmed",
-                lambda t: (
-                    (
-                        Button(
-                            t("buttons-cancel-appointment"),
-                            pl.make(pl.CANCEL_APPOINTMENT, reference),
-                        ),
-                    ),
-                ),
-                when=when,
-                office=office.name if office else appointment.office_id,
-                address=office.address if office else "",
-            )
-            await queue_for_staff(
-                session,
-                self._t,
-                "staff-appointment-confirmed",
-                reference,
-                reply_to=True,
-                when=when_label(when, self._t.lang),
-                name=staff.name,
-            )
+            await self._confirmed(unit, staff, appointment, when)
             return self._outcome(
                 True,
                 "staff-appointment-confirmed",
@@ -284,27 +239,58 @@ class Desk:
                 name=staff.name,
             )
 
+    async def _confirmed(
+        self, unit: Unit, staff: StaffDto, appointment: AppointmentDto, when: datetime
+    ) -> None:
+        """Tell the person (with a button to cancel) and the desk."""
+        reference = appointment.reference
+        office = self._offices.get(appointment.office_id)
+
+        def cancel_button(t: Translator) -> tuple[tuple[Button, ...], ...]:
+            label = t("buttons-cancel-appointment")
+            return ((Button(label, pl.make(Action.CANCEL_APPOINTMENT, reference)),),)
+
+        await to_person(
+            unit,
+            self._locales,
+            appointment,
+            "appointment-confirmed",
+            cancel_button,
+            when=when,
+            office=office.name if office else appointment.office_id,
+            address=office.address if office else "",
+        )
+        await queue_for_staff(
+            unit,
+            self._t,
+            "staff-appointment-confirmed",
+            reference,
+            reply_to=True,
+            when=when_label(when, self._t.lang),
+            name=staff.name,
+        )
+
     async def settle(
         self,
         channel: str,
         staff_id: str,
         reference: str,
-        status: str,
+        status: AppointmentStatus,
         *,
         update_id: int | None = None,
     ) -> DeskOutcome:
         """Mark an appointment done, a no-show, or cancelled by the organisation."""
-        async with self._sessions() as session, session.begin():
-            if await StaffRepository(session).find(channel, staff_id) is None:
+        async with self._storage.begin() as unit:
+            if await unit.staff.find(channel, staff_id) is None:
                 return self._outcome(False, "staff-not-staff")
-            if not await _first_time(session, channel, update_id):
+            if not await _first_time(unit, channel, update_id):
                 return REPEATED
-            repo = AppointmentRepository(session)
+            repo = unit.appointments
             if not await repo.move(reference, status):
                 return self._outcome(False, "staff-unknown-request", reference=reference)
             appointment = await repo.get(reference)
-            if status == states.CANCELLED and appointment is not None:
-                await self._to_person(session, appointment, "appointment-cancelled-by-staff")
+            if status == AppointmentStatus.CANCELLED and appointment is not None:
+                await to_person(unit, self._locales, appointment, "appointment-cancelled-by-staff")
             return self._outcome(
                 True, "staff-appointment-updated", reference=reference, status=status
             )
@@ -314,14 +300,15 @@ class Desk:
         local = (now or utcnow()).astimezone(PRAGUE)
         start = datetime.combine(local.date() + timedelta(days=1), time.min, PRAGUE)
         end = start + timedelta(days=1)
-        async with self._sessions() as session, session.begin():
-            repo = AppointmentRepository(session)
+        async with self._storage.begin() as unit:
+            repo = unit.appointments
             due = await repo.due_reminders(start, end)
             for appointment in due:
                 office = self._offices.get(appointment.office_id)
                 assert appointment.starts_at is not None
-                await self._to_person(
-                    session,
+                await to_person(
+                    unit,
+                    self._locales,
                     appointment,
                     "appointment-reminder",
                     when=appointment.starts_at,
@@ -334,74 +321,52 @@ class Desk:
     # ----------------------------------------------------------------- helpers
 
     async def _check(
-        self, session: AsyncSession, channel: str, staff_id: str, reference: str
+        self, unit: Unit, channel: str, staff_id: str, reference: str
     ) -> tuple[StaffDto | None, CallbackDto | None, DeskOutcome | None]:
-        staff = await StaffRepository(session).find(channel, staff_id)
+        staff = await unit.staff.find(channel, staff_id)
         if staff is None:
             return None, None, self._outcome(False, "staff-not-staff")
-        request = await CallbackRepository(session).get(reference)
-        if request is None or request.status == states.CLOSED:
+        request = await unit.requests.get(reference)
+        if request is None or request.status == RequestStatus.CLOSED:
             return staff, None, self._outcome(False, "staff-unknown-request", reference=reference)
         return staff, request, None
 
-    async def _claimed(self, session: AsyncSession, staff: StaffDto, request: CallbackDto) -> None:
+    async def _claimed(self, unit: Unit, staff: StaffDto, request: CallbackDto) -> None:
         await queue_for_staff(
-            session, self._t, "staff-claimed", request.reference, reply_to=True, name=staff.name
+            unit, self._t, "staff-claimed", request.reference, reply_to=True, name=staff.name
         )
-        await self._to_person(session, request, "case-claimed")
+        await to_person(unit, self._locales, request, "case-claimed")
 
     async def _taken(
         self,
-        session: AsyncSession,
+        unit: Unit,
         request: CallbackDto | None,
         key: str = "staff-claimed-by-other",
     ) -> DeskOutcome:
         if request is None or request.claimed_by is None:
             reference = request.reference if request else "?"
             return self._outcome(False, "staff-unknown-request", reference=reference)
-        holder = await StaffRepository(session).get(request.claimed_by)
+        holder = await unit.staff.get(request.claimed_by)
         return self._outcome(
             False, key, reference=request.reference, name=holder.name if holder else "?"
-        )
-
-    async def _to_person(
-        self,
-        session: AsyncSession,
-        request: CallbackDto | AppointmentDto,
-        key: str,
-        buttons: Callable[[Translator], tuple[tuple[Button, ...], ...]] | None = None,
-        *,
-        when: datetime | None = None,
-        **args: object,
-    ) -> None:
-        """Queue a message to the person a request is from, in their language."""
-        if request.user_id is None:
-            return  # the person asked to be forgotten
-        user = await UserRepository(session).get(request.user_id)
-        if user is None:
-            return
-        t = self._locales.get(user.lang or request.lang)
-        if when is not None:
-            args["when"] = when_label(when, t.lang)
-        reply = Reply(
-            key=key,
-            text=t(key, reference=request.reference, **args),
-            lang=t.lang,
-            rtl=t.rtl,
-            buttons=buttons(t) if buttons else (),
-        )
-        await OutboxRepository(session).add(
-            user.channel, user.external_id, reply.to_body(), reference=request.reference
         )
 
     def _outcome(self, ok: bool, key: str, **args: object) -> DeskOutcome:
         return DeskOutcome(ok=ok, key=key, text=self._t(key, **args))
 
 
-async def _first_time(session: AsyncSession, channel: str, update_id: int | None) -> bool:
+async def _first_time(unit: Unit, channel: str, update_id: int | None) -> bool:
     """Record the channel's update in the action's own transaction: False when it was done
     before (Telegram delivering it again after the answer to the caseworker failed, or after
     the process died before the update was marked), so no action is done twice."""
     if update_id is None:
         return True
-    return await UpdateRepository(await session.connection()).first_time(channel, update_id)
+    return await unit.updates.first_time(channel, update_id)
+
+
+def _prague_time(local_time: str) -> datetime | None:
+    """A date and time a caseworker typed (``2026-12-24 09:30``, Prague time), or None."""
+    try:
+        return datetime.strptime(local_time.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=PRAGUE)
+    except ValueError:
+        return None

@@ -2,7 +2,7 @@
 
 With one process (SQLite, the console) the events are counted in memory over the last 60
 seconds. On PostgreSQL several instances may serve one person, so each event is counted in the
-database (`RateRepository`), per minute, and every instance sees the same count.
+database (`unit.rates`), per minute, and every instance sees the same count.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING, Final
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.repositories import RateRepository
-
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+    from storage.unit import Storage, Unit
 
 logger = logging.getLogger(__name__)
 
@@ -33,18 +31,18 @@ class Verdict(Enum):
 
 
 class FloodLimit:
-    def __init__(self, limit: int | None, db: AsyncEngine | None = None) -> None:
-        """`db`: count in this database (every instance on it shares the count); else in
+    def __init__(self, limit: int | None, storage: Storage | None = None) -> None:
+        """`storage`: count in this database (every instance on it shares the count); else in
         memory."""
         self._limit = limit
-        self._db = db
+        self._storage = storage
         self._recent: dict[str, collections.deque[float]] = {}
         self._noticed: set[str] = set()
 
     @property
     def shared(self) -> bool:
         """Counted in the database (several instances), not in this process's memory."""
-        return self._db is not None
+        return self._storage is not None
 
     async def check(self, key: str, limit: int | None = None) -> Verdict:
         """Count one event of `key` and judge it against `limit` (default: the configured
@@ -54,21 +52,21 @@ class FloodLimit:
             return Verdict.OK
         return self._judge(key, await self._count(key), limit)
 
-    async def check_in(self, connection: AsyncConnection, key: str) -> Verdict:
+    async def check_in(self, unit: Unit, key: str) -> Verdict:
         """`check`, counted in the caller's transaction (a shared limit only). The counter's
         row stays locked until that transaction ends: a person's turns on several instances
         then run one after the other instead of racing on the conversation state."""
-        assert self._db is not None
+        assert self._storage is not None
         if self._limit is None:
             return Verdict.OK
-        count = await RateRepository(connection).hit(key, int(time.time() // WINDOW))
+        count = await unit.rates.hit(key, int(time.time() // WINDOW))
         return self._judge(key, count, self._limit)
 
     def _judge(self, key: str, count: int, limit: int) -> Verdict:
         if count <= limit:
             self._noticed.discard(key)
             return Verdict.OK
-        if self._db is not None:
+        if self._storage is not None:
             return Verdict.NOTICE if count == limit + 1 else Verdict.SILENT
         if key in self._noticed:
             return Verdict.SILENT
@@ -76,10 +74,10 @@ class FloodLimit:
         return Verdict.NOTICE
 
     async def _count(self, key: str) -> int:
-        if self._db is not None:
+        if self._storage is not None:
             try:
-                async with self._db.begin() as connection:
-                    return await RateRepository(connection).hit(key, int(time.time() // WINDOW))
+                async with self._storage.begin() as unit:
+                    return await unit.rates.hit(key, int(time.time() // WINDOW))
             except (SQLAlchemyError, OSError) as exc:
                 # Storage failing: the turn gets the storage-down reply anyway; a flood limit
                 # that cannot count lets the event through rather than silence a person.

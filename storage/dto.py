@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from storage.states import AppointmentStatus, OutboxStatus, RequestStatus
+
 
 @dataclass(frozen=True)
 class UserDto:
@@ -31,7 +33,7 @@ class StateDto:
 class CallbackDto:
     id: int
     reference: str
-    status: str
+    status: RequestStatus
     lang: str
     topic_id: str | None
     phone: str | None
@@ -76,7 +78,7 @@ class OutboxDto:
     body: dict[str, Any]
     reference: str | None
     attempts: int
-    status: str = "pending"
+    status: OutboxStatus = OutboxStatus.PENDING
     external_id: str | None = None
 
 
@@ -84,7 +86,7 @@ class OutboxDto:
 class AppointmentDto:
     id: int
     reference: str
-    status: str
+    status: AppointmentStatus
     lang: str
     kind: str
     place: str | None

@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.states import AppointmentStatus, OutboxStatus, RequestStatus
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -100,7 +102,7 @@ class CallbackRequest(Base):
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
-    status: Mapped[str] = mapped_column(String(24), default="new", index=True)
+    status: Mapped[str] = mapped_column(String(24), default=RequestStatus.NEW, index=True)
     urgent: Mapped[bool] = mapped_column(default=False, index=True)
     lang: Mapped[str] = mapped_column(String(8))
     topic_id: Mapped[str | None] = mapped_column(String(40))
@@ -163,7 +165,7 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(64))
     body: Mapped[dict[str, Any]]
     reference: Mapped[str | None] = mapped_column(String(16), index=True)
-    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(12), default=OutboxStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     external_id: Mapped[str | None] = mapped_column(String(32), index=True)
@@ -227,7 +229,9 @@ class Appointment(Base):
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
-    status: Mapped[str] = mapped_column(String(16), default="requested", index=True)
+    status: Mapped[str] = mapped_column(
+        String(16), default=AppointmentStatus.REQUESTED, index=True
+    )
     lang: Mapped[str] = mapped_column(String(8))
     kind: Mapped[str] = mapped_column(String(24))
     place: Mapped[str | None] = mapped_column(String(16))

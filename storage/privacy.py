@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 
 from storage import states
 from storage.models import (
@@ -22,12 +22,22 @@ from storage.models import (
     User,
     utcnow,
 )
+from storage.repositories._base import rowcount
+from storage.states import (
+    FINISHED_APPOINTMENTS,
+    OPEN_APPOINTMENTS,
+    AppointmentStatus,
+    OutboxStatus,
+    RequestStatus,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from storage.unit import Unit
+
 UPDATE_MEMORY = timedelta(days=2)
-OPEN_APPOINTMENTS = (states.REQUESTED, states.CONFIRMED)
+M = TypeVar("M", CallbackRequest, UnansweredQuestion, Appointment, Interaction, OutboxMessage)
 
 
 @dataclass(frozen=True)
@@ -46,8 +56,12 @@ class Purged:
 
 
 class PrivacyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, unit: Unit) -> None:
+        self._unit = unit
+
+    @property
+    def _session(self) -> AsyncSession:
+        return self._unit.orm()
 
     async def forget(self, user_id: int) -> Erased:
         """Delete everything about a user; anonymous interaction counts stay."""
@@ -64,9 +78,9 @@ class PrivacyRepository:
             update(CallbackRequest)
             .where(
                 CallbackRequest.reference.in_(references),
-                CallbackRequest.status.in_(states.allowed_from(states.CLOSED)),
+                CallbackRequest.status.in_(states.allowed_from(RequestStatus.CLOSED)),
             )
-            .values(status=states.CLOSED, closed_at=utcnow())
+            .values(status=RequestStatus.CLOSED, closed_at=utcnow())
         )
         await self._session.execute(
             update(Appointment)
@@ -77,10 +91,12 @@ class PrivacyRepository:
             update(Appointment)
             .where(
                 Appointment.user_id.is_(None),
-                Appointment.status.in_(states.appointment_allowed_from(states.CANCELLED)),
+                Appointment.status.in_(
+                    states.appointment_allowed_from(AppointmentStatus.CANCELLED)
+                ),
                 Appointment.phone.is_(None),
             )
-            .values(status=states.CANCELLED)
+            .values(status=AppointmentStatus.CANCELLED)
         )
         questions = await self._session.execute(
             delete(UnansweredQuestion).where(UnansweredQuestion.user_id == user_id)
@@ -102,7 +118,7 @@ class PrivacyRepository:
         )
         await self._session.delete(user)
         await self._session.flush()
-        return Erased(requests.rowcount, questions.rowcount, messages.rowcount)
+        return Erased(rowcount(requests), rowcount(questions), rowcount(messages))
 
     async def _references(self, user_id: int) -> list[str]:
         """The references of a person's callback requests and appointments: what the desk's
@@ -123,54 +139,18 @@ class PrivacyRepository:
         if user is None:
             return None
         state = await self._session.get(ConversationState, user.id)
-        requests = list(
-            await self._session.scalars(
-                select(CallbackRequest)
-                .where(CallbackRequest.user_id == user.id)
-                .order_by(CallbackRequest.id)
-            )
-        )
-        questions = list(
-            await self._session.scalars(
-                select(UnansweredQuestion)
-                .where(UnansweredQuestion.user_id == user.id)
-                .order_by(UnansweredQuestion.id)
-            )
-        )
-        appointments = list(
-            await self._session.scalars(
-                select(Appointment).where(Appointment.user_id == user.id).order_by(Appointment.id)
-            )
-        )
-        interactions = list(
-            await self._session.scalars(
-                select(Interaction)
-                .where(Interaction.person_key == user.person_key)
-                .order_by(Interaction.id)
-            )
-        )
+        requests = await self._all(CallbackRequest, CallbackRequest.user_id == user.id)
+        questions = await self._all(UnansweredQuestion, UnansweredQuestion.user_id == user.id)
+        appointments = await self._all(Appointment, Appointment.user_id == user.id)
+        interactions = await self._all(Interaction, Interaction.person_key == user.person_key)
         references = await self._references(user.id)
-        messages = list(
-            await self._session.scalars(
-                select(OutboxMessage)
-                .where(
-                    (
-                        (OutboxMessage.channel == user.channel)
-                        & (OutboxMessage.recipient == user.external_id)
-                    )
-                    | OutboxMessage.reference.in_(references)
-                )
-                .order_by(OutboxMessage.id)
-            )
+        to_person = (OutboxMessage.channel == user.channel) & (
+            OutboxMessage.recipient == user.external_id
         )
-        consent = {}
-        for r in requests:
-            if r.consent_version:
-                consent[r.reference] = await self._session.scalar(
-                    select(ConsentText.text).where(
-                        ConsentText.version == r.consent_version, ConsentText.lang == r.lang
-                    )
-                )
+        messages = await self._all(
+            OutboxMessage, to_person | OutboxMessage.reference.in_(references)
+        )
+        consent = {r.reference: await self._consent_text(r) for r in requests}
         return {
             "user": {
                 "channel": user.channel,
@@ -179,75 +159,38 @@ class PrivacyRepository:
                 "created": _iso(user.created_at),
             },
             "conversation": {"step": state.step, "data": state.data} if state else None,
-            "callback_requests": [
-                {
-                    "reference": r.reference,
-                    "status": r.status,
-                    "urgent": r.urgent,
-                    "language": r.lang,
-                    "topic": r.topic_id,
-                    "phone": r.phone,
-                    "preferred_time": r.preferred_time,
-                    "question": r.question,
-                    "consent_given": _iso(r.consent_at),
-                    "consent_text": consent.get(r.reference),
-                    "created": _iso(r.created_at),
-                    "closed": _iso(r.closed_at),
-                    "rating": r.rating,
-                }
-                for r in requests
-            ],
-            "appointments": [
-                {
-                    "reference": a.reference,
-                    "status": a.status,
-                    "help": a.kind,
-                    "place": a.place,
-                    "office": a.office_id,
-                    "preferred_day": a.preferred_day.isoformat(),
-                    "part_of_day": a.part_of_day,
-                    "phone": a.phone,
-                    "starts_at": _iso(a.starts_at),
-                    "created": _iso(a.created_at),
-                }
-                for a in appointments
-            ],
-            "unanswered_questions": [
-                {
-                    "text": q.text,
-                    "language": q.lang,
-                    "reason": q.reason,
-                    "created": _iso(q.created_at),
-                }
-                for q in questions
-            ],
+            "callback_requests": [_request_row(r, consent[r.reference]) for r in requests],
+            "appointments": [_appointment_row(a) for a in appointments],
+            "unanswered_questions": [_question_row(q) for q in questions],
             "interactions": [
                 {"kind": i.kind, "topic": i.topic, "language": i.lang, "when": _iso(i.created_at)}
                 for i in interactions
             ],
             # What the bot and the caseworkers wrote to the person, and what was passed on to
             # the caseworkers about them (their messages relayed, the announcements).
-            "messages": [
-                {
-                    "to": "person"
-                    if (m.channel, m.recipient) == (user.channel, user.external_id)
-                    else "caseworkers",
-                    "about": m.reference,
-                    "kind": m.body.get("key"),
-                    "text": m.body.get("text"),
-                    "status": m.status,
-                    "created": _iso(m.created_at),
-                }
-                for m in messages
-            ],
+            "messages": [_message_row(m, user) for m in messages],
         }
+
+    async def _all(self, model: type[M], condition: ColumnElement[bool]) -> list[M]:
+        """The rows of `model` that meet `condition`, in the order they were made."""
+        rows = await self._session.scalars(select(model).where(condition).order_by(model.id))
+        return list(rows)
+
+    async def _consent_text(self, request: CallbackRequest) -> str | None:
+        if not request.consent_version:
+            return None
+        return await self._session.scalar(
+            select(ConsentText.text).where(
+                ConsentText.version == request.consent_version, ConsentText.lang == request.lang
+            )
+        )
 
     async def open_since(self, moment: datetime) -> list[tuple[str, datetime]]:
         """(reference, consent time) of the callback requests and appointments still open
         whose consent was given before `moment`, oldest first."""
         callbacks = await self._session.execute(
             select(CallbackRequest.reference, CallbackRequest.consent_at).where(
-                CallbackRequest.status != states.CLOSED,
+                CallbackRequest.status != RequestStatus.CLOSED,
                 CallbackRequest.consent_at < moment,
                 CallbackRequest.reference.is_not(None),
             )
@@ -272,12 +215,18 @@ class PrivacyRepository:
         await self._session.execute(
             update(CallbackRequest)
             .where(CallbackRequest.reference.in_(expired))
-            .values(status=states.CLOSED, closed_at=now, phone=None, question=None, updated_at=now)
+            .values(
+                status=RequestStatus.CLOSED,
+                closed_at=now,
+                phone=None,
+                question=None,
+                updated_at=now,
+            )
         )
         await self._session.execute(
             update(Appointment)
             .where(Appointment.reference.in_(expired))
-            .values(status=states.CANCELLED, phone=None)
+            .values(status=AppointmentStatus.CANCELLED, phone=None)
         )
         await self._session.execute(
             delete(OutboxMessage).where(OutboxMessage.reference.in_(expired))
@@ -291,7 +240,7 @@ class PrivacyRepository:
         requests = await self._session.execute(
             update(CallbackRequest)
             .where(
-                CallbackRequest.status == states.CLOSED,
+                CallbackRequest.status == RequestStatus.CLOSED,
                 CallbackRequest.closed_at < cutoff,
                 (CallbackRequest.phone.is_not(None)) | (CallbackRequest.question.is_not(None)),
             )
@@ -300,7 +249,7 @@ class PrivacyRepository:
         finished = await self._session.execute(
             update(Appointment)
             .where(
-                Appointment.status.in_((states.DONE, states.CANCELLED, states.NO_SHOW)),
+                Appointment.status.in_(FINISHED_APPOINTMENTS),
                 Appointment.updated_at < cutoff,
                 Appointment.phone.is_not(None),
             )
@@ -311,7 +260,7 @@ class PrivacyRepository:
         )
         messages = await self._session.execute(
             delete(OutboxMessage).where(
-                OutboxMessage.status != "pending", OutboxMessage.created_at < cutoff
+                OutboxMessage.status != OutboxStatus.PENDING, OutboxMessage.created_at < cutoff
             )
         )
         conversations = await self._session.execute(
@@ -325,12 +274,61 @@ class PrivacyRepository:
         minute = int((now or utcnow()).timestamp() // 60)
         await self._session.execute(delete(RateLimit).where(RateLimit.window < minute - 1))
         return Purged(
-            expired + requests.rowcount + finished.rowcount,
-            questions.rowcount,
-            messages.rowcount,
-            conversations.rowcount,
+            expired + rowcount(requests) + rowcount(finished),
+            rowcount(questions),
+            rowcount(messages),
+            rowcount(conversations),
         )
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _request_row(r: CallbackRequest, consent_text: str | None) -> dict[str, Any]:
+    return {
+        "reference": r.reference,
+        "status": r.status,
+        "urgent": r.urgent,
+        "language": r.lang,
+        "topic": r.topic_id,
+        "phone": r.phone,
+        "preferred_time": r.preferred_time,
+        "question": r.question,
+        "consent_given": _iso(r.consent_at),
+        "consent_text": consent_text,
+        "created": _iso(r.created_at),
+        "closed": _iso(r.closed_at),
+        "rating": r.rating,
+    }
+
+
+def _appointment_row(a: Appointment) -> dict[str, Any]:
+    return {
+        "reference": a.reference,
+        "status": a.status,
+        "help": a.kind,
+        "place": a.place,
+        "office": a.office_id,
+        "preferred_day": a.preferred_day.isoformat(),
+        "part_of_day": a.part_of_day,
+        "phone": a.phone,
+        "starts_at": _iso(a.starts_at),
+        "created": _iso(a.created_at),
+    }
+
+
+def _question_row(q: UnansweredQuestion) -> dict[str, Any]:
+    return {"text": q.text, "language": q.lang, "reason": q.reason, "created": _iso(q.created_at)}
+
+
+def _message_row(m: OutboxMessage, user: User) -> dict[str, Any]:
+    to_person = (m.channel, m.recipient) == (user.channel, user.external_id)
+    return {
+        "to": "person" if to_person else "caseworkers",
+        "about": m.reference,
+        "kind": m.body.get("key"),
+        "text": m.body.get("text"),
+        "status": m.status,
+        "created": _iso(m.created_at),
+    }

@@ -14,15 +14,19 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Row, func, select
 
-from storage.models import CallbackRequest, Interaction
+from storage.models import CallbackRequest, Interaction, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from storage.unit import Unit
+
 PRAGUE = ZoneInfo("Europe/Prague")
 CALLBACK_KINDS = ("callback", "urgent-callback")
+# person key, kind, topic, language, when
+InteractionRow = Row[str, str, str | None, str, datetime]
 UNANSWERED_KINDS = ("no-match", "none-fits", "not-helped")
 
 
@@ -53,8 +57,41 @@ async def build_report(session: AsyncSession, period: Period) -> dict[str, Any]:
             ).where(Interaction.created_at >= begin, Interaction.created_at < finish)
         )
     )
-    people = {r.person_key for r in rows}
+    requests = list(
+        await session.scalars(
+            select(CallbackRequest).where(
+                CallbackRequest.created_at >= begin, CallbackRequest.created_at < finish
+            )
+        )
+    )
     kinds = Counter(r.kind for r in rows)
+    return {
+        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+        "people_served": len({r.person_key for r in rows}),
+        "interventions": _interventions(kinds),
+        "unanswered": {kind: kinds[kind] for kind in UNANSWERED_KINDS},
+        **_breakdowns(rows),
+        **_desk_figures(requests),
+    }
+
+
+def _interventions(kinds: Counter[str]) -> dict[str, Any]:
+    return {
+        "faq_answers": kinds["faq-answer"],
+        "clarifications": kinds["clarify"],
+        "callbacks": kinds["callback"],
+        "urgent_callbacks": kinds["urgent-callback"],
+        "urgent_situations": kinds["urgent"],
+        "appointments": {
+            kind.removeprefix("appointment:"): count
+            for kind, count in sorted(kinds.items())
+            if kind.startswith("appointment:")
+        },
+    }
+
+
+def _breakdowns(rows: list[InteractionRow]) -> dict[str, Any]:
+    """The figures by language, by topic and by month."""
     by_language: dict[str, dict[str, Any]] = defaultdict(lambda: {"people": set()} | _zero())
     by_topic: dict[str, Counter[str]] = defaultdict(Counter)
     by_month: dict[str, dict[str, Any]] = defaultdict(lambda: {"people": set()} | _zero())
@@ -67,43 +104,8 @@ async def build_report(session: AsyncSession, period: Period) -> dict[str, Any]:
                 bucket[field] += 1
         if r.topic and r.kind in ("faq-answer", "helped", "not-helped"):
             by_topic[r.topic][r.kind] += 1
-
-    requests = list(
-        await session.scalars(
-            select(CallbackRequest).where(
-                CallbackRequest.created_at >= begin, CallbackRequest.created_at < finish
-            )
-        )
-    )
-    waits = [
-        (r.first_response_at - r.created_at).total_seconds() / 60
-        for r in requests
-        if r.first_response_at is not None
-    ]
-    ratings = [r.rating for r in requests if r.rating is not None]
     return {
-        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
-        "people_served": len(people),
-        "interventions": {
-            "faq_answers": kinds["faq-answer"],
-            "clarifications": kinds["clarify"],
-            "callbacks": kinds["callback"],
-            "urgent_callbacks": kinds["urgent-callback"],
-            "urgent_situations": kinds["urgent"],
-            "appointments": {
-                kind.removeprefix("appointment:"): count
-                for kind, count in sorted(kinds.items())
-                if kind.startswith("appointment:")
-            },
-        },
-        "unanswered": {kind: kinds[kind] for kind in UNANSWERED_KINDS},
-        "by_language": {
-            lang: {
-                **{k: v for k, v in data.items() if k != "people"},
-                "people": len(data["people"]),
-            }
-            for lang, data in sorted(by_language.items())
-        },
+        "by_language": _counted(by_language),
         "by_topic": {
             topic: {
                 "faq_answers": counts["faq-answer"],
@@ -112,13 +114,27 @@ async def build_report(session: AsyncSession, period: Period) -> dict[str, Any]:
             }
             for topic, counts in sorted(by_topic.items())
         },
-        "by_month": {
-            month: {
-                **{k: v for k, v in data.items() if k != "people"},
-                "people": len(data["people"]),
-            }
-            for month, data in sorted(by_month.items())
-        },
+        "by_month": _counted(by_month),
+    }
+
+
+def _counted(buckets: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each bucket's figures, with its set of people as how many they were."""
+    return {
+        key: {**{k: v for k, v in data.items() if k != "people"}, "people": len(data["people"])}
+        for key, data in sorted(buckets.items())
+    }
+
+
+def _desk_figures(requests: list[CallbackRequest]) -> dict[str, Any]:
+    """How fast the desk answered, and how people rated it."""
+    waits = [
+        (r.first_response_at - r.created_at).total_seconds() / 60
+        for r in requests
+        if r.first_response_at is not None
+    ]
+    ratings = [r.rating for r in requests if r.rating is not None]
+    return {
         "first_response_minutes": {
             "requests_answered": len(waits),
             "median": round(statistics.median(waits), 1) if waits else None,
@@ -208,10 +224,6 @@ def to_rows(report: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
 
 async def recent_counts(session: AsyncSession, period: timedelta) -> dict[str, int]:
     """Answered / clarified / escalated questions (and requests) in the last `period`."""
-    from sqlalchemy import func
-
-    from storage.models import utcnow
-
     rows = await session.execute(
         select(Interaction.kind, func.count())
         .where(Interaction.created_at >= utcnow() - period)
@@ -225,3 +237,16 @@ async def recent_counts(session: AsyncSession, period: timedelta) -> dict[str, i
         "urgent": kinds.get("urgent", 0),
         "callbacks": kinds.get("callback", 0) + kinds.get("urgent-callback", 0),
     }
+
+
+class ReportRepository:
+    """The figures, on a unit of work."""
+
+    def __init__(self, unit: Unit) -> None:
+        self._unit = unit
+
+    async def build(self, period: Period) -> dict[str, Any]:
+        return await build_report(self._unit.orm(), period)
+
+    async def recent_counts(self, period: timedelta) -> dict[str, int]:
+        return await recent_counts(self._unit.orm(), period)

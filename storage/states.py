@@ -1,31 +1,85 @@
-"""The request lifecycle, in one place: which status may follow which.
+"""Every status a stored thing can have, and which status may follow which.
 
 A callback request is ``new`` until a caseworker claims it; after the caseworker writes it is
 ``waiting-for-migrant``; when the person answers it is ``answered`` (the caseworker's turn again);
 ``closed`` ends it. Every status change in the code goes through `allowed_from`, so an impossible
 transition is refused as a whole and never half-applied.
+
+The statuses are `StrEnum`s: stored as their plain string values (the columns are strings, the
+values those of every earlier version), compared and printed as strings.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
-NEW: Final = "new"
-CLAIMED: Final = "claimed"
-WAITING: Final = "waiting-for-migrant"
-ANSWERED: Final = "answered"
-CLOSED: Final = "closed"
 
-STATUSES: Final = (NEW, CLAIMED, WAITING, ANSWERED, CLOSED)
-OPEN: Final = (CLAIMED, WAITING, ANSWERED)
+class RequestStatus(StrEnum):
+    """A callback request (``R-0042``)."""
 
-TRANSITIONS: Final[dict[str, frozenset[str]]] = {
-    NEW: frozenset({CLAIMED, CLOSED}),
-    CLAIMED: frozenset({WAITING, CLOSED}),
-    WAITING: frozenset({ANSWERED, WAITING, CLOSED}),
-    ANSWERED: frozenset({WAITING, CLOSED}),
-    CLOSED: frozenset(),
+    NEW = "new"
+    CLAIMED = "claimed"
+    WAITING = "waiting-for-migrant"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+class AppointmentStatus(StrEnum):
+    """An appointment (``A-0042``): requested by the person, confirmed (or re-proposed) by a
+    caseworker, then done, cancelled by either side, or a no-show."""
+
+    REQUESTED = "requested"
+    CONFIRMED = "confirmed"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no-show"
+
+
+class OutboxStatus(StrEnum):
+    """A message in the outbox."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+# A case with a caseworker: the person's text goes to them.
+OPEN: Final = (RequestStatus.CLAIMED, RequestStatus.WAITING, RequestStatus.ANSWERED)
+
+TRANSITIONS: Final[dict[RequestStatus, frozenset[RequestStatus]]] = {
+    RequestStatus.NEW: frozenset({RequestStatus.CLAIMED, RequestStatus.CLOSED}),
+    RequestStatus.CLAIMED: frozenset({RequestStatus.WAITING, RequestStatus.CLOSED}),
+    RequestStatus.WAITING: frozenset(
+        {RequestStatus.ANSWERED, RequestStatus.WAITING, RequestStatus.CLOSED}
+    ),
+    RequestStatus.ANSWERED: frozenset({RequestStatus.WAITING, RequestStatus.CLOSED}),
+    RequestStatus.CLOSED: frozenset(),
 }
+
+APPOINTMENT_TRANSITIONS: Final[dict[AppointmentStatus, frozenset[AppointmentStatus]]] = {
+    AppointmentStatus.REQUESTED: frozenset(
+        {AppointmentStatus.CONFIRMED, AppointmentStatus.CANCELLED}
+    ),
+    AppointmentStatus.CONFIRMED: frozenset(
+        {
+            AppointmentStatus.CONFIRMED,
+            AppointmentStatus.DONE,
+            AppointmentStatus.CANCELLED,
+            AppointmentStatus.NO_SHOW,
+        }
+    ),
+    AppointmentStatus.DONE: frozenset(),
+    AppointmentStatus.CANCELLED: frozenset(),
+    AppointmentStatus.NO_SHOW: frozenset(),
+}
+# Appointments still to happen (a /forget or retention cancels them).
+OPEN_APPOINTMENTS: Final = (AppointmentStatus.REQUESTED, AppointmentStatus.CONFIRMED)
+FINISHED_APPOINTMENTS: Final = (
+    AppointmentStatus.DONE,
+    AppointmentStatus.CANCELLED,
+    AppointmentStatus.NO_SHOW,
+)
 
 
 class InvalidTransitionError(ValueError):
@@ -36,31 +90,13 @@ class InvalidTransitionError(ValueError):
         super().__init__(f"{reference} is {current}; it cannot become {target}")
 
 
-def allowed_from(
-    target: str, transitions: dict[str, frozenset[str]] | None = None
-) -> tuple[str, ...]:
-    """The statuses from which a request (by default a callback request) may move to `target`."""
-    table = TRANSITIONS if transitions is None else transitions
-    return tuple(source for source, targets in table.items() if target in targets)
+def allowed_from(target: RequestStatus) -> tuple[RequestStatus, ...]:
+    """The statuses from which a callback request may move to `target`."""
+    return tuple(source for source, targets in TRANSITIONS.items() if target in targets)
 
 
-# Appointments: requested by the person, confirmed (or re-proposed) by a caseworker, then done,
-# cancelled by either side, or a no-show.
-REQUESTED: Final = "requested"
-CONFIRMED: Final = "confirmed"
-DONE: Final = "done"
-CANCELLED: Final = "cancelled"
-NO_SHOW: Final = "no-show"
-
-APPOINTMENT_STATUSES: Final = (REQUESTED, CONFIRMED, DONE, CANCELLED, NO_SHOW)
-APPOINTMENT_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
-    REQUESTED: frozenset({CONFIRMED, CANCELLED}),
-    CONFIRMED: frozenset({CONFIRMED, DONE, CANCELLED, NO_SHOW}),
-    DONE: frozenset(),
-    CANCELLED: frozenset(),
-    NO_SHOW: frozenset(),
-}
-
-
-def appointment_allowed_from(target: str) -> tuple[str, ...]:
-    return allowed_from(target, APPOINTMENT_TRANSITIONS)
+def appointment_allowed_from(target: AppointmentStatus) -> tuple[AppointmentStatus, ...]:
+    """The statuses from which an appointment may move to `target`."""
+    return tuple(
+        source for source, targets in APPOINTMENT_TRANSITIONS.items() if target in targets
+    )

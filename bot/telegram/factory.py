@@ -14,7 +14,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
+from aiogram.methods import TelegramMethod
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, TelegramObject, Update
 from aiogram.types.update import UpdateTypeLookupError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,20 +24,17 @@ from bot.reload import ContentWatcher
 from bot.telegram.handlers import migrant_router, staff_private_router, staff_router
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
-from storage.db import erase_from_files, uncancelled
-from storage.privacy import PrivacyRepository
-from storage.reports import recent_counts
-from storage.repositories import StaffRepository, UpdateRepository
+from storage.aio import uncancelled
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from aiohttp import web
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.app import App
     from bot.config import Settings
     from locales import Locales
+    from storage.unit import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +70,9 @@ async def maintain(app: App, sender: OutboxSender) -> None:
 async def _purge(app: App) -> Any:
     retention = timedelta(days=app.settings.retention_days)
     await app.desk.warn_before_retention(retention)
-    async with app.sessions() as session, session.begin():
-        purged = await PrivacyRepository(session).purge(retention)
-    await erase_from_files(app.db)
+    async with app.storage.begin() as unit:
+        purged = await unit.privacy.purge(retention)
+    await app.storage.erase_from_files()
     return purged
 
 
@@ -102,15 +100,16 @@ class OnceMiddleware(BaseMiddleware):
     was being processed when the process died is delivered again, not forgotten.
     """
 
-    def __init__(self, db: AsyncEngine) -> None:
-        self._db = db
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
 
     async def __call__(
         self,
-        handler: Callable[[Update, dict[str, Any]], Awaitable[Any]],
-        event: Update,  # type: ignore[override]
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        assert isinstance(event, Update)  # an outer middleware of `dispatcher.update`
         try:
             event.event_type  # noqa: B018 (raises for a type this aiogram does not know)
         except UpdateTypeLookupError:
@@ -118,8 +117,8 @@ class OnceMiddleware(BaseMiddleware):
             logger.warning("update %s of an unknown type skipped", event.update_id)
             return None
         try:
-            async with self._db.connect() as connection:
-                seen = await UpdateRepository(connection).seen(CHANNEL, event.update_id)
+            async with self._storage.begin() as unit:
+                seen = await unit.updates.seen(CHANNEL, event.update_id)
         except (SQLAlchemyError, OSError) as exc:
             # Storage failing: better a rare repeat than a person left without any reply.
             logger.error("update not checked for repeats: %s", type(exc).__name__)
@@ -135,14 +134,14 @@ class OnceMiddleware(BaseMiddleware):
 
     async def _process(
         self,
-        handler: Callable[[Update, dict[str, Any]], Awaitable[Any]],
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
         event: Update,
         data: dict[str, Any],
     ) -> Any:
         result = await handler(event, data)
         try:
-            async with self._db.begin() as connection:
-                await UpdateRepository(connection).first_time(CHANNEL, event.update_id)
+            async with self._storage.begin() as unit:
+                await unit.updates.first_time(CHANNEL, event.update_id)
         except (SQLAlchemyError, OSError) as exc:
             logger.error("update not recorded as processed: %s", type(exc).__name__)
         return result
@@ -165,7 +164,7 @@ def create_dispatcher(
         watcher=watcher or ContentWatcher(app),
         flood=app.engine.flood,
     )
-    dispatcher.update.outer_middleware(OnceMiddleware(app.db))
+    dispatcher.update.outer_middleware(OnceMiddleware(app.storage))
     if app.settings.staff_chat_id is not None:
         dispatcher.include_router(staff_router(app.settings.staff_chat_id))
     dispatcher.include_router(staff_private_router())
@@ -185,8 +184,8 @@ async def set_up_bot(bot: Bot, locales: Locales, default_language: str) -> None:
 
 async def bootstrap_staff(app: App) -> None:
     """Make the accounts in ADMIN_TELEGRAM_IDS caseworkers (kept if they exist already)."""
-    async with app.sessions() as session, session.begin():
-        staff = StaffRepository(session)
+    async with app.storage.begin() as unit:
+        staff = unit.staff
         for telegram_id in app.settings.admin_ids:
             if await staff.find(CHANNEL, telegram_id) is None:
                 await staff.add(CHANNEL, telegram_id, f"admin {telegram_id}")
@@ -194,9 +193,7 @@ async def bootstrap_staff(app: App) -> None:
 
 async def run_polling(app: App) -> None:
     bot = create_bot(app.settings)
-    sender = OutboxSender(
-        bot, app.sessions, app.settings.staff_chat_id, staff_t=app.engine.staff_t
-    )
+    sender = OutboxSender(bot, app.storage, app.settings.staff_chat_id, staff_t=app.engine.staff_t)
     watcher = ContentWatcher(app)
     dispatcher = create_dispatcher(app, sender, watcher)
     await bootstrap_staff(app)
@@ -220,7 +217,7 @@ class CheckedRequestHandler(SimpleRequestHandler):
     person wrote) in pydantic's message."""
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
-        from aiohttp import web  # noqa: PLC0415
+        from aiohttp import web
 
         try:
             update = Update.model_validate(
@@ -229,7 +226,9 @@ class CheckedRequestHandler(SimpleRequestHandler):
         except ValueError as exc:  # bad JSON, or pydantic's ValidationError
             logger.warning("webhook request refused, not an update: %s", type(exc).__name__)
             return web.Response(status=400, text="Bad Request")
-        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+            bot, update, **self.data
+        )
         return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
@@ -243,8 +242,8 @@ def webhook_application(
     web_app = web.Application()
 
     async def counts() -> dict[str, int]:
-        async with app.sessions() as session:
-            return await recent_counts(session, timedelta(hours=24))
+        async with app.storage.begin() as unit:
+            return await unit.reports.recent_counts(timedelta(hours=24))
 
     def _settle(task: asyncio.Task[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -279,7 +278,7 @@ async def run_webhook(app: App) -> None:
     if not settings.webhook_url or settings.webhook_secret is None:
         raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
     bot = create_bot(settings)
-    sender = OutboxSender(bot, app.sessions, settings.staff_chat_id, staff_t=app.engine.staff_t)
+    sender = OutboxSender(bot, app.storage, settings.staff_chat_id, staff_t=app.engine.staff_t)
     watcher = ContentWatcher(app)
     dispatcher = create_dispatcher(app, sender, watcher)
     await bootstrap_staff(app)
@@ -294,7 +293,7 @@ async def run_webhook(app: App) -> None:
     ]
     runner = web.AppRunner(web_app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
-    await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()  # noqa: S104
+    await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

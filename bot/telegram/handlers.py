@@ -21,7 +21,8 @@ from flows import payloads as pl
 from flows.desk import DeskOutcome
 from flows.events import Reply
 from flows.flood import FloodLimit, Verdict
-from storage import states
+from flows.payloads import StaffAction
+from storage.states import AppointmentStatus
 
 if TYPE_CHECKING:
     from bot.reload import ContentWatcher
@@ -43,7 +44,7 @@ class IsStaff(Filter):
     as a migrant, so their message reaches the engine's storage-down path (emergency numbers for
     an urgent one) instead of failing the update."""
 
-    async def __call__(self, event: Message | CallbackQuery, desk: Desk) -> bool:  # type: ignore[override]
+    async def __call__(self, event: Message | CallbackQuery, desk: Desk) -> bool:
         user = event.from_user
         if user is None:
             return False
@@ -165,9 +166,9 @@ def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool
                 raise SkipHandler from None
             await query.answer(desk.t("button-invalid"), show_alert=True)
             return
-        act = desk.claim if payload.action == pl.CLAIM else desk.close
+        act = desk.claim if payload.action == StaffAction.CLAIM else desk.close
         outcome = await act(
-            CHANNEL, str(query.from_user.id), payload.value or "", update_id=update_id
+            CHANNEL, str(query.from_user.id), payload.reference, update_id=update_id
         )
         if not outcome.repeated:
             with contextlib.suppress(TelegramAPIError):  # plain text; the press may be old
@@ -220,9 +221,11 @@ def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool
         flood: FloodLimit,
     ) -> None:
         assert message.from_user is not None
-        status = {"done": states.DONE, "noshow": states.NO_SHOW, "cancelappt": states.CANCELLED}[
-            command.command
-        ]
+        status = {
+            "done": AppointmentStatus.DONE,
+            "noshow": AppointmentStatus.NO_SHOW,
+            "cancelappt": AppointmentStatus.CANCELLED,
+        }[command.command]
         reference = (command.args or "").strip()
         outcome = await desk.settle(
             CHANNEL, str(message.from_user.id), reference, status, update_id=update_id

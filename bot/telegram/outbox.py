@@ -26,17 +26,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.render import render
-from flows.engine import STAFF_CHANNEL, queue_for_staff
 from flows.events import Reply
-from storage.db import uncancelled
-from storage.repositories import OutboxRepository
+from flows.staff import STAFF_CHANNEL, queue_for_staff
+from storage.aio import uncancelled
 
 if TYPE_CHECKING:
     from aiogram import Bot
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from locales import Translator
     from storage.dto import OutboxDto
+    from storage.unit import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ class OutboxSender:
     def __init__(
         self,
         bot: Bot,
-        sessions: async_sessionmaker[AsyncSession],
+        storage: Storage,
         staff_chat_id: int | None,
         *,
         staff_t: Translator | None = None,
@@ -58,7 +57,7 @@ class OutboxSender:
         Telegram refused for good (the desk must be set: `staff_chat_id`)."""
         self._bot = bot
         self._staff_t = staff_t if staff_chat_id else None
-        self._sessions = sessions
+        self._storage = storage
         self._staff_chat_id = staff_chat_id
         self._idle = idle_seconds
         self._wake = asyncio.Event()
@@ -104,13 +103,13 @@ class OutboxSender:
         if self._unmarked:
             # Sent while storage was failing: record them now, instead of sending them again
             # when their lease runs out (and holding up the next messages to those chats).
-            async with self._sessions() as session, session.begin():
-                outbox = OutboxRepository(session)
+            async with self._storage.begin() as unit:
+                outbox = unit.outbox
                 for message_id, external_id in self._unmarked.items():
                     await outbox.mark_sent(message_id, external_id)
             self._unmarked.clear()
-        async with self._sessions() as session, session.begin():
-            batch = await OutboxRepository(session).claim_due(self._channels, LEASE)
+        async with self._storage.begin() as unit:
+            batch = await unit.outbox.claim_due(self._channels, LEASE)
         held: set[tuple[str, str]] = set()
         untried: list[int] = []
         for message in batch:
@@ -120,8 +119,8 @@ class OutboxSender:
             elif not await self._deliver(message):
                 held.add(key)
         if untried:
-            async with self._sessions() as session, session.begin():
-                await OutboxRepository(session).release(untried)
+            async with self._storage.begin() as unit:
+                await unit.outbox.release(untried)
         return len(batch)
 
     async def _deliver(self, message: OutboxDto) -> bool:
@@ -129,13 +128,11 @@ class OutboxSender:
         chat_id = (
             self._staff_chat_id if message.channel == STAFF_CHANNEL else int(message.recipient)
         )
-        async with self._sessions() as session:
-            outbox = OutboxRepository(session)
-            thread = (
-                await outbox.external_id_of(STAFF_CHANNEL, reply.reply_to_reference)
-                if reply.reply_to_reference
-                else None
-            )
+        assert chat_id is not None  # the staff channel is delivered only with STAFF_CHAT_ID
+        thread = None
+        if reply.reply_to_reference:  # only then is storage asked (it may be failing)
+            async with self._storage.begin() as unit:
+                thread = await unit.outbox.external_id_of(STAFF_CHANNEL, reply.reply_to_reference)
         reply_parameters = (
             ReplyParameters(message_id=int(thread), allow_sending_without_reply=True)
             if thread
@@ -161,12 +158,12 @@ class OutboxSender:
             logger.warning(
                 "outbox message %s refused by Telegram: %s", message.id, type(exc).__name__
             )
-            async with self._sessions() as session, session.begin():
-                await OutboxRepository(session).mark_failed(message.id)
+            async with self._storage.begin() as unit:
+                await unit.outbox.mark_failed(message.id)
                 if self._staff_t and message.channel != STAFF_CHANNEL and message.reference:
                     # Nobody would know otherwise: a caseworker's answer the person never got.
                     await queue_for_staff(
-                        session,
+                        unit,
                         self._staff_t,
                         "staff-delivery-failed",
                         message.reference,
@@ -174,8 +171,8 @@ class OutboxSender:
                     )
             return True
         try:
-            async with self._sessions() as session, session.begin():
-                await OutboxRepository(session).mark_sent(message.id, str(first_id))
+            async with self._storage.begin() as unit:
+                await unit.outbox.mark_sent(message.id, str(first_id))
         except (SQLAlchemyError, OSError) as exc:
             logger.error(
                 "outbox message %s sent, not yet recorded: %s", message.id, type(exc).__name__
@@ -185,5 +182,5 @@ class OutboxSender:
 
     async def _later(self, message: OutboxDto, delay: timedelta) -> None:
         logger.info("outbox message %s: retry in %ss", message.id, delay.total_seconds())
-        async with self._sessions() as session, session.begin():
-            await OutboxRepository(session).retry_later(message.id, delay)
+        async with self._storage.begin() as unit:
+            await unit.outbox.retry_later(message.id, delay)

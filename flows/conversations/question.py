@@ -1,0 +1,128 @@
+"""A free question: answered, asked back (which of these topics?), small talk answered in kind,
+or offered a person. The same question is answered while storage is failing, without what
+needs memory (a request, the language stored, the question logged)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+from faq.matcher import Candidate
+from flows import payloads as pl
+from flows.conversations import browse, language, urgent
+from flows.events import Button
+from flows.payloads import Action
+from flows.registry import REGISTRY, StepSpec
+from flows.state import Step
+
+if TYPE_CHECKING:
+    from faq.matcher import Match
+    from flows.turn import Rows, Turn
+
+logger = logging.getLogger(__name__)
+
+# Small talk (`faq.smalltalk` intents): greeted back with the menu, or offered a person.
+CHATTER_GREETS: Final = frozenset({"greeting", "bot"})
+CHATTER_PERSON: Final = frozenset({"human", "no", "frustration"})
+
+
+async def _without_storage(turn: Turn, text: str) -> None:
+    """Storage failing: what needs no memory (an answer, topics to choose, emergency numbers)."""
+    services = turn.services
+    match = services.matcher.match(text, hint=turn.client_lang)
+    if match.lang_confident and match.lang in services.locales:
+        turn.use_language(match.lang)
+    if match.decision == "urgent":
+        logger.warning("urgent situation recognised (%s), storage down", match.urgent_category)
+        urgent.say_help_now(turn)
+        turn.urgent = True
+    elif match.decision == "answer" and match.topic:
+        await browse.show_answer(turn, match.topic)
+        say_beside_answer(turn, match)
+    elif match.decision == "clarify":
+        turn.say("clarify-intro", candidate_rows(turn, match.candidates))
+    elif match.decision == "chatter":
+        await say_chatter(turn, match.intent)
+
+
+@REGISTRY.question(without_storage=_without_storage)
+async def ask(turn: Turn, text: str) -> None:
+    match = turn.services.matcher.match(text, hint=turn.user.lang)
+    if turn.user.lang is None:
+        # No language chosen yet: the one the question is written in, unless that is a guess
+        # and the person's phone tells us better.
+        trust = match.lang_confident or not turn.client_lang
+        await turn.set_language(match.lang if trust else turn.lang)
+    if match.decision == "urgent":
+        await urgent.take_urgent(turn, text, match.urgent_category)
+        return
+    if match.decision == "chatter":
+        await say_chatter(turn, match.intent)
+        await turn.record("chatter")
+        return
+    turn.draft = turn.draft.fresh(question=text)
+    if match.decision == "answer" and match.topic:
+        await browse.show_answer(turn, match.topic)
+        say_beside_answer(turn, match)
+    elif match.decision == "clarify":
+        await _clarify(turn, text, match)
+    else:
+        await _escalate(turn, text, match)
+    await language.maybe_offer_switch(turn, match.lang, match.lang_confident, text)
+
+
+async def _clarify(turn: Turn, text: str, match: Match) -> None:
+    turn.step = Step.CLARIFYING
+    rows = candidate_rows(turn, match.candidates)
+    rows.append([Button(turn.t("buttons-none-of-these"), pl.make(Action.NONE_OF_THESE))])
+    turn.say("clarify-intro", rows)
+    await turn.record("clarify")
+    best = match.candidates[0]
+    await turn.log_unanswered(text, "unsure", best.topic, best.score)
+
+
+async def _escalate(turn: Turn, text: str, match: Match) -> None:
+    turn.step = Step.ESCALATED
+    best = match.candidates[0] if match.candidates else None
+    await turn.log_unanswered(
+        text, "no-match", best.topic if best else None, best.score if best else 0
+    )
+    turn.say("escalate-intro", turn.help_rows())
+    await turn.record("no-match")
+
+
+def say_beside_answer(turn: Turn, match: Match) -> None:
+    """After an answer: the other question of a two-question message, and when the
+    matcher was not sure, the next topics and a person."""
+    if match.also:
+        also = (Candidate(topic, 0) for topic in match.also)
+        turn.say("answer-also", candidate_rows(turn, also))
+    if match.alternatives:
+        rows = candidate_rows(turn, match.alternatives)
+        rows.append([turn.person_button()])
+        turn.say("answer-alternatives", rows)
+
+
+async def say_chatter(turn: Turn, intent: str | None) -> None:
+    """Small talk is answered in kind, never as an unanswered question."""
+    if intent in CHATTER_GREETS:
+        turn.say("start-greeting")
+        await browse.show_menu(turn)
+    elif intent in CHATTER_PERSON:
+        turn.say("feedback-sorry", turn.help_rows())
+    else:
+        turn.say("feedback-thanks", [[turn.menu_button()]])
+
+
+def candidate_rows(turn: Turn, candidates: Iterable[Candidate]) -> Rows:
+    """One button per topic the question may be about."""
+    topics = turn.services.faq.topics
+    return [
+        [Button(topics[c.topic].title(turn.lang), pl.make(Action.TOPIC, c.topic))]
+        for c in candidates
+    ]
+
+
+REGISTRY.declare(Step.CLARIFYING, StepSpec(prompt=browse.show_menu))
+REGISTRY.declare(Step.ESCALATED, StepSpec(prompt=browse.show_menu))

@@ -1,0 +1,142 @@
+"""Staff routing and notification: what the caseworkers hear, where, and what the person hears
+from the desk. Used by the conversations (a new request, a relayed message) and by the desk (a
+claim, a reply, a reminder) alike; everything goes through the outbox of the caller's unit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from flows import payloads as pl
+from flows.calendar import day_label, when_label
+from flows.events import Button, Reply
+from flows.payloads import StaffAction
+
+if TYPE_CHECKING:
+    from faq.loader import Faq
+    from faq.offices import Office
+    from locales import Locales, Translator
+    from storage.dto import AppointmentDto, CallbackDto, StaffDto
+    from storage.unit import Unit
+
+# The caseworkers' desk, as the outbox knows it; a channel adapter delivers it (Telegram: the
+# staff group set by STAFF_CHAT_ID).
+STAFF_CHANNEL: Final = "staff"
+STAFF_RECIPIENT: Final = "desk"
+
+ButtonRows = tuple[tuple[Button, ...], ...]
+
+
+async def queue_for_staff(
+    unit: Unit,
+    t: Translator,
+    key: str,
+    reference: str,
+    *,
+    buttons: bool = False,
+    reply_to: bool = False,
+    to: StaffDto | None = None,
+    **args: object,
+) -> None:
+    """Queue a message for the caseworkers' desk (or one caseworker's own chat, `to`), with
+    Claim / Close buttons if asked."""
+    rows = (
+        (
+            (
+                Button(t("buttons-claim"), pl.staff(StaffAction.CLAIM, reference)),
+                Button(t("buttons-close"), pl.staff(StaffAction.CLOSE, reference)),
+            ),
+        )
+        if buttons
+        else ()
+    )
+    reply = Reply(
+        key=key,
+        text=t(key, reference=reference, **args),
+        lang=t.lang,
+        rtl=t.rtl,
+        buttons=rows,
+        reply_to_reference=reference if reply_to else None,
+    )
+    channel, recipient = (to.channel, to.external_id) if to else (STAFF_CHANNEL, STAFF_RECIPIENT)
+    await unit.outbox.add(channel, recipient, reply.to_body(), reference=reference)
+
+
+async def announce_request(
+    unit: Unit, t: Translator, locales: Locales, faq: Faq, request: CallbackDto
+) -> None:
+    """A new callback request. Caseworkers who speak the person's language hear of it first, in
+    their own chat; everyone (the desk) when nobody speaks it, when it is urgent (then every
+    caseworker personally too), or later when it is still unclaimed (the SLA reminder)."""
+    common: dict[str, Any] = {
+        "language": f"{request.lang} ({locales.get(request.lang).name})",
+        "phone": request.phone or "-",
+        "question": request.question or "-",
+    }
+    if request.urgent:
+        key = "staff-urgent-request"
+    else:
+        key = "staff-new-request"
+        topic = request.topic_id
+        common["topic"] = (
+            faq.topics[topic].title(t.lang) if topic in faq.topics else t("staff-no-topic")
+        )
+        common["time"] = t(f"callback-time-{request.preferred_time}")
+    staff = await unit.staff.list_staff()
+    speakers = [s for s in staff if request.lang in s.languages]
+    for member in staff if request.urgent else speakers:
+        await queue_for_staff(unit, t, key, request.reference, buttons=True, to=member, **common)
+    if request.urgent or not speakers:
+        await queue_for_staff(unit, t, key, request.reference, buttons=True, **common)
+        await unit.requests.mark_announced(request.reference)
+
+
+async def announce_appointment(
+    unit: Unit, t: Translator, locales: Locales, office: Office, appointment: AppointmentDto
+) -> None:
+    """A new appointment request, to the desk."""
+    place = f" – {t(f'appointment-place-{appointment.place}')}" if appointment.place else ""
+    await queue_for_staff(
+        unit,
+        t,
+        "staff-new-appointment",
+        appointment.reference,
+        language=f"{appointment.lang} ({locales.get(appointment.lang).name})",
+        kind=t(f"appointment-kind-{appointment.kind}") + place,
+        office=office.name,
+        day=day_label(appointment.preferred_day, t.lang),
+        part=t(f"callback-time-{appointment.part_of_day}"),
+        phone=appointment.phone or "-",
+    )
+
+
+async def to_person(
+    unit: Unit,
+    locales: Locales,
+    request: CallbackDto | AppointmentDto,
+    key: str,
+    buttons: Callable[[Translator], ButtonRows] | None = None,
+    *,
+    when: datetime | None = None,
+    **args: object,
+) -> None:
+    """Queue a message from the desk to the person a request is from, in their language."""
+    if request.user_id is None:
+        return  # the person asked to be forgotten
+    user = await unit.users.get(request.user_id)
+    if user is None:
+        return
+    t = locales.get(user.lang or request.lang)
+    if when is not None:
+        args["when"] = when_label(when, t.lang)
+    reply = Reply(
+        key=key,
+        text=t(key, reference=request.reference, **args),
+        lang=t.lang,
+        rtl=t.rtl,
+        buttons=buttons(t) if buttons else (),
+    )
+    await unit.outbox.add(
+        user.channel, user.external_id, reply.to_body(), reference=request.reference
+    )
