@@ -7,7 +7,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 import holidays
-from babel.dates import format_datetime, format_skeleton
+from babel.dates import format_date, format_datetime, format_skeleton
 
 PRAGUE: Final = ZoneInfo("Europe/Prague")
 BOOKING_DAYS: Final = 14
@@ -32,6 +32,11 @@ def today_in_prague(now: datetime) -> date:
 def day_label(day: date, lang: str) -> str:
     """A short day for a button: "po 30. 11.", "Mon, Nov 30", "Th 2, 30 thg 11"."""
     return format_skeleton("MMMEd", day, locale=lang)
+
+
+def date_label(day: date, lang: str) -> str:
+    """A date in words, in the person's language: "4 December 2026", "4. prosince 2026"."""
+    return format_date(day, "long", locale=lang)
 
 
 def when_label(moment: datetime, lang: str) -> str:

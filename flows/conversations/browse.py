@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from faq.quality import SOURCE_LANGUAGE, source_hash
 from flows import payloads as pl
+from flows.calendar import date_label
 from flows.events import Button, Reply
 from flows.payloads import Action, ForgedPayloadError, Payload
 from flows.registry import REGISTRY, StepSpec
@@ -53,6 +54,8 @@ async def show_answer(turn: Turn, topic_id: str, *, source: bool = False) -> Non
         text = f"{text}\n\n{turn.t('answer-outdated', language=newest)}"
     if topic.links:
         text = f"{text}\n\n{t('answer-links', links=' '.join(topic.links))}"
+        if topic.checked:
+            text = f"{text}\n{t('answer-checked', date=date_label(topic.checked, t.lang))}"
     text = f"{text}\n\n{turn.t('answer-feedback')}"
     rows = [
         [

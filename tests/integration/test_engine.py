@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from bot.app import App, build_app
 from flows import payloads as pl
+from flows.calendar import date_label
 from flows.events import Inbound
 from flows.payloads import Action
 from locales import LRI, PDI, RLM
@@ -97,6 +98,18 @@ async def test_free_question_in_transliterated_russian_is_answered_in_russian(ap
     answer = chat.replies[chat.keys.index("faq-answer")]
     assert answer.lang == "ru"
     assert "ВНЖ" in answer.title or "вид" in answer.title.casefold()
+
+
+async def test_an_answer_says_when_its_facts_were_checked(app: App) -> None:
+    checked = app.knowledge.faq.topics["health-insurance"].checked
+    assert checked is not None
+    chat = Chat(app.engine, client_lang="cs")
+    await chat.send("/start")
+    await chat.press_payload(pl.make(Action.LANG, "cs"))
+    await chat.press_payload(pl.make(Action.TOPIC, "health-insurance"))
+    answer = chat.replies[chat.keys.index("faq-answer")].text
+    assert f"Údaje ověřeny podle těchto zdrojů dne {date_label(checked, 'cs')}." in answer
+    assert checked.isoformat() not in answer  # a date in words, not 2026-12-04
 
 
 async def test_answer_in_chosen_language_and_switch_offered_once(app: App) -> None:
