@@ -491,16 +491,19 @@ class Matcher:
         parts = _parts(decided.text)
         if not 2 <= len(parts) <= MAX_PARTS:
             return None
-        if len(self._word_leaders(parts, detection)) < 2:
+        scored = []  # (part, its informative words, its languages, its word scores)
+        for part in parts:
+            query = self._informative(part, detection.lang, detection.confident)
+            if query:
+                languages = _languages_for(part)
+                scored.append((part, query, languages, self._leading(query, languages, detection)))
+        leaders = {max(scores, key=lambda t: (scores[t][0], t)) for *_, scores in scored if scores}
+        if len(leaders) < 2:
             return None  # every part leads to one topic by its words: one question
         likely: dict[str, float] = {}  # topic: the probability of its likeliest part
         calibration = self.calibration
-        for part in parts:
-            query = self._informative(part, detection.lang, detection.confident)
-            if not query:
-                continue
-            languages = _languages_for(part)
-            ranked = self._ranked(part, query, detection, languages)
+        for part, query, languages, scores in scored:
+            ranked = self._reranked(part, scores, languages)
             if not ranked:
                 continue
             if len(query) < 2 and ranked[0].ngrams < KEYWORD_PART:
@@ -537,25 +540,6 @@ class Matcher:
             alternatives=(),
             sure=False,
         )
-
-    def _word_leaders(self, parts: list[str], detection: Detection) -> set[str]:
-        """The topics that lead some part by its words alone (cheap: the words' evidence is
-        known from the whole message)."""
-        leaders = set()
-        for part in parts:
-            query = self._informative(part, detection.lang, detection.confident)
-            if not query:
-                continue
-            scores = self._score(
-                query,
-                _languages_for(part),
-                detection.lang in ANALYTIC_LANGUAGES,
-                phrases=False,
-                leaders_only=True,
-            )
-            if scores:
-                leaders.add(max(scores, key=lambda t: (scores[t][0], t)))
-        return leaders
 
     def recalibrate(self, calibration: Calibration) -> None:
         """Decide with `calibration` from now on (learned in the background, `bot.reload`)."""
@@ -603,9 +587,20 @@ class Matcher:
         self, text: str, query: list[str], detection: Detection, languages: tuple[str, ...]
     ) -> list[Ranked]:
         """`rank` without the negatives."""
-        scores = self._score(
+        return self._reranked(text, self._leading(query, languages, detection), languages)
+
+    def _leading(
+        self, query: list[str], languages: tuple[str, ...], detection: Detection
+    ) -> dict[str, tuple[float, float]]:
+        """The word scores a decision depends on (`_score` with `leaders_only`)."""
+        return self._score(
             query, languages, detection.lang in ANALYTIC_LANGUAGES, leaders_only=True
         )
+
+    def _reranked(
+        self, text: str, scores: dict[str, tuple[float, float]], languages: tuple[str, ...]
+    ) -> list[Ranked]:
+        """The RERANK best topics by words, ranked with their n-gram similarity too."""
         by_words = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))[:RERANK]
         similar = self._ngrams.similarity(text, [topic for topic, _ in by_words], languages)
         ranked = [
