@@ -27,14 +27,15 @@ def test_blind_evaluation(knowledge: Knowledge) -> None:
     for half, tallies in results.items():
         REPORTS.append(table(tallies, f"Blind evaluation, {half} half ({len(halves[half])} msgs)"))
     test = results["test"]["all"]
-    # Measured when the calibrated matcher landed (README, "Understanding"): these floors
-    # catch a regression; the targets are in the README beside the figures.
-    assert test.rate("right") >= 0.85
-    assert test.rate("wrong") <= 0.05
+    # Measured now (README, "Understanding": right 90.6%, wrong 4.9%, negatives answered
+    # surely 1.2%, urgent 100%, false alarms 0.9%, language 98.6%, small talk 85%), with a
+    # little room: these floors catch a regression; the targets are in the README.
+    assert test.rate("right") >= 0.88
+    assert test.rate("wrong") <= 0.06
     assert test.rate("neg_sure") <= 0.05
-    assert test.rate("urgent") >= 0.95
-    assert test.rate("false_alarm") <= 0.05
-    assert test.rate("lang") >= 0.96
+    assert test.rate("urgent") >= 0.97
+    assert test.rate("false_alarm") <= 0.02
+    assert test.rate("lang") >= 0.975
     assert test.rate("chatter") >= 0.8
 
 
