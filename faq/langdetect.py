@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
@@ -60,8 +60,7 @@ class Detection:
 
 def script_of(text: str) -> str | None:
     """The dominant script of the letters in `text`."""
-    counts: Counter[str] = Counter(map(_script_of_char, text))
-    del counts[None]
+    counts: Counter[str] = Counter(s for s in map(_script_of_char, text) if s is not None)
     return counts.most_common(1)[0][0] if counts else None
 
 
@@ -108,7 +107,7 @@ class LanguageDetector:
         lowered = text.casefold()
         if "ar" in allowed and _ARABIZI.search(lowered):
             return Detection("ar", confident=True)
-        scores: Counter[str] = Counter()
+        scores: dict[str, float] = defaultdict(float)
         if not _MARKS.isdisjoint(lowered):
             # Words with marked letters vote for their languages, before folding takes the
             # diacritics away; the others vote by their words below.
@@ -135,7 +134,7 @@ class LanguageDetector:
             return Detection(fallback, confident=False)
         best, best_score = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
-        if hint in scores and scores[hint] >= best_score:
+        if hint is not None and hint in scores and scores[hint] >= best_score:
             best = hint
         confident = best_score >= 1 and best_score >= 1.5 * second
         return Detection(best, confident=confident)

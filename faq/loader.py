@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import yaml
 from pydantic import ValidationError
@@ -167,7 +167,7 @@ def _load_topic(path: Path, languages: tuple[str, ...]) -> tuple[Topic | None, l
     return (None if problems else topic), sorted(problems)
 
 
-def _describe(err: dict) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     loc = ".".join(str(p) for p in err["loc"])
     kind = err["type"]
     if kind == "missing":
@@ -197,8 +197,10 @@ def _describe(err: dict) -> str:
     return f"{loc}: {message}"
 
 
-def _column_of(node: yaml.Node, loc: tuple) -> int:
+def _column_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
     """The 1-based column of the deepest key along `loc` that exists."""
+    if node is None:
+        return 1
     column = node.start_mark.column + 1
     for part in loc:
         if not isinstance(node, yaml.MappingNode):
@@ -228,8 +230,10 @@ def missing_translations(
     return table
 
 
-def _line_of(node: yaml.Node, loc: tuple) -> int:
-    """The 1-based line of the deepest YAML node along `loc` that exists."""
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the deepest YAML node along `loc` that exists (1 in an empty file)."""
+    if node is None:
+        return 1
     line = node.start_mark.line + 1
     for part in loc:
         child = None

@@ -634,11 +634,10 @@ class Matcher:
             for r in ranked[:MAX_CANDIDATES]
             if r.words * 100 >= CLARIFY_SCORE or r.ngrams >= NGRAM_PLAUSIBLE
         )
-        common = {
-            "score": leader.score,
-            "informative": tuple(query),
-            "confidence": round(confidence, 3),
-        }
+        # What every decision below reports.
+        base = replace(
+            base, score=leader.score, informative=tuple(query), confidence=round(confidence, 3)
+        )
         # An answer needs some evidence of its own besides the model's confidence: one
         # FAQ word of the topic in a long message of unknown words is not a reason to answer.
         close_enough = leader.ngrams >= NGRAM_EVIDENCE or len(query) > SHORT_QUESTION
@@ -652,15 +651,14 @@ class Matcher:
                 base,
                 decision="answer",
                 topic=leader.topic,
-                candidates=plausible or (Candidate(leader.topic, common["score"]),),
+                candidates=plausible or (Candidate(leader.topic, leader.score),),
                 alternatives=() if sure else others,
                 sure=sure,
-                **common,
             )
         if plausible:
-            return replace(base, decision="clarify", candidates=plausible, **common)
+            return replace(base, decision="clarify", candidates=plausible)
         weak = tuple(Candidate(r.topic, r.score) for r in ranked[:MAX_CANDIDATES])
-        return replace(base, candidates=weak, **common)
+        return replace(base, candidates=weak)
 
     def word_scores(self, text: str, lang: str) -> dict[str, float]:
         """Topic scores from the words alone (no whole-phrase similarity), for content checks."""
@@ -776,8 +774,8 @@ class Matcher:
         for p in pairs:
             for i in self._postings[p]:
                 paired[i].append(self._idf[p])
-        for i, values in paired.items():
-            covered_by[i] = covered_by.get(i, 0.0) + sum(values)
+        for i, pair_values in paired.items():
+            covered_by[i] = covered_by.get(i, 0.0) + sum(pair_values)
         scores: dict[str, tuple[float, float]] = {}
         # With leaders_only, the most covered documents first: a document's score (before the
         # phrase bonus) and coverage only grow with what it covers, so once a document is

@@ -106,7 +106,7 @@ def deep_findings(
                 )
             )
     for held in learned.confused():
-        path, line, column = locations.get((held.topic, held.lang, held.where), ("?", 0, 0))
+        path, line, column = locations.get((held.topic or "", held.lang, held.where), ("?", 0, 0))
         what = "keyword" if held.where.startswith("keywords") else "variant"
         findings.append(
             Finding(
@@ -269,7 +269,9 @@ def stamp(
     return count
 
 
-def _mapping(node: yaml.Node, key: str) -> list[tuple[yaml.Node, yaml.Node]]:
+def _mapping(node: yaml.Node | None, key: str) -> list[tuple[yaml.Node, yaml.Node]]:
+    if node is None:
+        return []
     for k, v in node.value:
         if k.value == key and isinstance(v, yaml.MappingNode):
             return list(v.value)
@@ -285,6 +287,8 @@ def _locations(faq: Faq) -> dict[tuple[str, str, str], tuple[str, int, int]]:
         try:
             node = yamlio.compose(path.read_text(encoding="utf-8"))
         except yaml.YAMLError:
+            continue
+        if node is None:
             continue
         topic_id = next((v.value for k, v in node.value if k.value == "id"), path.stem)
         for key, value in _mapping(node, "translations"):

@@ -77,7 +77,7 @@ class SmallTalkDetector:
         whole = self._whole.get(" ".join(words))
         if whole:
             return SmallTalk(*whole)
-        intents: Counter[str] = Counter()
+        intents: dict[str, float] = defaultdict(float)
         langs: Counter[str] = Counter()
         for word in words:
             if word in content:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Final
 from faq.ngrams import GramSpace, PhraseIndex
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from faq.examples import Examples
 
 # Chosen on the dev half of the blind evaluation, recall first.
@@ -38,7 +40,7 @@ class UrgentModel:
     """Nearest-example urgency (see the module documentation)."""
 
     def __init__(
-        self, examples: Examples, space: GramSpace | None = None, background: list[str] = ()
+        self, examples: Examples, space: GramSpace | None = None, background: Sequence[str] = ()
     ) -> None:
         """`background`: other ordinary texts (the FAQ's phrases) for the IDF of both sides."""
         self._categories = tuple(examples.urgent)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import yaml
 
@@ -165,14 +165,14 @@ class UrgentDetector:
         available = set().union(*(matched[w] for w in free)) if free else set()
         exact = set(free)
         for index in self._candidates(self._urgent_by_word, available | exact):
-            phrase = self._urgent[index]
-            if lang is not None and phrase.lang != lang:
+            urgent = self._urgent[index]
+            if lang is not None and urgent.lang != lang:
                 continue
-            pool = exact if phrase.exact else available
-            if all(pw in pool for pw in phrase.tokens) and self._near(
-                phrase, free, matched, positions
+            pool = exact if urgent.exact else available
+            if all(pw in pool for pw in urgent.tokens) and self._near(
+                urgent, free, matched, positions
             ):
-                return UrgentHit(phrase.category, phrase.text)
+                return UrgentHit(urgent.category, urgent.text)
         return None
 
     @staticmethod
@@ -263,7 +263,7 @@ def _in_order(phrase: tuple[str, ...], positions: dict[str, list[int]]) -> bool:
     return bool(ends)
 
 
-def check_urgent(path: Path = URGENT_FILE) -> tuple[dict, list[Problem]]:
+def check_urgent(path: Path = URGENT_FILE) -> tuple[dict[str, Any], list[Problem]]:
     """Parse and validate the urgent phrases file: `file:line: message` problems."""
     name = str(path)
     try:
@@ -292,7 +292,9 @@ def check_urgent(path: Path = URGENT_FILE) -> tuple[dict, list[Problem]]:
     return data, problems
 
 
-def _check_by_lang(name: str, node: yaml.Node, where: tuple, by_lang: object) -> list[Problem]:
+def _check_by_lang(
+    name: str, node: yaml.Node | None, where: tuple[str, ...], by_lang: object
+) -> list[Problem]:
     if not isinstance(by_lang, dict):
         return [Problem(name, _line_of(node, where), "expected languages with lists of phrases")]
     problems = []
