@@ -502,7 +502,9 @@ class Matcher:
             return None  # every part leads to one topic by its words: one question
         likely: dict[str, float] = {}  # topic: the probability of its likeliest part
         calibration = self.calibration
-        for part, query, languages, scores in scored:
+        for done, (part, query, languages, scores) in enumerate(scored):
+            if len(likely) + len(scored) - done < 2:
+                return None  # too few parts left to make two likely topics
             ranked = self._reranked(part, scores, languages)
             if not ranked:
                 continue

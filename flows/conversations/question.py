@@ -98,8 +98,10 @@ def say_beside_answer(turn: Turn, match: Match) -> None:
     if match.also:
         also = (Candidate(topic, 0) for topic in match.also)
         turn.say("answer-also", candidate_rows(turn, also))
-    if match.alternatives:
-        rows = candidate_rows(turn, match.alternatives)
+    # The other question's topic is offered once, as the other question.
+    alternatives = [c for c in match.alternatives if c.topic not in match.also]
+    if alternatives:
+        rows = candidate_rows(turn, alternatives)
         rows.append([turn.person_button()])
         turn.say("answer-alternatives", rows)
 

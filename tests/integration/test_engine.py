@@ -112,6 +112,21 @@ async def test_an_answer_says_when_its_facts_were_checked(app: App) -> None:
     assert checked.isoformat() not in answer  # a date in words, not 2026-12-04
 
 
+async def test_two_questions_get_one_answer_and_the_other_offered_once(app: App) -> None:
+    chat = Chat(app.engine, client_lang="en")
+    await chat.send("/start")
+    await chat.press_payload(pl.make(Action.LANG, "en"))
+    await chat.send(
+        "which papers do I need for extending my visa, and what is the last day to apply?"
+    )
+    assert "faq-answer" in chat.keys
+    also = chat.replies[chat.keys.index("answer-also")]
+    deadline = pl.make(Action.TOPIC, "residence-extension-deadline")
+    assert [b.payload for b in also.flat_buttons] == [deadline]
+    offered = [b.payload for r in chat.replies for b in r.flat_buttons]
+    assert offered.count(deadline) == 1  # not again among "not what you asked?"
+
+
 async def test_answer_in_chosen_language_and_switch_offered_once(app: App) -> None:
     chat = Chat(app.engine)
     await chat.send("/start")
