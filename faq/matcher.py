@@ -335,12 +335,7 @@ class Matcher:
                 lang_vocab[lang].update(stop)
         # The words people use around questions tell languages apart too ("добрий день").
         raw_vocab: dict[str, set[str]] = defaultdict(set)
-        for lang, texts in self.examples.texts_by_language().items():
-            if lang in lang_vocab:
-                for text in texts:
-                    folded = words(text)
-                    raw_vocab[lang].update(folded)
-                    lang_vocab[lang].update(skeleton(w) for w in folded)
+        _learn_words(self.examples.texts_by_language(), raw_vocab, lang_vocab)
         for topic in () if ranking_only else faq.topics.values():
             for lang, tr in topic.translations.items():
                 for text in (tr.question, *tr.variants, *tr.keywords):
@@ -348,12 +343,7 @@ class Matcher:
         self._lang_vocab = dict(lang_vocab)
         # Detection also knows the common chat words of each language (matching does not).
         detect_vocab = {lang: set(vocab) for lang, vocab in lang_vocab.items()}
-        for lang, chat_words in self.examples.language_words.items():
-            if lang in detect_vocab:
-                for text in chat_words:
-                    folded = words(text)
-                    raw_vocab[lang].update(folded)
-                    detect_vocab[lang].update(skeleton(w) for w in folded)
+        _learn_words(self.examples.language_words, raw_vocab, detect_vocab)
         self._ngrams = PhraseIndex(ngram_phrases, space=space)
         self._negatives = PhraseIndex(
             (
@@ -512,10 +502,9 @@ class Matcher:
                 continue  # one word that is not a topic's keyword ("how does it work?")
             # The nearest negative only lowers the probability (`Calibration.falls_with_negative`):
             # a part unlikely without it is unlikely with it, and its negatives are not searched.
-            unlikely = (
+            if calibration.falls_with_negative and (
                 calibration.probability(features(ranked, len(query), 0.0)) < calibration.likely
-            )
-            if calibration.falls_with_negative and unlikely:
+            ):
                 continue
             values = features(ranked, len(query), self._negative(part, languages))
             probability = calibration.probability(values)
@@ -582,14 +571,8 @@ class Matcher:
         if not query:
             return query, [], 0.0
         languages = _languages_for(text)
-        ranked = self._ranked(text, query, detection, languages)
+        ranked = self._reranked(text, self._leading(query, languages, detection), languages)
         return query, ranked, self._negative(text, languages)
-
-    def _ranked(
-        self, text: str, query: list[str], detection: Detection, languages: tuple[str, ...]
-    ) -> list[Ranked]:
-        """`rank` without the negatives."""
-        return self._reranked(text, self._leading(query, languages, detection), languages)
 
     def _leading(
         self, query: list[str], languages: tuple[str, ...], detection: Detection
@@ -829,6 +812,19 @@ _PARTS = re.compile(
     r"|y|también|tambien|e|ու|և|ба|мөн|бас|ve|و)(?=\s)",
     re.IGNORECASE,
 )
+
+
+def _learn_words(
+    texts: dict[str, list[str]], written: dict[str, set[str]], forms: dict[str, set[str]]
+) -> None:
+    """Add the words of `texts` (per language) to `written` as written (folded) and to `forms`
+    as matching forms, for the languages `forms` already has."""
+    for lang, lang_texts in texts.items():
+        if lang in forms:
+            for text in lang_texts:
+                folded = words(text)
+                written[lang].update(folded)
+                forms[lang].update(skeleton(w) for w in folded)
 
 
 def _parts(text: str) -> list[str]:

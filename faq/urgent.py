@@ -63,14 +63,14 @@ def _word_matches(word: str, phrase_word: str, ratio: float) -> bool:
         return True
     if len(phrase_word) >= 3 and word.startswith(phrase_word):
         return True  # the phrase gives a stem: "bij" matches "bije", "bijes"
+    # Another ending: "hit" matches "hits" (not "insu", Ukrainian "other", "insult").
+    longer = len(phrase_word) - len(word)
     if (
         len(word) >= 3
         and phrase_word.startswith(word)
-        and len(phrase_word) - len(word) <= (2 if len(word) >= SHORT_WORD else 1)
+        and longer <= (2 if len(word) >= SHORT_WORD else 1)
     ):
-        return (
-            True  # another ending: "hit" matches "hits" (not "insu", Ukrainian "other", "insult")
-        )
+        return True
     return min(len(word), len(phrase_word)) >= 5 and ratio >= TYPO_RATIO  # a typo
 
 
@@ -321,12 +321,11 @@ def phrases_on_lookalikes(
     """(line, text, hit) of every ordinary look-alike example in `examples_file` that an urgent
     phrase matches: a phrase that general sends ordinary questions to the emergency numbers
     (`poradna faq check` warns about each)."""
-    node = yamlio.compose(examples_file.read_text(encoding="utf-8"))
-    data = yaml.safe_load(examples_file.read_text(encoding="utf-8")) or {}
+    node, data = yamlio.parse(examples_file.read_text(encoding="utf-8"))
     found = []
-    for lang, texts in (data.get("lookalikes") or {}).items():
+    for lang, texts in ((data or {}).get("lookalikes") or {}).items():
         for i, text in enumerate(texts or ()):
             hit = detector.detect(str(text), lang)
-            if hit and node is not None:
+            if hit:
                 found.append((_line_of(node, ("lookalikes", lang, i)), str(text), hit))
     return found
