@@ -48,6 +48,14 @@ _MARKS: Final = frozenset().union(*(letters for _, letters in _SIGNATURE))
 # votes 1): a Czech term quoted in an English message ("what goes in 'účel pobytu'?") is one
 # word among the message's own.
 SIGNATURE_VOTE: Final = 3.0
+# A common phrase of a language found whole in a message ("dobryi den": Ukrainian, where each
+# word alone is also Russian or Czech) votes this much besides its words.
+PHRASE_VOTE: Final = 1.0
+# The language whose terms the others' FAQ text quotes (office names, forms, "účel pobytu").
+QUOTED_LANGUAGE: Final = "cs"
+# When another language has this much evidence too, the Czech evidence counts at QUOTED_WEIGHT.
+MIXED_WITH: Final = 2.0
+QUOTED_WEIGHT: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,20 +88,30 @@ class LanguageDetector:
     """Detects which of the supported languages a message is written in."""
 
     def __init__(
-        self, vocabulary: dict[str, set[str]], spelled: dict[str, set[str]] | None = None
+        self,
+        vocabulary: dict[str, set[str]],
+        spelled: dict[str, set[str]] | None = None,
+        *,
+        chat: dict[str, set[str]] | None = None,
+        phrases: dict[str, list[str]] | None = None,
     ) -> None:
         """`vocabulary`: matching forms (`skeleton`) per language; `spelled`: the same words
-        as written (folded), which keep what transliteration merges (добрий / добрый)."""
+        as written (folded), which keep what transliteration merges (добрий / добрый, dobryi /
+        dobryy); `chat`: the words of these (folded, as written and as matching forms) that
+        people write around questions (the examples and the language words), not taken from
+        the FAQ's own text; `phrases`: common multi-word expressions per language ("dobryi
+        den"), each voting for its languages as a whole."""
+        chat = chat or {}
         self._vocabulary = vocabulary
-        self._languages_of: dict[str, set[str]] = {}
-        for lang, vocab in vocabulary.items():
-            for token in vocab:
-                self._languages_of.setdefault(token, set()).add(lang)
-        self._spelled_in: dict[str, set[str]] = {}
-        for lang, spelled_words in (spelled or {}).items():
-            for word in spelled_words:
-                if not word.isascii():
-                    self._spelled_in.setdefault(word, set()).add(lang)
+        self._languages_of = _languages_of_words(vocabulary, chat)
+        self._spelled_in = _languages_of_words(spelled or {}, chat)
+        self._phrases: dict[tuple[str, ...], set[str]] = {}
+        for lang, texts in (phrases or {}).items():
+            for text in texts:
+                folded = tuple(words(text))
+                if len(folded) > 1:
+                    self._phrases.setdefault(folded, set()).add(lang)
+        self._phrase_lengths = sorted({len(p) for p in self._phrases}, reverse=True)
 
     def detect(self, text: str, hint: str | None = None) -> Detection:
         """Detect the language of `text`; `hint` (the user's language) breaks ties."""
@@ -118,7 +136,8 @@ class LanguageDetector:
                 return " " if marked else found.group()
 
             text = _RAW_WORD.sub(vote, lowered)
-        for word in words(text):
+        folded = words(text)
+        for word in folded:
             # A word known as written decides among the languages that write it so; else its
             # matching form does.
             langs = self._spelled_in.get(word, set()).intersection(allowed)
@@ -126,6 +145,16 @@ class LanguageDetector:
                 langs = self._languages_of.get(skeleton(word), set()).intersection(allowed)
             for lang in langs:
                 scores[lang] += 1 / len(langs)
+        for phrase_langs in self._phrases_in(folded):
+            langs = phrase_langs.intersection(allowed)
+            for lang in langs:
+                scores[lang] += PHRASE_VOTE / len(langs)
+        if scores.get(QUOTED_LANGUAGE) and any(
+            lang != QUOTED_LANGUAGE and score >= MIXED_WITH for lang, score in scores.items()
+        ):
+            # Czech words among words of another language are terms it quotes: a migrant
+            # writes "kurz Vitejte v CR" into Russian; Czech writers rarely mix the reverse.
+            scores[QUOTED_LANGUAGE] *= QUOTED_WEIGHT
         # Ties go to the language listed first for the script, never to set order (which
         # changes from one process to the next).
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], allowed.index(kv[0])))
@@ -138,6 +167,35 @@ class LanguageDetector:
             best = hint
         confident = best_score >= 1 and best_score >= 1.5 * second
         return Detection(best, confident=confident)
+
+    def _phrases_in(self, folded: list[str]) -> list[set[str]]:
+        """The languages of each common phrase among the words `folded`, longest first."""
+        found = []
+        for length in self._phrase_lengths:
+            for start in range(len(folded) - length + 1):
+                langs = self._phrases.get(tuple(folded[start : start + length]))
+                if langs:
+                    found.append(langs)
+        return found
+
+
+def _languages_of_words(
+    vocabulary: dict[str, set[str]], chat: dict[str, set[str]]
+) -> dict[str, set[str]]:
+    """word: the languages that have it. A Czech word of the FAQ that another language's FAQ
+    text quotes ("pobytu", "vitejte") is Czech only, unless people write it in that language
+    too (it is among that language's `chat` words: "den" is Czech and Russian "день")."""
+    languages_of: dict[str, set[str]] = {}
+    for lang, vocab in vocabulary.items():
+        for token in vocab:
+            languages_of.setdefault(token, set()).add(lang)
+    for token in vocabulary.get(QUOTED_LANGUAGE, ()):
+        langs = languages_of[token]
+        if len(langs) > 1:
+            languages_of[token] = {
+                lang for lang in langs if lang == QUOTED_LANGUAGE or token in chat.get(lang, ())
+            }
+    return languages_of
 
 
 def _marked(word: str, allowed: list[str]) -> tuple[str, ...]:

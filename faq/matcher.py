@@ -366,7 +366,15 @@ class Matcher:
             whole=not ranking_only,
             space=space,
         )
-        self.detector = LanguageDetector(detect_vocab, dict(raw_vocab))
+        # The words people write (the examples, the language words), not the FAQ's own.
+        chat: dict[str, set[str]] = defaultdict(set)
+        for texts in (self.examples.texts_by_language(), self.examples.language_words):
+            for lang, lang_texts in texts.items():
+                for text in lang_texts:
+                    chat[lang].update(w for word in words(text) for w in (word, skeleton(word)))
+        self.detector = LanguageDetector(
+            detect_vocab, dict(raw_vocab), chat=chat, phrases=self.examples.language_words
+        )
         topic_count = max(len(faq.topics), 1)
         df: dict[str, set[str]] = defaultdict(set)
         for doc in self._docs:
