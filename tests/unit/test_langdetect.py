@@ -26,6 +26,12 @@ CASES = [
     # A Czech term quoted in another language is one word among the message's own...
     ("what should i write in the box 'účel pobytu' on the form?", "en"),
     ("que hay que poner en 'účel pobytu' en el formulario?", "es"),
+    # Latin-letter Ukrainian and Russian keep what tells them apart, a common phrase counts
+    # whole, and Czech terms inside another language's message are quoted...
+    ("dobryi den", "uk"),
+    ("dobryy den", "ru"),
+    ("prodlouzeni pobytu", "cs"),
+    ("gde zapisatsya na kurz Vitejte v CR, ne znayu", "ru"),
     # ...and the letters French and Vietnamese share tell neither alone.
     ("xin chào", "vi"),
     ("chào chị", "vi"),
