@@ -12,7 +12,7 @@ from bench.stats import percentile
 if TYPE_CHECKING:
     from bench.synthetic import Query
     from faq.loader import Faq
-    from faq.matcher import Matcher
+    from faq.understanding import Understanding
 
 
 @dataclass
@@ -54,20 +54,21 @@ def summarise(
 
 
 def time_matcher(
-    matcher: Matcher, queries: list[Query], warmup: list[Query], repeats: int = 3
+    understanding: Understanding, queries: list[Query], warmup: list[Query], repeats: int = 3
 ) -> tuple[Latency, Latency]:
-    """(first sight, repeated) latencies of `matcher.match` over `queries`.
+    """(first sight, repeated) latencies of reading a message (`Understanding.read`: the
+    urgent phrases, small talk and the FAQ matcher) over `queries`.
 
     First sight: each query timed once, the first time the matcher sees it (after `warmup`,
     other queries, so the steady state of a running bot: common words already met, typos
     new). Repeated: the best of `repeats` more runs of each query (everything already met).
     """
     for query in warmup:
-        matcher.match(query.text)
+        understanding.read(query.text)
     first, first_cpu, right, made = [], [], 0, 0
     for query in queries:
         start, start_cpu = time.perf_counter(), time.thread_time()
-        match = matcher.match(query.text)
+        match = understanding.read(query.text)
         first.append(time.perf_counter() - start)
         first_cpu.append(time.thread_time() - start_cpu)
         if query.topic is not None:
@@ -78,7 +79,7 @@ def time_matcher(
         best = float("inf")
         for _ in range(repeats):
             start = time.perf_counter()
-            matcher.match(query.text)
+            understanding.read(query.text)
             best = min(best, time.perf_counter() - start)
         again.append(best)
     share = right / made if made else None

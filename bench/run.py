@@ -59,6 +59,7 @@ from bot.app import build_app, build_knowledge  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from faq.calibrate import cross_validate  # noqa: E402
 from faq.matcher import Matcher  # noqa: E402
+from faq.understanding import Understanding  # noqa: E402
 
 POSTGRES_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/poradna_bench"
@@ -117,7 +118,7 @@ def bench_matching(size: dict[str, Any]) -> dict[str, Any]:
     shipped_build = time.perf_counter() - start
     faq = knowledge.faq
     asked = queries(faq, size["shipped_queries"], seed=101)
-    first, again = time_matcher(knowledge.matcher, asked, queries(faq, 100, seed=102))
+    first, again = time_matcher(knowledge.understanding, asked, queries(faq, 100, seed=102))
     baseline = time_difflib(faq, asked, size["shipped_baseline"], size["baseline_budget_s"] / 3)
     progress("matching: learning the decision (cross-validation of the shipped content)")
     start = time.perf_counter()
@@ -141,11 +142,11 @@ def bench_matching(size: dict[str, Any]) -> dict[str, Any]:
     generated = time.perf_counter() - start
     progress("matching: building its matcher")
     start = time.perf_counter()
-    matcher = Matcher(big)
+    understanding = Understanding(Matcher(big))
     built = time.perf_counter() - start
     progress(f"matching: {size['synthetic_queries']} queries")
     asked = queries(big, size["synthetic_queries"], seed=201)
-    first, again = time_matcher(matcher, asked, queries(big, 200, seed=202))
+    first, again = time_matcher(understanding, asked, queries(big, 200, seed=202))
     progress("matching: the difflib baseline (slow by nature: a few queries only)")
     baseline = time_difflib(big, asked, size["synthetic_baseline"], size["baseline_budget_s"])
     synthetic = {

@@ -149,12 +149,12 @@ async def run_users(
 
     # Diagnostics only: count SQL statements, time the matcher (instance attributes, undone
     # below; the code under test is not changed).
-    matcher = app.engine.matcher
-    timers = [_Timed(matcher.match)]
-    matcher.match = timers[0]  # type: ignore[method-assign]
-    if matcher.urgent is not None:
-        timers.append(_Timed(matcher.urgent.detect))
-        matcher.urgent.detect = timers[1]  # type: ignore[method-assign]
+    understanding = app.engine.understanding
+    timers = [_Timed(understanding.read)]
+    understanding.read = timers[0]  # type: ignore[method-assign]
+    if understanding.urgent is not None:
+        timers.append(_Timed(understanding.urgent.detect))
+        understanding.urgent.detect = timers[1]  # type: ignore[method-assign]
     event.listen(app.db.sync_engine, "before_cursor_execute", count)
     start = time.perf_counter()
 
@@ -169,9 +169,9 @@ async def run_users(
         seconds = time.perf_counter() - start
     finally:
         event.remove(app.db.sync_engine, "before_cursor_execute", count)
-        del matcher.match
-        if matcher.urgent is not None:
-            del matcher.urgent.detect
+        del understanding.read
+        if understanding.urgent is not None:
+            del understanding.urgent.detect
     ms = sorted(s * 1000 for s in latencies)
     return Throughput(
         messages=len(latencies),

@@ -274,7 +274,7 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     knowledge = build_knowledge(settings)
     questions = (line.rstrip("\n") for line in sys.stdin) if args.batch else iter([args.text])
     for question in questions:
-        match = knowledge.matcher.match(question, lang=args.lang)
+        match = knowledge.understanding.read(question, lang=args.lang)
         if args.json:
             print(json.dumps(match.as_dict(), ensure_ascii=False), flush=True)
             continue

@@ -186,12 +186,13 @@ def _calibrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _try(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.knowledge import build_matcher
+    from bot.knowledge import build_understanding
     from faq.loader import load_faq
 
     content = load_faq(settings.faq_dir)
-    matcher = build_matcher(settings, content)
-    match = matcher.match(args.text, lang=args.lang)
+    understanding = build_understanding(settings, content)
+    matcher = understanding.matcher
+    match = understanding.read(args.text, lang=args.lang)
     explained = matcher.explain(args.text, lang=args.lang)
     print(f"question:   {args.text}")
     print(f"language:   {match.lang} ({'sure' if match.lang_confident else 'a guess'})")

@@ -1,4 +1,4 @@
-"""What answering needs, without a database: the FAQ, its matcher and the UI strings.
+"""What answering needs, without a database: the FAQ, how messages are read and the UI strings.
 
 Kept apart from `bot.app` so that commands that only match questions (`poradna ask`) start
 without importing the conversation flows, storage and Telegram.
@@ -15,6 +15,7 @@ from faq.decide import Calibration
 from faq.examples import load_examples_or_fail
 from faq.loader import Faq, load_faq
 from faq.matcher import Matcher
+from faq.understanding import Understanding
 from faq.urgent import UrgentDetector
 from locales import Locales
 
@@ -26,11 +27,17 @@ if TYPE_CHECKING:
 
 @dataclass
 class Knowledge:
-    """What answering needs: the FAQ, its matcher and the UI strings (no database)."""
+    """What answering needs: the FAQ, how messages are read (`faq.understanding`, around
+    the FAQ matcher) and the UI strings (no database)."""
 
     faq: Faq
-    matcher: Matcher
+    understanding: Understanding
     locales: Locales
+
+    @property
+    def matcher(self) -> Matcher:
+        """The FAQ matcher (its calibration, examples and explanations)."""
+        return self.understanding.matcher
 
     @property
     def calibrated(self) -> bool:
@@ -40,9 +47,9 @@ class Knowledge:
         )
 
 
-def build_matcher(settings: Settings, faq: Faq) -> Matcher:
-    """The matcher of `faq` with the examples and the last learned calibration (which may be
-    of older content: see `learn`)."""
+def build_understanding(settings: Settings, faq: Faq) -> Understanding:
+    """The reading of messages with the matcher of `faq`, the urgent phrases, the examples and
+    the last learned calibration (which may be of older content: see `learn`)."""
     urgent = UrgentDetector.load(settings.urgent_file)
     examples = load_examples_or_fail(settings.examples_dir)
     try:
@@ -50,7 +57,10 @@ def build_matcher(settings: Settings, faq: Faq) -> Matcher:
     except (OSError, ValueError, TypeError):
         logger.warning("no usable calibration in %s: the shipped one is used", "CALIBRATION_FILE")
         calibration = Calibration.load()
-    return Matcher(faq, urgent=urgent, examples=examples, calibration=calibration)
+    matcher = Matcher(
+        faq, examples=examples, calibration=calibration, shared_words=urgent.vocabulary
+    )
+    return Understanding(matcher, urgent)
 
 
 def learn(faq: Faq, matcher: Matcher) -> Calibration:
@@ -61,4 +71,6 @@ def learn(faq: Faq, matcher: Matcher) -> Calibration:
 
 def build_knowledge(settings: Settings) -> Knowledge:
     faq = load_faq(settings.faq_dir)
-    return Knowledge(faq=faq, matcher=build_matcher(settings, faq), locales=Locales.load())
+    return Knowledge(
+        faq=faq, understanding=build_understanding(settings, faq), locales=Locales.load()
+    )

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from bot.knowledge import Knowledge, build_matcher, learn
+from bot.knowledge import Knowledge, build_understanding, learn
 from faq.examples import example_files
 from faq.loader import FaqError
 from faq.quality import outdated
@@ -72,18 +72,19 @@ class ContentWatcher:
             settings, t = self._app.settings, self._app.engine.staff_t
             try:
                 faq = await asyncio.to_thread(load_faq, settings.faq_dir)
-                matcher = await asyncio.to_thread(build_matcher, settings, faq)
-                if not Knowledge(faq, matcher, self._app.knowledge.locales).calibrated:
+                understanding = await asyncio.to_thread(build_understanding, settings, faq)
+                if not Knowledge(faq, understanding, self._app.knowledge.locales).calibrated:
                     # Learned before the swap: until then the old content answers.
-                    matcher.recalibrate(await asyncio.to_thread(learn, faq, matcher))
+                    learned = await asyncio.to_thread(learn, faq, understanding.matcher)
+                    understanding.recalibrate(learned)
             except FaqError as exc:
                 lines = [str(p) for p in exc.problems][:MAX_PROBLEM_LINES]
                 text = t("staff-faq-reload-failed", problems="\n".join(lines))
                 logger.warning("FAQ reload refused: %d problem(s)", len(exc.problems))
                 await self._tell(text, "staff-faq-reload-failed")
                 return ReloadResult(False, text)
-            self._app.engine.use(faq, matcher)
-            self._app.knowledge.faq, self._app.knowledge.matcher = faq, matcher
+            self._app.engine.use(faq, understanding)
+            self._app.knowledge.faq, self._app.knowledge.understanding = faq, understanding
             text = t("staff-faq-reloaded", topics=len(faq.topics))
             stale = outdated(faq)
             if stale:
@@ -103,9 +104,8 @@ class ContentWatcher:
         if knowledge.calibrated:
             return False
         async with self._lock:
-            matcher = knowledge.matcher
-            calibration = await asyncio.to_thread(learn, knowledge.faq, matcher)
-            matcher.recalibrate(calibration)
+            calibration = await asyncio.to_thread(learn, knowledge.faq, knowledge.matcher)
+            knowledge.understanding.recalibrate(calibration)
         logger.info("decision calibrated on the current content (%d samples)", calibration.samples)
         return True
 

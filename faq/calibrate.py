@@ -166,7 +166,6 @@ def _cross_validate(faq: Faq, examples: Examples, stopwords: dict[str, set[str]]
         matcher = Matcher(
             reduced,
             stopwords,
-            None,
             calibration=neutral,
             examples=replace(examples, negatives=known),
             ranking_only=True,

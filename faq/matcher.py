@@ -1,18 +1,14 @@
 """Match a free-text message to FAQ topics, in any supported language.
 
-`Matcher.match` is the one entry point; its steps, in order:
-1. the language (`faq.langdetect`);
-2. urgent phrases, sure hits (`faq.urgent`; its typos looked up in the word index the matcher
-   shares with it, `faq.fuzzy`);
-3. small talk by its words (`faq.smalltalk`);
-4. ranking (`Matcher.rank`): the word score below, re-ranked with character n-gram similarity
+The matcher knows the FAQ and nothing else: `faq.understanding` reads each message once per turn
+(language, urgency, small talk) and asks it about the FAQ. Its steps:
+1. ranking (`Matcher.rank`): the word score below, re-ranked with character n-gram similarity
    (`faq.ngrams`), and the nearest negative example;
-5. deciding (`Matcher._decide`): the calibrated probability that the leader is right
+2. deciding (`Matcher.decide`): the calibrated probability that the leader is right
    (`faq.decide`, learned by `faq.calibrate`) answers alone, answers with alternatives, asks
    back or offers a person;
-6. for a message not surely answered: small talk in other words and urgent situations told
-   in other words (`faq.urgency`, learned from examples);
-7. a follow-up of the last answer (`context`) or a second question in the message (`also`).
+3. a follow-up of the last answer (`context`) or a second question in the message (`also`,
+   `Matcher.beside`).
 
 The word score (`Matcher._score`), the rule in one place: each topic is a bag of matching
 tokens per language (question, title, variants, keywords, and adjacent word pairs). A question
@@ -48,12 +44,11 @@ from faq.fuzzy import WordIndex
 from faq.langdetect import SCRIPT_LANGUAGES, Detection, LanguageDetector, script_of
 from faq.ngrams import GramSpace, PhraseIndex
 from faq.normalize import skeleton, words
-from faq.smalltalk import SmallTalkDetector
-from faq.urgency import UrgentModel
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from faq.loader import Faq
-    from faq.urgent import UrgentDetector, UrgentHit
 
 Decision = Literal["answer", "clarify", "escalate", "urgent", "chatter"]
 # What one query word brings to the scores: (weight, postings of its similar FAQ words, value
@@ -69,14 +64,6 @@ CLARIFY_SCORE: Final = 45
 MAX_CANDIDATES: Final = 3
 # The pseudo-topic of the negatives' n-gram index.
 NEGATIVE: Final = "-"
-# A message not answered from the FAQ and this close by n-grams to small-talk examples is
-# small talk ("i want to speak with a human please, not a machine"): chosen on the dev half.
-CHATTER_SIMILAR: Final = 0.4
-# An answer the matcher is not sure of gives way to small talk only when the small talk is
-# this much closer than the answer's topic by n-grams, and the question's own words score
-# below CHATTER_YIELDS (0..100): "... how do i book at oamp?" stays a question.
-CHATTER_MARGIN: Final = 0.1
-CHATTER_YIELDS: Final = 60
 # How many topics, best by words, the n-gram similarity re-ranks.
 RERANK: Final = 8
 # The word score (0..100) from which the leader may be answered (else its n-grams must be close):
@@ -281,33 +268,21 @@ class Matcher:
         self,
         faq: Faq,
         stopwords: dict[str, set[str]] | None = None,
-        urgent: UrgentDetector | None = None,
         *,
         calibration: Calibration | None = None,
         examples: Examples | None = None,
         ranking_only: bool = False,
+        shared_words: Collection[str] = (),
     ) -> None:
-        """`ranking_only`: only what `rank` needs (the cross-validation builds many)."""
+        """`ranking_only`: only what `rank` needs (the cross-validation builds many);
+        `shared_words`: another user's words kept in the same word index (`word_index`: the
+        urgent phrases', `faq.understanding`)."""
         self.faq = faq
-        self.urgent = urgent
         self.calibration = calibration or _shipped_calibration()
         self.examples = examples if examples is not None else _shipped_examples()
-        self.smalltalk = SmallTalkDetector(self.examples)
-        space = GramSpace()  # one numbering of n-grams for every index of this matcher
-        self._urgent_model = (
-            None
-            if ranking_only
-            else UrgentModel(
-                self.examples,
-                space,
-                [
-                    text
-                    for topic in faq.topics.values()
-                    for tr in topic.translations.values()
-                    for text in (tr.question, *tr.variants)
-                ],
-            )
-        )
+        # One numbering of n-grams for every index of this matcher and of those built beside
+        # it (`faq.understanding`: small talk, urgency).
+        self.space = space = GramSpace()
         self._stopwords = stopwords if stopwords is not None else load_stopwords()
         self.stopwords = self._stopwords
         self._all_stopwords = set().union(*self._stopwords.values()) if self._stopwords else set()
@@ -354,18 +329,6 @@ class Matcher:
             whole=True,
             space=space,
         )
-        self._chatter = PhraseIndex(
-            ()
-            if ranking_only
-            else (
-                (intent, lang, text)
-                for intent, by_lang in self.examples.smalltalk.items()
-                for lang, texts in by_lang.items()
-                for text in texts
-            ),
-            whole=not ranking_only,
-            space=space,
-        )
         # The words people write (the examples, the language words), not the FAQ's own.
         chat: dict[str, set[str]] = defaultdict(set)
         for texts in (self.examples.texts_by_language(), self.examples.language_words):
@@ -381,13 +344,11 @@ class Matcher:
             for tok in doc.tokens | doc.pairs:
                 df[tok].add(doc.topic)
         top = math.log(1 + topic_count)
-        self._idf = {tok: math.log(1 + topic_count / len(ts)) / top for tok, ts in df.items()}
+        self.idf = {tok: math.log(1 + topic_count / len(ts)) / top for tok, ts in df.items()}
         self._vocab = sorted({t for d in self._docs for t in d.tokens})
         # One index of words for the FAQ's and the urgent phrases' (`faq.fuzzy`).
-        index = WordIndex([*self._vocab, *(urgent.vocabulary if urgent else ())])
-        self._fuzzy = FuzzyVocabulary(self._vocab, index)
-        if urgent:
-            urgent.share(index)
+        self.word_index = WordIndex([*self._vocab, *shared_words])
+        self._fuzzy = FuzzyVocabulary(self._vocab, self.word_index)
         # Which documents have a token or pair: only they can score for a query that has it.
         postings: dict[str, list[int]] = defaultdict(list)
         for i, doc in enumerate(self._docs):
@@ -395,79 +356,13 @@ class Matcher:
                 postings[tok].append(i)
         self._postings = dict(postings)
         self._similar = lru_cache(maxsize=50_000)(self._similar_uncached)
-        # A turn asks about its message more than once (urgent before any step, then the
-        # question): matched once.
-        self._matched = lru_cache(maxsize=256)(self._match_uncached)
         # What a query word brings to the scores depends on the word alone: computed once.
         self._evidence = lru_cache(maxsize=50_000)(self._evidence_uncached)
 
     def detect(self, text: str, hint: str | None = None) -> Detection:
         return self.detector.detect(text, hint)
 
-    def match(
-        self,
-        text: str,
-        lang: str | None = None,
-        hint: str | None = None,
-        context: str | None = None,
-    ) -> Match:
-        """Match `text`; `lang` forces the language, `hint` is the user's language for ties,
-        `context` the topic the conversation answered last (a follow-up is matched in it)."""
-        return self._matched(text, lang, hint, context)
-
-    def _match_uncached(
-        self, text: str, lang: str | None, hint: str | None, context: str | None
-    ) -> Match:
-        detection = Detection(lang, True) if lang else self.detector.detect(text, hint)
-        hit = self.urgent_phrase(text, detection)
-        if hit and not (
-            self._urgent_model and self._urgent_model.ordinary(text, _languages_for(text))
-        ):
-            return self._urgent_match(text, detection, hit.category)
-        chatter = self.smalltalk.detect(text, self._idf)
-        if chatter:
-            return Match(
-                text,
-                detection.lang,
-                detection.confident,
-                "chatter",
-                None,
-                0,
-                (),
-                intent=chatter.intent,
-                confidence=1.0,
-            )
-        query, ranked, negative = self.rank(text, detection)
-        decided = self._decide(text, detection, query, ranked, negative)
-        if decided.sure:
-            # Surely a question of the FAQ: neither small talk nor an emergency told in other
-            # words (the phrases above still catch one that names it).
-            return self._beside(decided, detection, query, ranked, context)
-        languages = _languages_for(text)
-        chatty = self._chatter.similarity_of_all(text, languages)
-        intent = max(chatty, key=chatty.__getitem__, default=None)
-        chat = chatty[intent] if intent else 0.0
-        if self.urgent and self._urgent_model:
-            nearest = max((r.ngrams for r in ranked), default=0.0)
-            # Small talk counts as ordinary only when it is clearly small talk.
-            ordinary = max(nearest, chat if chat >= CHATTER_SIMILAR else 0.0)
-            learned = self._urgent_model.category(text, languages, ordinary)
-            if learned:
-                return self._urgent_match(text, detection, learned)
-        decided = self._beside(decided, detection, query, ranked, context)
-        if decided.decision != "answer" or not decided.sure:
-            # Not a sure answer: small talk in other words than the examples'? An unsure
-            # answer gives way only to clearly closer small talk; one word is too little to
-            # tell by n-grams (Czech "pas", French "pas du tout").
-            answered = decided.decision == "answer"
-            if answered and ranked[0].words * 100 >= CHATTER_YIELDS:
-                return decided  # its words plainly ask the topic ("... how do i book at oamp?")
-            leading = ranked[0].ngrams + CHATTER_MARGIN if answered else 0.0
-            if intent and len(text.split()) > 1 and chat >= max(CHATTER_SIMILAR, leading):
-                return replace(decided, decision="chatter", topic=None, intent=intent)
-        return decided
-
-    def _beside(
+    def beside(
         self,
         decided: Match,
         detection: Detection,
@@ -493,7 +388,7 @@ class Matcher:
         for part in parts:
             query = self._informative(part, detection.lang, detection.confident)
             if query:
-                languages = _languages_for(part)
+                languages = languages_for(part)
                 scored.append((part, query, languages, self._leading(query, languages, detection)))
         leaders = {max(scores, key=lambda t: (scores[t][0], t)) for *_, scores in scored if scores}
         if len(leaders) < 2:
@@ -543,33 +438,6 @@ class Matcher:
     def recalibrate(self, calibration: Calibration) -> None:
         """Decide with `calibration` from now on (learned in the background, `bot.reload`)."""
         self.calibration = calibration
-        self._matched.cache_clear()
-
-    def urgent_phrase(self, text: str, detection: Detection | None = None) -> UrgentHit | None:
-        """The urgent phrase `text` matches: of its language when that is sure, else of any."""
-        if not self.urgent:
-            return None
-        detection = detection or self.detector.detect(text)
-        return self.urgent.detect(text, detection.lang if detection.confident else None)
-
-    def urgent_category(self, text: str, hint: str | None = None) -> str | None:
-        """The urgent category of `text` (a phrase, or close to the urgent examples), or None."""
-        match = self.match(text, hint=hint)
-        return match.urgent_category if match.decision == "urgent" else None
-
-    @staticmethod
-    def _urgent_match(text: str, detection: Detection, category: str) -> Match:
-        return Match(
-            text,
-            detection.lang,
-            detection.confident,
-            "urgent",
-            None,
-            100,
-            (),
-            urgent_category=category,
-            confidence=1.0,
-        )
 
     def rank(self, text: str, detection: Detection) -> tuple[list[str], list[Ranked], float]:
         """The question's informative words; the topics they point to, best first: the word
@@ -578,7 +446,7 @@ class Matcher:
         query = self._informative(text, detection.lang, detection.confident)
         if not query:
             return query, [], 0.0
-        languages = _languages_for(text)
+        languages = languages_for(text)
         ranked = self._reranked(text, self._leading(query, languages, detection), languages)
         return query, ranked, self._negative(text, languages)
 
@@ -607,7 +475,7 @@ class Matcher:
         """The n-gram similarity of the nearest negative example."""
         return self._negatives.similarity_of_all(text, languages).get(NEGATIVE, 0.0)
 
-    def _decide(
+    def decide(
         self,
         text: str,
         detection: Detection,
@@ -658,9 +526,7 @@ class Matcher:
         query = self._informative(text, lang, True)
         if not query:
             return {}
-        scores = self._score(
-            query, _languages_for(text), lang in ANALYTIC_LANGUAGES, phrases=False
-        )
+        scores = self._score(query, languages_for(text), lang in ANALYTIC_LANGUAGES, phrases=False)
         return {topic: sc[0] for topic, sc in scores.items()}
 
     def explain(self, text: str, lang: str | None = None) -> dict[str, object]:
@@ -668,7 +534,7 @@ class Matcher:
         matched (with similarity), and every topic's score, best first."""
         detection = Detection(lang, True) if lang else self.detector.detect(text)
         query = self._informative(text, detection.lang, detection.confident)
-        scores = self._score(query, _languages_for(text), detection.lang in ANALYTIC_LANGUAGES)
+        scores = self._score(query, languages_for(text), detection.lang in ANALYTIC_LANGUAGES)
         return {
             "words": query,
             "matches": {qt: sorted(self._similar(qt), key=lambda kv: -kv[1]) for qt in query},
@@ -695,7 +561,7 @@ class Matcher:
 
     def _similar_uncached(self, token: str) -> tuple[tuple[str, float], ...]:
         if len(token) < 3:
-            return ((token, 1.0),) if token in self._idf else ()
+            return ((token, 1.0),) if token in self.idf else ()
         result = []
         for vt, ratio in self._fuzzy.closest(token):
             sim = token_similarity(token, vt, ratio)
@@ -713,10 +579,10 @@ class Matcher:
         another ending of a word never covers more than the word itself would."""
         # A query word weighs what its closest FAQ word weighs (not a rarer word it merely
         # resembles: "visa" must not weigh like "visit").
-        closest = max(similar, key=lambda kv: (kv[1], -self._idf[kv[0]]), default=None)
-        weight = self._idf[closest[0]] * closest[1] if closest else UNKNOWN_WEIGHT
+        closest = max(similar, key=lambda kv: (kv[1], -self.idf[kv[0]]), default=None)
+        weight = self.idf[closest[0]] * closest[1] if closest else UNKNOWN_WEIGHT
         values = sorted(
-            ((vt, min(sim * self._idf[vt], weight)) for vt, sim in similar), key=lambda kv: kv[1]
+            ((vt, min(sim * self.idf[vt], weight)) for vt, sim in similar), key=lambda kv: kv[1]
         )
         # Two flat tuples rather than one of pairs: fewer objects for the garbage collector
         # to track in a cache of 50,000 words.
@@ -742,11 +608,11 @@ class Matcher:
         FULL_COVERAGE. Topics that cannot be among them may be left out.
         """
         if exact:
-            evidence = [self._evidence_of(((qt, 1.0),) if qt in self._idf else ()) for qt in query]
+            evidence = [self._evidence_of(((qt, 1.0),) if qt in self.idf else ()) for qt in query]
         else:
             evidence = [self._evidence(qt) for qt in query]
-        pairs = [p for p in _pairs(query) if p in self._idf]
-        total = sum(weight for weight, _, _ in evidence) + sum(self._idf[p] for p in pairs)
+        pairs = [p for p in _pairs(query) if p in self.idf]
+        total = sum(weight for weight, _, _ in evidence) + sum(self.idf[p] for p in pairs)
         sorted_phrase = " ".join(sorted(query))
         # What each document covers: per query word in query order, the best of its similar
         # words the document has (at most the word's weight), then the sum of its pairs. Only
@@ -766,7 +632,7 @@ class Matcher:
         paired: dict[int, list[float]] = defaultdict(list)
         for p in pairs:
             for i in self._postings[p]:
-                paired[i].append(self._idf[p])
+                paired[i].append(self.idf[p])
         for i, pair_values in paired.items():
             covered_by[i] = covered_by.get(i, 0.0) + sum(pair_values)
         scores: dict[str, tuple[float, float]] = {}
@@ -865,6 +731,7 @@ def _pairs(tokens: list[str]) -> list[str]:
     return [f"{a}{PAIR_SEPARATOR}{b}" for a, b in zip(tokens, tokens[1:], strict=False)]
 
 
-def _languages_for(text: str) -> tuple[str, ...]:
+def languages_for(text: str) -> tuple[str, ...]:
+    """The languages a message in `text`'s script can be in."""
     script = script_of(text)
     return SCRIPT_LANGUAGES.get(script or "latin", SCRIPT_LANGUAGES["latin"])

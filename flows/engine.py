@@ -30,8 +30,8 @@ from storage.unit import Unit
 
 if TYPE_CHECKING:
     from faq.loader import Faq
-    from faq.matcher import Matcher
     from faq.offices import Office
+    from faq.understanding import Understanding
     from locales import Locales, Translator
     from storage.unit import Storage
 
@@ -47,7 +47,7 @@ class Engine:
         self,
         *,
         faq: Faq,
-        matcher: Matcher,
+        understanding: Understanding,
         locales: Locales,
         storage: Storage,
         retention_days: int,
@@ -60,7 +60,7 @@ class Engine:
     ) -> None:
         self.services = Services(
             faq=faq,
-            matcher=matcher,
+            understanding=understanding,
             locales=locales,
             staff_t=locales.get(staff_lang),
             offices={office.id: office for office in offices or []},
@@ -82,8 +82,8 @@ class Engine:
         return self.services.faq
 
     @property
-    def matcher(self) -> Matcher:
-        return self.services.matcher
+    def understanding(self) -> Understanding:
+        return self.services.understanding
 
     @property
     def locales(self) -> Locales:
@@ -98,9 +98,9 @@ class Engine:
     def offices(self) -> dict[str, Office]:
         return self.services.offices
 
-    def use(self, faq: Faq, matcher: Matcher) -> None:
+    def use(self, faq: Faq, understanding: Understanding) -> None:
         """Serve new FAQ content (hot reload); conversations in progress go on."""
-        self.services.faq, self.services.matcher = faq, matcher
+        self.services.faq, self.services.understanding = faq, understanding
 
     async def handle(self, event: Inbound, *, via_outbox: bool = False) -> list[Reply]:
         """Process one event and return what to send back. Never raises.

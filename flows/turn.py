@@ -12,8 +12,8 @@ from flows.state import Draft, Step
 
 if TYPE_CHECKING:
     from faq.loader import Faq
-    from faq.matcher import Matcher
     from faq.offices import Office
+    from faq.understanding import Understanding
     from locales import Locales, Translator
     from storage.dto import UserDto
     from storage.unit import Unit
@@ -26,7 +26,7 @@ class Services:
     """The content and settings the conversations use; one per engine (`use` swaps the FAQ)."""
 
     faq: Faq
-    matcher: Matcher
+    understanding: Understanding
     locales: Locales
     staff_t: Translator
     offices: dict[str, Office]

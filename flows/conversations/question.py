@@ -30,7 +30,7 @@ CHATTER_PERSON: Final = frozenset({"human", "no", "frustration"})
 async def _without_storage(turn: Turn, text: str) -> None:
     """Storage failing: what needs no memory (an answer, topics to choose, emergency numbers)."""
     services = turn.services
-    match = services.matcher.match(text, hint=turn.client_lang)
+    match = services.understanding.read(text, hint=turn.client_lang)
     if match.lang_confident and match.lang in services.locales:
         turn.use_language(match.lang)
     if match.decision == "urgent":
@@ -48,7 +48,7 @@ async def _without_storage(turn: Turn, text: str) -> None:
 
 @REGISTRY.question(without_storage=_without_storage)
 async def ask(turn: Turn, text: str) -> None:
-    match = turn.services.matcher.match(text, hint=turn.user.lang)
+    match = turn.services.understanding.read(text, hint=turn.user.lang)
     if turn.user.lang is None:
         # No language chosen yet: the one the question is written in, unless that is a guess
         # and the person's phone tells us better.

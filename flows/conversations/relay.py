@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 async def relay(turn: Turn, reference: str, text: str) -> None:
     """A person with an open case writes: the message goes to their caseworker."""
     services = turn.services
-    hit = services.matcher.urgent_category(text, hint=turn.user.lang)
+    hit = services.understanding.urgent_category(text, hint=turn.user.lang)
     # The person answered a caseworker who was waiting: it is the caseworker's turn again.
     await turn.unit.requests.move(reference, RequestStatus.ANSWERED)
     await queue_for_staff(

@@ -18,11 +18,11 @@ logger = logging.getLogger(__name__)
 
 async def screen(turn: Turn, text: str, spec: StepSpec) -> bool:
     """Take `text` as an urgent situation if it is one; True when it was."""
-    matcher = turn.services.matcher
-    if not matcher.urgent or (spec.not_urgent is not None and spec.not_urgent(text)):
+    understanding = turn.services.understanding
+    if not understanding.urgent or (spec.not_urgent is not None and spec.not_urgent(text)):
         return False
     # Matched once per turn: the question gets the same match from the matcher's memo.
-    category = matcher.urgent_category(text, hint=turn.user.lang)
+    category = understanding.urgent_category(text, hint=turn.user.lang)
     if not category:
         return False
     await take_urgent(turn, text, category)
@@ -34,7 +34,7 @@ async def take_urgent(turn: Turn, text: str, category: str | None) -> None:
     logger.warning("urgent situation recognised (%s)", category)
     await turn.record("urgent")
     if turn.user.lang is None:
-        detection = turn.services.matcher.detect(text, hint=turn.client_lang)
+        detection = turn.services.understanding.detect(text, hint=turn.client_lang)
         await turn.set_language(detection.lang if detection.confident else turn.lang)
     phone = turn.draft.request.phone
     turn.draft = Draft(

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from faq.matcher import Match, Matcher
+    from faq.matcher import Match
+    from faq.understanding import Understanding
 
 BLIND = Path(__file__).resolve().parents[1] / "data" / "blind"
 
@@ -115,16 +116,18 @@ class Outcome:
     why: str
 
 
-def evaluate(matcher: Matcher, cases: list[Case]) -> tuple[dict[str, Tally], list[Outcome]]:
+def evaluate(
+    understanding: Understanding, cases: list[Case]
+) -> tuple[dict[str, Tally], list[Outcome]]:
     """Per language: the metrics of the issue's table; and every case's outcome."""
-    topics = set(matcher.faq.topics)
+    topics = set(understanding.matcher.faq.topics)
     tallies: dict[str, Tally] = defaultdict(Tally)
     outcomes = []
     for case in cases:
         expected = case.expect if isinstance(case.expect, tuple) else (case.expect,)
         if case.kind in ("question", "two", "followup") and not set(expected) <= topics:
             continue  # a topic this FAQ does not have yet
-        match = matcher.match(case.text, context=case.context)
+        match = understanding.read(case.text, context=case.context)
         good, why = _judge(case, match, expected)
         for tally in (tallies[case.lang], tallies["all"]):
             _count(tally, case, match, expected)
@@ -213,9 +216,9 @@ def main(argv: list[str]) -> int:
     from bot.config import Settings
 
     half = next((a for a in argv if a in ("dev", "test", "all")), "dev")
-    matcher = build_knowledge(Settings(_env_file=None)).matcher
+    understanding = build_knowledge(Settings(_env_file=None)).understanding
     cases = [c for c in load_cases() if half == "all" or c.half == half]
-    tallies, outcomes = evaluate(matcher, cases)
+    tallies, outcomes = evaluate(understanding, cases)
     print(table(tallies, f"Blind evaluation, {half} half ({len(cases)} messages)"))
     if "--misses" in argv:
         if half != "dev":

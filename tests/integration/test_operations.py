@@ -76,7 +76,7 @@ async def test_database_unreachable_gets_a_polite_reply_not_a_crash() -> None:
     db = create_engine(settings.database_url)
     engine = Engine(
         faq=knowledge.faq,
-        matcher=knowledge.matcher,
+        understanding=knowledge.understanding,
         locales=knowledge.locales,
         storage=Storage(db),
         retention_days=90,

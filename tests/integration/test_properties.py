@@ -180,7 +180,7 @@ _forced_lang = st.sampled_from([None, "cs", "en", "ru", "uk", "vi", "ar", "mn", 
 @example(text="?!...", lang="ar")
 @example(text="😀🙏👍", lang=None)
 def test_matcher_keeps_its_contract(knowledge: Knowledge, text: str, lang: str | None) -> None:
-    match = knowledge.matcher.match(text, lang=lang)
+    match = knowledge.understanding.read(text, lang=lang)
     assert match.decision in DECISIONS
     assert isinstance(match.score, int)
     assert 0 <= match.score <= 100
@@ -207,8 +207,8 @@ def test_matcher_keeps_its_contract(knowledge: Knowledge, text: str, lang: str |
 @example(text="my employer took my passport and does not pay me")
 @example(text="\u202emy husband beats me\u202c")
 def test_urgent_detector_never_raises(knowledge: Knowledge, text: str) -> None:
-    assert knowledge.matcher.urgent is not None
-    hit = knowledge.matcher.urgent.detect(text)
+    assert knowledge.understanding.urgent is not None
+    hit = knowledge.understanding.urgent.detect(text)
     assert hit is None or (hit.category and hit.phrase)
 
 
@@ -363,7 +363,7 @@ async def engine_without_database(knowledge: Knowledge) -> AsyncIterator[Engine]
     db = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
     yield Engine(
         faq=knowledge.faq,
-        matcher=knowledge.matcher,
+        understanding=knowledge.understanding,
         locales=knowledge.locales,
         storage=Storage(db),
         retention_days=90,

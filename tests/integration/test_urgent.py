@@ -12,6 +12,7 @@ from bot.app import App, Knowledge, build_app
 from bot.cli import main
 from faq.loader import load_faq
 from faq.matcher import Matcher
+from faq.understanding import Understanding
 from faq.urgent import check_urgent
 from flows import payloads as pl
 from flows.payloads import Action
@@ -28,7 +29,7 @@ def test_urgent_detection_on_labelled_messages(knowledge: Knowledge) -> None:
     urgent, caught, answered_urgent = Counter(), Counter(), []
     ordinary, false_alarm = Counter(), Counter()
     for case in cases:
-        match = knowledge.matcher.match(case["text"])
+        match = knowledge.understanding.read(case["text"])
         if case["urgent"]:
             urgent[case["lang"]] += 1
             caught[case["lang"]] += match.decision == "urgent"
@@ -73,7 +74,7 @@ def test_urgent_detection_on_labelled_messages(knowledge: Knowledge) -> None:
     ],
 )
 def test_clear_emergencies_are_urgent(knowledge: Knowledge, text: str) -> None:
-    assert knowledge.matcher.match(text).decision == "urgent"
+    assert knowledge.understanding.read(text).decision == "urgent"
 
 
 @pytest.mark.parametrize(
@@ -86,7 +87,7 @@ def test_clear_emergencies_are_urgent(knowledge: Knowledge, text: str) -> None:
     ],
 )
 def test_paperwork_mentioning_the_police_is_not_urgent(knowledge: Knowledge, text: str) -> None:
-    assert knowledge.matcher.match(text).decision != "urgent"
+    assert knowledge.understanding.read(text).decision != "urgent"
 
 
 @pytest.mark.parametrize(
@@ -120,8 +121,8 @@ def test_paperwork_mentioning_the_police_is_not_urgent(knowledge: Knowledge, tex
 def test_alarming_words_in_ordinary_situations(
     knowledge: Knowledge, ordinary: str, urgent: str
 ) -> None:
-    assert knowledge.matcher.match(ordinary).decision != "urgent"
-    assert knowledge.matcher.match(urgent).decision == "urgent"
+    assert knowledge.understanding.read(ordinary).decision != "urgent"
+    assert knowledge.understanding.read(urgent).decision == "urgent"
 
 
 def test_faq_check_names_the_lookalikes_an_urgent_phrase_matches(tmp_path: Path) -> None:
@@ -274,7 +275,8 @@ def test_typo_search_finds_what_comparing_with_every_phrase_word_finds() -> None
             typos.append(word[:i] + word[i + 1 : i + 2] + word[i] + word[i + 2 :])
     long_words = [w for w in detector.vocabulary if len(w) >= 5]
     shared = UrgentDetector.load()
-    Matcher(load_faq(), urgent=shared)  # lends it the index of the FAQ's words and its own
+    # Lent the index of the FAQ's words and its own.
+    Understanding(Matcher(load_faq(), shared_words=shared.vocabulary), shared)
     found = 0
     for typo in (t for t in typos if len(t) >= 5):
         everything = process.extract(

@@ -34,7 +34,7 @@ def test_accuracy_on_labelled_messages(knowledge: Knowledge) -> None:
     unsure_wrong = 0
     for case in cases:
         lang, expect = case["lang"], case["expect"]
-        match = knowledge.matcher.match(case["text"])
+        match = knowledge.understanding.read(case["text"])
         total[lang] += 1
         lang_right[lang] += match.lang == lang
         if expect == "none":

@@ -36,6 +36,19 @@ def test_import_direction(package: str) -> None:
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_the_faq_matcher_knows_the_faq_only() -> None:
+    """Urgency and small talk are read beside the matcher (`faq.understanding`), not inside
+    it: the matcher imports neither, and the conversation reads messages through the
+    understanding alone."""
+    tree = ast.parse((ROOT / "faq" / "matcher.py").read_text(encoding="utf-8"))
+    modules = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert modules.isdisjoint({"faq.urgent", "faq.urgency", "faq.smalltalk"})
+    for path in (ROOT / "flows").rglob("*.py"):
+        assert ".matcher." not in path.read_text(encoding="utf-8"), path
+
+
 def test_every_step_is_declared_once_in_the_registry() -> None:
     """Each step of the conversation has its prompt, text and buttons in one declaration."""
     from flows.dispatch import REGISTRY  # importing the dispatcher declares every conversation

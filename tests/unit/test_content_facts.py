@@ -250,6 +250,6 @@ def test_the_new_topics_are_in_their_categories_in_every_language(knowledge: Kno
 def test_people_asking_in_their_words_get_the_new_and_corrected_topics(
     knowledge: Knowledge, text: str, lang: str, topic: str
 ) -> None:
-    match = knowledge.matcher.match(text, lang=lang)
+    match = knowledge.understanding.read(text, lang=lang)
     assert match.decision == "answer", (text, match.decision, match.topic)
     assert match.topic == topic

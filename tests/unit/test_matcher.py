@@ -18,6 +18,7 @@ from faq.matcher import (
     token_similarity,
 )
 from faq.schema import Topic, Translation
+from faq.understanding import Understanding
 from locales import LANGUAGES
 
 REQUIRED_TOPICS = [
@@ -45,7 +46,7 @@ def test_every_question_as_written_is_answered_with_its_topic(
     wrong = []
     for topic in knowledge.faq.topics.values():
         question = topic.translations[lang].question
-        match = knowledge.matcher.match(question)
+        match = knowledge.understanding.read(question)
         if (match.decision, match.topic) != ("answer", topic.id):
             wrong.append((topic.id, match.decision, match.topic))
     assert not wrong
@@ -69,7 +70,7 @@ def test_every_question_as_written_is_answered_with_its_topic(
     ],
 )
 def test_everyday_phrasings_are_answered(knowledge: Knowledge, text: str, topic: str) -> None:
-    match = knowledge.matcher.match(text)
+    match = knowledge.understanding.read(text)
     assert (match.decision, match.topic) == ("answer", topic), match
 
 
@@ -92,25 +93,25 @@ def test_everyday_phrasings_are_answered(knowledge: Knowledge, text: str, topic:
 def test_small_talk_is_recognised_not_answered(
     knowledge: Knowledge, text: str, intent: str
 ) -> None:
-    match = knowledge.matcher.match(text)
+    match = knowledge.understanding.read(text)
     assert (match.decision, match.intent, match.topic) == ("chatter", intent, None)
 
 
 @pytest.mark.parametrize("text", ["???", "...", "pas", "who won the football match"])
 def test_noise_is_not_answered(knowledge: Knowledge, text: str) -> None:
-    match = knowledge.matcher.match(text)
+    match = knowledge.understanding.read(text)
     assert match.decision in ("escalate", "clarify")
     assert match.topic is None
 
 
 def test_a_greeting_before_a_question_is_a_question(knowledge: Knowledge) -> None:
-    match = knowledge.matcher.match("dobry den, jake doklady k prodlouzeni pobytu?")
+    match = knowledge.understanding.read("dobry den, jake doklady k prodlouzeni pobytu?")
     assert (match.decision, match.topic) == ("answer", "residence-extension-documents")
 
 
 def test_one_vague_word_is_answered_with_alternatives(knowledge: Knowledge) -> None:
     # "visa" is several topics' word: likely one of them, not sure which.
-    match = knowledge.matcher.match("visa")
+    match = knowledge.understanding.read("visa")
     assert match.decision == "answer"
     assert not match.sure
     assert 1 <= len(match.alternatives) <= 2
@@ -119,17 +120,17 @@ def test_one_vague_word_is_answered_with_alternatives(knowledge: Knowledge) -> N
 
 
 def test_typos_still_match(knowledge: Knowledge) -> None:
-    match = knowledge.matcher.match("zdravotni pojistenni")
+    match = knowledge.understanding.read("zdravotni pojistenni")
     assert match.topic == "health-insurance"
 
 
 def test_forced_language_is_reported(knowledge: Knowledge) -> None:
-    match = knowledge.matcher.match("pojisteni", lang="cs")
+    match = knowledge.understanding.read("pojisteni", lang="cs")
     assert match.as_dict()["lang"] == "cs"
 
 
 def test_json_shape(knowledge: Knowledge) -> None:
-    data = knowledge.matcher.match("zapis do skolky").as_dict()
+    data = knowledge.understanding.read("zapis do skolky").as_dict()
     assert set(data) == {
         "text", "lang", "decision", "topic", "score", "candidates",
         "confidence", "intent", "also", "alternatives", "sure",
@@ -157,9 +158,9 @@ def test_matcher_works_on_any_faq() -> None:
         },
         languages=("en",),
     )
-    matcher = Matcher(faq)
-    assert matcher.match("my tooth hurts, need a dentist").topic == "dentist"
-    assert matcher.match("pharmacy open at night").topic == "pharmacy"
+    understanding = Understanding(Matcher(faq))
+    assert understanding.read("my tooth hurts, need a dentist").topic == "dentist"
+    assert understanding.read("pharmacy open at night").topic == "pharmacy"
 
 
 def test_fuzzy_vocabulary_finds_what_comparing_with_every_word_finds() -> None:

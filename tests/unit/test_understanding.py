@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 def test_blind_evaluation(knowledge: Knowledge) -> None:
     cases = load_cases()
     halves = {half: [c for c in cases if c.half == half] for half in ("dev", "test")}
-    results = {half: evaluate(knowledge.matcher, chosen)[0] for half, chosen in halves.items()}
+    results = {
+        half: evaluate(knowledge.understanding, chosen)[0] for half, chosen in halves.items()
+    }
     for half, tallies in results.items():
         REPORTS.append(table(tallies, f"Blind evaluation, {half} half ({len(halves[half])} msgs)"))
     test = results["test"]["all"]
@@ -87,12 +89,12 @@ def test_calibration_round_trips(tmp_path: Path) -> None:
     ],
 )
 def test_a_question_with_context_is_answered(knowledge: Knowledge, text: str, topic: str) -> None:
-    match = knowledge.matcher.match(text)
+    match = knowledge.understanding.read(text)
     assert (match.decision, match.topic) == ("answer", topic)
 
 
 def test_two_questions_in_one_message(knowledge: Knowledge) -> None:
-    match = knowledge.matcher.match(
+    match = knowledge.understanding.read(
         "jake doklady potrebuju k prodlouzeni pobytu a kdy nejpozdeji musim podat zadost?"
     )
     assert match.decision == "answer"
@@ -105,16 +107,16 @@ def test_two_questions_in_one_message(knowledge: Knowledge) -> None:
 
 def test_a_follow_up_is_matched_in_the_context_of_the_last_answer(knowledge: Knowledge) -> None:
     text = "a kolik to stoji?"
-    alone = knowledge.matcher.match(text)
+    alone = knowledge.understanding.read(text)
     assert alone.topic != "residence-extension-documents"
-    followed = knowledge.matcher.match(text, context="residence-extension-documents")
+    followed = knowledge.understanding.read(text, context="residence-extension-documents")
     assert (followed.decision, followed.topic, followed.intent) == (
         "answer",
         "residence-extension-documents",
         "followup",
     )
     # A short message plainly about another topic is that topic, context or not.
-    switched = knowledge.matcher.match("a zapis do skolky?", context="health-insurance")
+    switched = knowledge.understanding.read("a zapis do skolky?", context="health-insurance")
     assert switched.topic == "school-kindergarten"
 
 
@@ -129,8 +131,9 @@ def test_a_follow_up_is_matched_in_the_context_of_the_last_answer(knowledge: Kno
 def test_urgent_in_other_words_than_the_phrases(
     knowledge: Knowledge, text: str, category: str
 ) -> None:
-    assert knowledge.matcher.urgent_phrase(text) is None  # no phrase names it
-    match = knowledge.matcher.match(text)
+    assert knowledge.understanding.urgent is not None
+    assert knowledge.understanding.urgent.detect(text) is None  # no phrase names it
+    match = knowledge.understanding.read(text)
     assert (match.decision, match.urgent_category) == ("urgent", category)
 
 
@@ -144,13 +147,13 @@ def test_urgent_in_other_words_than_the_phrases(
     ],
 )
 def test_ordinary_messages_are_not_urgent(knowledge: Knowledge, text: str) -> None:
-    assert knowledge.matcher.match(text).decision != "urgent"
+    assert knowledge.understanding.read(text).decision != "urgent"
 
 
 def test_an_urgent_phrase_counts_in_its_own_language(knowledge: Knowledge) -> None:
     # A Czech phrase's words with other endings resemble French ones; French is sure here.
     text = "ma femme et mon bebe m'ont rejoint, quelle assurance pour eux ?"
-    assert knowledge.matcher.match(text).decision != "urgent"
+    assert knowledge.understanding.read(text).decision != "urgent"
 
 
 @pytest.mark.parametrize(
@@ -170,7 +173,7 @@ def test_language_of_short_messages(knowledge: Knowledge, text: str, lang: str) 
 
 
 def test_chatter_json(knowledge: Knowledge) -> None:
-    data = knowledge.matcher.match("дякую").as_dict()
+    data = knowledge.understanding.read("дякую").as_dict()
     assert (data["decision"], data["intent"], data["topic"]) == ("chatter", "thanks", None)
 
 
