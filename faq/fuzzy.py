@@ -38,6 +38,8 @@ _ONE_BIT = re.compile("1")
 # `_set_bits` on masks with fewer than one bit in _SPARSE: byte by byte; on denser ones, through
 # the binary string (which costs a character per bit of the mask, however few are set).
 _SPARSE: Final = 256
+# ... and masks of at most this many bits one bit at a time (faster for a handful).
+_FEW_BITS: Final = 8
 _NONZERO: Final = bytes([0] + [1] * 255)  # bytes.translate table: every byte but 0 becomes 1
 _BYTE_BITS: Final = tuple(tuple(bit for bit in range(8) if byte >> bit & 1) for byte in range(256))
 # Message words looked up and remembered (a word's neighbours depend on the word alone).
@@ -168,6 +170,14 @@ def _at_least(masks: list[int], top: int) -> list[int]:
 
 def _set_bits(mask: int) -> list[int]:
     """The positions of the 1 bits of `mask`, ascending."""
+    if mask.bit_count() <= _FEW_BITS:
+        # The usual case (a handful of candidate words): the lowest bit, one at a time.
+        positions = []
+        while mask:
+            low = mask & -mask
+            positions.append(low.bit_length() - 1)
+            mask ^= low
+        return positions
     if mask.bit_count() * _SPARSE < mask.bit_length():
         # Few bits: find the bytes that are not 0 (memchr on a copy with them as 1).
         data = mask.to_bytes((mask.bit_length() + 7) // 8, "little")

@@ -66,8 +66,10 @@ class Detection:
     confident: bool
 
 
+@lru_cache(maxsize=1024)
 def script_of(text: str) -> str | None:
-    """The dominant script of the letters in `text`."""
+    """The dominant script of the letters in `text` (a turn asks it of its message several
+    times: remembered for the last ones)."""
     counts: Counter[str] = Counter(s for s in map(_script_of_char, text) if s is not None)
     return counts.most_common(1)[0][0] if counts else None
 

@@ -128,7 +128,13 @@ def skeleton(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Folded words of `text` (emoji and punctuation dropped)."""
-    return [w for w in _WORD.findall(fold(text)) if not w.isdigit() or len(w) > 1]
+    return list(_words(text))
+
+
+@lru_cache(maxsize=4096)
+def _words(text: str) -> tuple[str, ...]:
+    # A turn's steps ask for the words of its message several times: remembered.
+    return tuple(w for w in _WORD.findall(fold(text)) if not w.isdigit() or len(w) > 1)
 
 
 def tokens(text: str) -> list[str]:
