@@ -108,11 +108,16 @@ class LanguageDetector:
         self._languages_of = _languages_of_words(vocabulary, chat)
         self._spelled_in = _languages_of_words(spelled or {}, chat)
         self._phrases: dict[tuple[str, ...], set[str]] = {}
+        # A one-word message that is a common word of a language ("si", "за") votes for it as a
+        # phrase: Spanish "si" is a whole answer, Czech "si" never stands alone.
+        self._alone: dict[str, set[str]] = {}
         for lang, texts in (phrases or {}).items():
             for text in texts:
                 folded = tuple(words(text))
                 if len(folded) > 1:
                     self._phrases.setdefault(folded, set()).add(lang)
+                elif folded:
+                    self._alone.setdefault(folded[0], set()).add(lang)
         self._phrase_lengths = sorted({len(p) for p in self._phrases}, reverse=True)
 
     def detect(self, text: str, hint: str | None = None) -> Detection:
@@ -171,7 +176,11 @@ class LanguageDetector:
         return Detection(best, confident=confident)
 
     def _phrases_in(self, folded: list[str]) -> list[set[str]]:
-        """The languages of each common phrase among the words `folded`, longest first."""
+        """The languages of each common phrase among the words `folded`, longest first (a
+        one-word message is a phrase of one word)."""
+        if len(folded) == 1:
+            alone = self._alone.get(folded[0])
+            return [alone] if alone else []
         found = []
         for length in self._phrase_lengths:
             for start in range(len(folded) - length + 1):

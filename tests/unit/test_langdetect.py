@@ -32,6 +32,11 @@ CASES = [
     ("dobryy den", "ru"),
     ("prodlouzeni pobytu", "cs"),
     ("gde zapisatsya na kurz Vitejte v CR, ne znayu", "ru"),
+    # A one-word message is a whole answer in the language that says it alone (Spanish "si",
+    # not the Czech reflexive "si"; Mongolian "за", OK).
+    ("si", "es"),
+    ("за", "mn"),
+    ("chhaskaca", "hy"),
     # ...and the letters French and Vietnamese share tell neither alone.
     ("xin chào", "vi"),
     ("chào chị", "vi"),
