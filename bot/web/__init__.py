@@ -89,7 +89,6 @@ def console_application(app: App) -> web.Application:
         console,
         loader=jinja2.PackageLoader("bot.web", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
-        context_processors=[pages.context],
     )
     env.globals["t"] = strings
     env.globals["root"] = ROOT

@@ -61,7 +61,7 @@ def add_routes(console: web.Application) -> None:
     r.add_post("/case/{reference}/settle", settle)
 
 
-async def context(request: web.Request) -> dict[str, Any]:
+def context(request: web.Request) -> dict[str, Any]:
     """What every template gets: the session (if any), the flash message, Prague time."""
     session = request.get(auth.SESSION_KEY)
     flash = request.cookies.get(auth.FLASH_COOKIE)
@@ -81,17 +81,22 @@ def strings(request: web.Request) -> ConsoleStrings:
 
 
 def render(request: web.Request, template: str, data: dict[str, Any]) -> web.Response:
-    response = aiohttp_jinja2.render_template(template, request, data)
+    response = aiohttp_jinja2.render_template(template, request, {**context(request), **data})
     if request.cookies.get(auth.FLASH_COOKIE):
         response.del_cookie(auth.FLASH_COOKIE, path="/")
     return response
 
 
 def redirect(request: web.Request, location: str, flash: str | None = None) -> web.Response:
-    response = web.HTTPSeeOther(location)
+    response = see_other(location)
     if flash:
         auth.set_cookie(response, request, auth.FLASH_COOKIE, quote(flash[:500]), max_age=60)
     return response
+
+
+def see_other(location: str) -> web.Response:
+    """A 303 to `location`, returned (with cookies) rather than raised."""
+    return web.Response(status=303, headers={"Location": location})
 
 
 # ------------------------------------------------------------------------------- login
@@ -124,7 +129,7 @@ async def login(request: web.Request) -> web.Response:
         if auth.needs_rehash(password_hash) and staff.login:
             await unit.accounts.set_password(staff.login, auth.hash_password(password))
         await unit.accounts.open_session(staff.id, auth.token_hash(token), csrf)
-    response = web.HTTPSeeOther(f"{ROOT}/queue")
+    response = see_other(f"{ROOT}/queue")
     auth.set_cookie(response, request, auth.SESSION_COOKIE, token)
     response.del_cookie(auth.LOGIN_COOKIE, path="/")
     return response
@@ -142,7 +147,7 @@ async def logout(request: web.Request) -> web.Response:
     token = request.cookies.get(auth.SESSION_COOKIE, "")
     async with poradna(request).storage.begin() as unit:
         await unit.accounts.end_session(auth.token_hash(token))
-    response = web.HTTPSeeOther(f"{ROOT}/login")
+    response = see_other(f"{ROOT}/login")
     response.del_cookie(auth.SESSION_COOKIE, path="/")
     return response
 
