@@ -233,9 +233,7 @@ async def _staff_password(settings: Settings, login: str) -> int:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     if len(password) < MIN_PASSWORD:
-        print(
-            f"poradna staff password: use at least {MIN_PASSWORD} characters", file=sys.stderr
-        )
+        print(f"poradna staff password: use at least {MIN_PASSWORD} characters", file=sys.stderr)
         return 2
     async with storage_for(settings) as storage, storage.begin() as unit:
         if not await unit.accounts.set_password(login, hash_password(password)):

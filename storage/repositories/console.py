@@ -276,7 +276,6 @@ class QueueRepository(_OnSession):
         # Urgent first, then the oldest.
         return sorted(rows, key=lambda row: (not row.urgent, row.created_at))
 
-
     async def messages_about(
         self, reference: str, channel: str | None, recipient: str | None
     ) -> list[MessageRow]:

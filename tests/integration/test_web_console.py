@@ -71,18 +71,17 @@ async def test_a_caseworker_cannot_reach_coordinators_or_admins_pages(app: App) 
 async def test_a_deactivated_account_is_logged_out_at_once(app: App) -> None:
     await add_account(app, "jana")
     await add_account(app, "admin", role="admin")
-    async with console_server(app) as server:
-        async with browser(server) as jana, browser(server) as admin:
-            await jana.login("jana")
-            assert (await jana.get("/desk/queue"))[0] == 200
-            await admin.login("admin")
-            async with app.storage.begin() as unit:
-                member = await unit.accounts.staff_by_login("jana")
-            assert member is not None
-            status, _ = await admin.post(f"/desk/admin/staff/{member.id}", {"active": "0"})
-            assert status == 303
-            assert (await jana.get("/desk/queue"))[0] == 303
-            assert await jana.login("jana") == 401  # and cannot log in again
+    async with console_server(app) as server, browser(server) as jana, browser(server) as admin:
+        await jana.login("jana")
+        assert (await jana.get("/desk/queue"))[0] == 200
+        await admin.login("admin")
+        async with app.storage.begin() as unit:
+            member = await unit.accounts.staff_by_login("jana")
+        assert member is not None
+        status, _ = await admin.post(f"/desk/admin/staff/{member.id}", {"active": "0"})
+        assert status == 303
+        assert (await jana.get("/desk/queue"))[0] == 303
+        assert await jana.login("jana") == 401  # and cannot log in again
 
 
 async def test_logout_ends_the_session_and_wrong_passwords_are_throttled(app: App) -> None:
