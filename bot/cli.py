@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--webhook", action="store_true", help="Telegram: serve a webhook on PORT")
 
+    web = sub.add_parser("web", help="serve the caseworkers' web console (at /desk)")
+    web.add_argument("--port", type=int, help="port (default: PORT)")
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+
     ask = sub.add_parser("ask", help="show how a question is answered")
     ask.add_argument("text", nargs="?", help="the question (omit with --batch)")
     ask.add_argument("--lang", choices=LANGUAGES, help="treat the question as this language")
@@ -125,15 +129,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--channel", default="telegram", help="telegram (default) or console")
     privacy_sub.add_parser("purge", help="erase personal data older than RETENTION_DAYS")
 
-    staff = sub.add_parser("staff", help="caseworker accounts (Telegram)")
+    staff = sub.add_parser("staff", help="caseworker accounts (Telegram, web console)")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
     sadd = staff_sub.add_parser("add", help="add or update a caseworker")
-    sadd.add_argument("telegram_id", help="the caseworker's Telegram user id")
+    sadd.add_argument("telegram_id", nargs="?", help="the caseworker's Telegram user id")
     sadd.add_argument("--name", required=True, help="name shown to colleagues")
     sadd.add_argument("--lang", default="", help="languages spoken, comma-separated (cs,ru)")
+    sadd.add_argument("--login", help="a login for the web console")
+    sadd.add_argument(
+        "--role",
+        choices=("caseworker", "coordinator", "admin"),
+        default="caseworker",
+        help="web console role (caseworker)",
+    )
     staff_sub.add_parser("list", help="list caseworkers")
     sremove = staff_sub.add_parser("remove", help="remove a caseworker")
-    sremove.add_argument("telegram_id", help="the caseworker's Telegram user id")
+    sremove.add_argument("telegram_id", help="the caseworker's Telegram user id or login")
+    spassword = staff_sub.add_parser(
+        "password", help="set a web console password, read from stdin"
+    )
+    spassword.add_argument("login", help="the caseworker's login")
 
     leaflet = sub.add_parser("leaflet-link", help="a deep link and QR code for posters")
     leaflet.add_argument("--lang", choices=LANGUAGES, help="language to pre-select")
@@ -167,7 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         if command == "run":
             return asyncio.run(_run(settings, webhook=bool(getattr(args, "webhook", False))))
         if command == "staff":
-            return asyncio.run(_staff(settings, args))
+            from bot import staffcli
+
+            return asyncio.run(staffcli.staff(settings, args))
+        if command == "web":
+            return asyncio.run(_web(settings, args.port or settings.port, args.host))
         if command == "leaflet-link":
             return _leaflet(settings, args)
         if command == "ask":
@@ -224,28 +243,15 @@ async def _run(settings: Settings, *, webhook: bool) -> int:
         await app.close()
 
 
-async def _staff(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import storage_for
-    from bot.telegram import CHANNEL
+async def _web(settings: Settings, port: int, host: str) -> int:
+    from bot.app import build_app
+    from bot.web import run_web
 
-    async with storage_for(settings) as storage, storage.begin() as unit:
-        repo = unit.staff
-        if args.staff_command == "add":
-            languages = tuple(x.strip() for x in args.lang.split(",") if x.strip())
-            unknown = [x for x in languages if x not in LANGUAGES]
-            if unknown:
-                print(f"poradna staff: unknown language {', '.join(unknown)}", file=sys.stderr)
-                return 2
-            member = await repo.add(CHANNEL, args.telegram_id, args.name, languages)
-            print(f"Caseworker {member.external_id} ({member.name}) can use the desk.")
-        elif args.staff_command == "remove":
-            if not await repo.remove(CHANNEL, args.telegram_id):
-                print(f"poradna staff: no caseworker {args.telegram_id}", file=sys.stderr)
-                return 1
-            print(f"Caseworker {args.telegram_id} removed.")
-        else:
-            for member in await repo.list_staff():
-                print(f"{member.external_id:<14} {member.name:<24} {','.join(member.languages)}")
+    app = await build_app(settings)
+    try:
+        await run_web(app, host, port)
+    finally:
+        await app.close()
     return 0
 
 

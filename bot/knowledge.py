@@ -7,7 +7,8 @@ without importing the conversation flows, storage and Telegram.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from faq.calibrate import content_hash, cross_validate
@@ -33,6 +34,11 @@ class Knowledge:
     faq: Faq
     understanding: Understanding
     locales: Locales
+    # When the content being served was loaded, and the problems (`file:line: message`) of
+    # the last reload that was refused since (the web console shows both).
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    refused_at: datetime | None = None
+    refused: tuple[str, ...] = ()
 
     @property
     def matcher(self) -> Matcher:

@@ -18,6 +18,7 @@ from faq.quality import outdated
 from flows.events import Reply
 from flows.staff import STAFF_CHANNEL, STAFF_RECIPIENT
 from storage.aio import uncancelled
+from storage.models import utcnow
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -79,12 +80,15 @@ class ContentWatcher:
                     understanding.recalibrate(learned)
             except FaqError as exc:
                 lines = [str(p) for p in exc.problems][:MAX_PROBLEM_LINES]
+                self._app.knowledge.refused_at = utcnow()
+                self._app.knowledge.refused = tuple(lines)
                 text = t("staff-faq-reload-failed", problems="\n".join(lines))
                 logger.warning("FAQ reload refused: %d problem(s)", len(exc.problems))
                 await self._tell(text, "staff-faq-reload-failed")
                 return ReloadResult(False, text)
             self._app.engine.use(faq, understanding)
             self._app.knowledge.faq, self._app.knowledge.understanding = faq, understanding
+            self._app.knowledge.loaded_at, self._app.knowledge.refused = utcnow(), ()
             text = t("staff-faq-reloaded", topics=len(faq.topics))
             stale = outdated(faq)
             if stale:

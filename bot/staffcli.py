@@ -1,18 +1,23 @@
-"""`poradna queue`, `poradna report` and `poradna privacy`: the desk for staff without Telegram."""
+"""`poradna queue`, `poradna report`, `poradna privacy` and `poradna staff`: the desk for staff
+without Telegram, and the caseworkers' accounts."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.app import build_app, storage_for
 from bot.telegram import CHANNEL as TELEGRAM
+from locales import LANGUAGES
 from storage.models import utcnow
 from storage.reports import Period, to_markdown, to_rows
 from storage.states import AppointmentStatus
+
+LOGIN = re.compile(r"^[A-Za-z0-9._-]{2,64}$")
 
 if TYPE_CHECKING:
     import argparse
@@ -161,4 +166,78 @@ async def privacy(settings: Settings, args: argparse.Namespace) -> int:
         f"closed requests, {purged.questions} unanswered questions, {purged.messages} delivered "
         f"messages, {purged.conversations} idle conversations."
     )
+    return 0
+
+
+async def staff(settings: Settings, args: argparse.Namespace) -> int:
+    if args.staff_command == "add":
+        return await _staff_add(settings, args)
+    if args.staff_command == "password":
+        return await _staff_password(settings, args.login)
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        if args.staff_command == "remove":
+            if not await unit.staff.remove(TELEGRAM, args.telegram_id):
+                member = await unit.accounts.staff_by_login(args.telegram_id)
+                if member is None or not member.active:
+                    print(f"poradna staff: no caseworker {args.telegram_id}", file=sys.stderr)
+                    return 1
+                await unit.accounts.set_active(member.id, False)
+            print(f"Caseworker {args.telegram_id} removed.")
+            return 0
+        for member in await unit.staff.list_staff():
+            login = f"web:{member.login}/{member.role}" if member.login else ""
+            print(
+                f"{member.external_id:<14} {member.name:<24} {','.join(member.languages):<12} "
+                f"{login}".rstrip()
+            )
+    return 0
+
+
+async def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
+    languages = tuple(x.strip() for x in args.lang.split(",") if x.strip())
+    unknown = [x for x in languages if x not in LANGUAGES]
+    if unknown:
+        print(f"poradna staff: unknown language {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    if not args.telegram_id and not args.login:
+        print("poradna staff add: give a Telegram id, a --login, or both", file=sys.stderr)
+        return 2
+    if args.login and not LOGIN.match(args.login):
+        print(
+            "poradna staff add: a login is 2-64 letters, digits, '.', '_' or '-'", file=sys.stderr
+        )
+        return 2
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        if args.login:
+            member = await unit.accounts.set_login(
+                args.name, args.login, args.role, languages, args.telegram_id
+            )
+            print(
+                f"Caseworker {member.name} can log in to the web console as {args.login} "
+                f"({args.role}) once a password is set: poradna staff password {args.login}"
+            )
+            return 0
+        member = await unit.staff.add(TELEGRAM, args.telegram_id, args.name, languages)
+        print(f"Caseworker {member.external_id} ({member.name}) can use the desk.")
+    return 0
+
+
+async def _staff_password(settings: Settings, login: str) -> int:
+    """The password is read from stdin (one line; hidden when typed at a terminal)."""
+    from bot.web.auth import MIN_PASSWORD, hash_password
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"Password for {login}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD:
+        print(f"poradna staff password: use at least {MIN_PASSWORD} characters", file=sys.stderr)
+        return 2
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        if not await unit.accounts.set_password(login, hash_password(password)):
+            print(f"poradna staff password: no login {login}", file=sys.stderr)
+            return 1
+    print(f"Password set for {login}; their other sessions are logged out.")
     return 0

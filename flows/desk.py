@@ -64,6 +64,11 @@ class Desk:
         return self._outcome(False, "staff-not-staff")
 
     @property
+    def offices(self) -> dict[str, Office]:
+        """The offices appointments are made at, by id."""
+        return self._offices
+
+    @property
     def t(self) -> Translator:
         """The staff language's strings."""
         return self._t

@@ -68,6 +68,8 @@ class StaffDto:
     name: str
     languages: tuple[str, ...]
     active: bool
+    login: str | None = None
+    role: str = "caseworker"
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,52 @@ class AppointmentDto:
             "starts_at": self.starts_at.isoformat(timespec="minutes") if self.starts_at else None,
             "created": self.created_at.isoformat(timespec="seconds"),
         }
+
+
+@dataclass(frozen=True)
+class SessionDto:
+    """A web console session and the caseworker it belongs to (active ones only)."""
+
+    staff: StaffDto
+    csrf: str
+    created_at: datetime
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class NoteDto:
+    reference: str
+    author: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditDto:
+    reference: str
+    author: str
+    action: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CannedDto:
+    name: str
+    lang: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class QueueRowDto:
+    """One line of the console's queue: a callback request or an appointment request."""
+
+    reference: str
+    kind: str  # "callback" or "appointment"
+    status: str
+    urgent: bool
+    lang: str
+    about: str | None  # the topic of a callback, the kind of help of an appointment
+    channel: str | None  # None: the person asked to be forgotten
+    created_at: datetime
+    claimed_by: str | None = None

@@ -12,6 +12,7 @@ from storage import states
 from storage.models import (
     Appointment,
     CallbackRequest,
+    CaseNote,
     ConsentText,
     ConversationState,
     Interaction,
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
     from storage.unit import Unit
 
 UPDATE_MEMORY = timedelta(days=2)
-M = TypeVar("M", CallbackRequest, UnansweredQuestion, Appointment, Interaction, OutboxMessage)
+M = TypeVar(
+    "M", CallbackRequest, UnansweredQuestion, Appointment, Interaction, OutboxMessage, CaseNote
+)
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class PrivacyRepository:
                 | OutboxMessage.reference.in_(references)
             )
         )
+        await self._session.execute(delete(CaseNote).where(CaseNote.reference.in_(references)))
         await self._session.execute(
             delete(ConversationState).where(ConversationState.user_id == user_id)
         )
@@ -150,6 +154,7 @@ class PrivacyRepository:
         messages = await self._all(
             OutboxMessage, to_person | OutboxMessage.reference.in_(references)
         )
+        notes = await self._all(CaseNote, CaseNote.reference.in_(references))
         consent = {r.reference: await self._consent_text(r) for r in requests}
         return {
             "user": {
@@ -169,6 +174,11 @@ class PrivacyRepository:
             # What the bot and the caseworkers wrote to the person, and what was passed on to
             # the caseworkers about them (their messages relayed, the announcements).
             "messages": [_message_row(m, user) for m in messages],
+            # The caseworkers' internal notes on the person's requests (the web console).
+            "case_notes": [
+                {"about": n.reference, "text": n.text, "created": _iso(n.created_at)}
+                for n in notes
+            ],
         }
 
     async def _all(self, model: type[M], condition: ColumnElement[bool]) -> list[M]:
@@ -231,6 +241,7 @@ class PrivacyRepository:
         await self._session.execute(
             delete(OutboxMessage).where(OutboxMessage.reference.in_(expired))
         )
+        await self._session.execute(delete(CaseNote).where(CaseNote.reference.in_(expired)))
         return len(expired)
 
     async def purge(self, retention: timedelta, now: datetime | None = None) -> Purged:
@@ -266,6 +277,7 @@ class PrivacyRepository:
         conversations = await self._session.execute(
             delete(ConversationState).where(ConversationState.updated_at < cutoff)
         )
+        await self._session.execute(delete(CaseNote).where(CaseNote.created_at < cutoff))
         await self._session.execute(
             delete(ProcessedUpdate).where(
                 ProcessedUpdate.processed_at < (now or utcnow()) - UPDATE_MEMORY

@@ -36,6 +36,20 @@ class AppointmentStatus(StrEnum):
     NO_SHOW = "no-show"
 
 
+class StaffRole(StrEnum):
+    """What a member of staff may do in the web console: caseworkers work the queue,
+    coordinators also edit canned replies and read the FAQ status and reports, admins also
+    manage accounts."""
+
+    CASEWORKER = "caseworker"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(StaffRole).index(self)
+
+
 class OutboxStatus(StrEnum):
     """A message in the outbox."""
 

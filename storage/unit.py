@@ -24,11 +24,16 @@ from storage.db import erase_from_files
 from storage.privacy import PrivacyRepository
 from storage.reports import ReportRepository
 from storage.repositories import (
+    AccountRepository,
     AppointmentRepository,
+    AuditRepository,
     CallbackRepository,
+    CannedRepository,
     ConsentRepository,
     InteractionRepository,
+    NoteRepository,
     OutboxRepository,
+    QueueRepository,
     RateRepository,
     StaffRepository,
     StateRepository,
@@ -142,6 +147,28 @@ class Unit:
     @property
     def reports(self) -> ReportRepository:
         return self._get(ReportRepository)
+
+    # The web console's.
+
+    @property
+    def accounts(self) -> AccountRepository:
+        return self._get(AccountRepository)
+
+    @property
+    def notes(self) -> NoteRepository:
+        return self._get(NoteRepository)
+
+    @property
+    def audit(self) -> AuditRepository:
+        return self._get(AuditRepository)
+
+    @property
+    def canned(self) -> CannedRepository:
+        return self._get(CannedRepository)
+
+    @property
+    def queue(self) -> QueueRepository:
+        return self._get(QueueRepository)
 
     async def _flush(self) -> None:
         if self._session is not None:

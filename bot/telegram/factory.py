@@ -286,6 +286,9 @@ async def run_webhook(app: App) -> None:
     secret = settings.webhook_secret.get_secret_value()
     await bot.set_webhook(settings.webhook_url, secret_token=secret)
     web_app = webhook_application(app, dispatcher, bot, secret)
+    from bot.web import mount
+
+    mount(web_app, app)  # the web console at /desk
     tasks = [
         asyncio.create_task(sender.run()),
         asyncio.create_task(maintain(app, sender)),

@@ -3,6 +3,13 @@ through a unit of work (`storage.unit.Unit`: ``unit.states``, ``unit.requests``,
 gives it the connection or the ORM session it needs."""
 
 from storage.repositories.appointments import AppointmentRepository
+from storage.repositories.console import (
+    AccountRepository,
+    AuditRepository,
+    CannedRepository,
+    NoteRepository,
+    QueueRepository,
+)
 from storage.repositories.facts import (
     ConsentRepository,
     InteractionRepository,
@@ -22,11 +29,16 @@ from storage.repositories.updates import UpdateRepository
 
 __all__ = [
     "NOT_STARTED",
+    "AccountRepository",
     "AppointmentRepository",
+    "AuditRepository",
     "CallbackRepository",
+    "CannedRepository",
     "ConsentRepository",
     "InteractionRepository",
+    "NoteRepository",
     "OutboxRepository",
+    "QueueRepository",
     "RateRepository",
     "StaffRepository",
     "StaleStateError",

@@ -34,7 +34,7 @@ class StaffRepository:
             self._session.add(row)
         row.name, row.languages, row.active = name, ",".join(languages), True
         await self._session.flush()
-        return _staff_dto(row)
+        return staff_dto(row)
 
     async def find(self, channel: str, external_id: str) -> StaffDto | None:
         row = await self._session.scalar(
@@ -42,11 +42,11 @@ class StaffRepository:
                 Staff.channel == channel, Staff.external_id == external_id, Staff.active
             )
         )
-        return _staff_dto(row) if row else None
+        return staff_dto(row) if row else None
 
     async def get(self, staff_id: int) -> StaffDto | None:
         row = await self._session.get(Staff, staff_id)
-        return _staff_dto(row) if row else None
+        return staff_dto(row) if row else None
 
     async def remove(self, channel: str, external_id: str) -> bool:
         result = await self._session.execute(
@@ -58,10 +58,10 @@ class StaffRepository:
 
     async def list_staff(self) -> list[StaffDto]:
         rows = await self._session.scalars(select(Staff).where(Staff.active).order_by(Staff.id))
-        return [_staff_dto(r) for r in rows]
+        return [staff_dto(r) for r in rows]
 
 
-def _staff_dto(s: Staff) -> StaffDto:
+def staff_dto(s: Staff) -> StaffDto:
     return StaffDto(
         id=s.id,
         channel=s.channel,
@@ -69,4 +69,6 @@ def _staff_dto(s: Staff) -> StaffDto:
         name=s.name,
         languages=tuple(x for x in s.languages.split(",") if x),
         active=s.active,
+        login=s.login,
+        role=s.role,
     )

@@ -1,0 +1,149 @@
+"""The web console over real HTTP on the test database: sessions, CSRF, the Origin check,
+roles, throttling, deactivation, escaping, canned replies and personal data."""
+
+from __future__ import annotations
+
+from bot.app import App
+from flows import payloads as pl
+from flows.payloads import Action
+from tests.helpers.chat import Chat
+from tests.helpers.console import add_account, browser, console_server
+
+
+async def _request(app: App, lang: str = "en", question: str = "question") -> Chat:
+    chat = Chat(app.engine, channel="console", user="p1", client_lang=lang)
+    await chat.request_callback(lang, question=question)
+    return chat
+
+
+async def _status(app: App, reference: str = "R-0001") -> str:
+    async with app.storage.begin() as unit:
+        request = await unit.requests.get(reference)
+    assert request is not None
+    return request.status
+
+
+async def test_no_page_or_action_without_a_session(app: App) -> None:
+    await _request(app)
+    async with console_server(app) as server, browser(server) as b:
+        for path in ("/desk/queue", "/desk/case/R-0001", "/desk/reports", "/desk/admin/staff"):
+            status, _ = await b.get(path)
+            assert status == 303, path  # to the login page
+        status, _ = await b.post("/desk/case/R-0001/claim", csrf=False)
+        assert status == 401
+        _, page = await b.get("/desk/queue/rows")
+        assert "R-0001" not in page
+    assert await _status(app) == "new"
+
+
+async def test_a_form_without_the_csrf_token_or_from_another_site_is_refused(app: App) -> None:
+    await _request(app)
+    await add_account(app, "jana")
+    async with console_server(app) as server, browser(server) as b:
+        assert await b.login("jana") == 303
+        status, _ = await b.post("/desk/case/R-0001/claim", csrf=False)
+        assert status == 403
+        status, _ = await b.post("/desk/case/R-0001/claim", origin="https://evil.example")
+        assert status == 403
+        assert await _status(app) == "new"
+        status, _ = await b.post("/desk/case/R-0001/claim")
+        assert status == 303
+    assert await _status(app) == "claimed"
+
+
+async def test_a_caseworker_cannot_reach_coordinators_or_admins_pages(app: App) -> None:
+    await add_account(app, "jana")
+    await add_account(app, "petr", role="coordinator")
+    async with console_server(app) as server:
+        async with browser(server) as b:
+            await b.login("jana")
+            for path in ("/desk/admin/staff", "/desk/reports", "/desk/faq", "/desk/canned"):
+                assert (await b.get(path))[0] == 403, path
+            assert (await b.post("/desk/admin/staff/1", {"role": "admin"}))[0] == 403
+        async with browser(server) as b:
+            await b.login("petr")
+            assert (await b.get("/desk/reports"))[0] == 200
+            assert (await b.get("/desk/admin/staff"))[0] == 403
+    async with app.storage.begin() as unit:
+        assert {s.login: s.role for s in await unit.accounts.all_staff()}["jana"] == "caseworker"
+
+
+async def test_a_deactivated_account_is_logged_out_at_once(app: App) -> None:
+    await add_account(app, "jana")
+    await add_account(app, "admin", role="admin")
+    async with console_server(app) as server, browser(server) as jana, browser(server) as admin:
+        await jana.login("jana")
+        assert (await jana.get("/desk/queue"))[0] == 200
+        await admin.login("admin")
+        async with app.storage.begin() as unit:
+            member = await unit.accounts.staff_by_login("jana")
+        assert member is not None
+        status, _ = await admin.post(f"/desk/admin/staff/{member.id}", {"active": "0"})
+        assert status == 303
+        assert (await jana.get("/desk/queue"))[0] == 303
+        assert await jana.login("jana") == 401  # and cannot log in again
+
+
+async def test_logout_ends_the_session_and_wrong_passwords_are_throttled(app: App) -> None:
+    await add_account(app, "jana")
+    async with console_server(app) as server, browser(server) as b:
+        assert await b.login("jana", "wrong password") == 401
+        assert await b.login("jana") == 303
+        assert (await b.post("/desk/logout"))[0] == 303
+        assert (await b.get("/desk/queue"))[0] == 303
+        statuses = [await b.login("jana", "wrong password") for _ in range(4)]
+        assert statuses[-1] == 429  # the sixth attempt in 15 minutes
+        assert await b.login("jana") == 429  # even with the right password, for now
+
+
+async def test_a_migrants_html_is_shown_as_text(app: App) -> None:
+    await _request(app, question='<script>alert("x")</script><b>bold</b>')
+    await add_account(app, "jana")
+    async with console_server(app) as server, browser(server) as b:
+        await b.login("jana")
+        status, page = await b.get("/desk/case/R-0001")
+    assert status == 200
+    assert "<script>alert" not in page and "<b>bold" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;b&gt;bold" in page
+
+
+async def test_the_case_page_is_not_cached_and_who_opened_it_is_kept(app: App) -> None:
+    await _request(app)
+    await add_account(app, "jana")
+    async with console_server(app) as server, browser(server) as b:
+        await b.login("jana")
+        async with b.http.get(b.url("/desk/case/R-0001")) as response:
+            assert response.headers["Cache-Control"] == "no-store"
+            assert "+420777123456" in await response.text()
+    async with app.storage.begin() as unit:
+        audit = await unit.audit.of("R-0001")
+    assert [(a.author, a.action) for a in audit] == [("Jana", "open")]
+
+
+async def test_a_canned_reply_comes_in_the_persons_language(app: App) -> None:
+    await _request(app, lang="ar", question="أحتاج مساعدة")
+    await add_account(app, "petr", role="coordinator")
+    async with console_server(app) as server, browser(server) as b:
+        await b.login("petr")
+        for lang, text in (("en", "Bring your passport."), ("ar", "أحضر جواز سفرك.")):
+            form = {"name": "documents", "lang": lang, "title": "Documents", "text": text}
+            assert (await b.post("/desk/canned", form))[0] == 303
+        _, page = await b.get("/desk/case/R-0001?canned=documents")
+    assert "أحضر جواز سفرك." in page and "Bring your passport." not in page
+
+
+async def test_notes_are_exported_and_forgotten_with_the_person(app: App) -> None:
+    chat = await _request(app)
+    await add_account(app, "jana")
+    async with console_server(app) as server, browser(server) as b:
+        await b.login("jana")
+        assert (await b.post("/desk/case/R-0001/note", {"text": "called, no answer"}))[0] == 303
+    async with app.storage.begin() as unit:
+        exported = await unit.privacy.export("console", "p1")
+    assert exported is not None
+    assert [n["text"] for n in exported["case_notes"]] == ["called, no answer"]
+    await chat.send("/forget")
+    await chat.press_payload(pl.yes_no(Action.FORGET, yes=True))
+    assert chat.keys == ["privacy-forgotten"]
+    async with app.storage.begin() as unit:
+        assert await unit.notes.of("R-0001") == []
