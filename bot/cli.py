@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--lang", choices=LANGUAGES, help="treat the question as this language")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
     ask.add_argument("--batch", action="store_true", help="read questions from stdin, one a line")
+    ask.add_argument(
+        "--context", metavar="TOPIC", help="the topic answered just before (a follow-up of it)"
+    )
 
     faq = sub.add_parser("faq", help="FAQ content tools")
     faq_sub = faq.add_subparsers(dest="faq_command", required=True)
@@ -280,7 +283,7 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     knowledge = build_knowledge(settings)
     questions = (line.rstrip("\n") for line in sys.stdin) if args.batch else iter([args.text])
     for question in questions:
-        match = knowledge.understanding.read(question, lang=args.lang)
+        match = knowledge.understanding.read(question, lang=args.lang, context=args.context)
         if args.json:
             print(json.dumps(match.as_dict(), ensure_ascii=False), flush=True)
             continue
@@ -288,7 +291,11 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         if match.topic:
             topic = knowledge.faq.topics[match.topic]
             tr = topic.translation(match.lang)
-            print(f"{topic.id}: {tr.question}\n\n{tr.answer}")
+            short = tr.followups.get(match.followup) if match.followup else None
+            answer = short.answer if short else tr.answer
+            print(
+                f"{topic.id}{f' ({match.followup})' if short else ''}: {tr.question}\n\n{answer}"
+            )
             t = knowledge.locales.get(match.lang)
             if topic.links:
                 print(f"\n{t('answer-links', links=' '.join(topic.links))}")

@@ -15,7 +15,14 @@ from faq.loader import Faq, check_faq, missing_translations
 from faq.matcher import Matcher, load_stopwords
 from faq.normalize import tokens
 from faq.offices import check_offices
-from faq.quality import Finding, deep_findings, outdated, stamp, unchecked_facts
+from faq.quality import (
+    Finding,
+    deep_findings,
+    followup_gaps,
+    outdated,
+    stamp,
+    unchecked_facts,
+)
 from faq.urgent import UrgentDetector, check_urgent, phrases_on_lookalikes
 from locales import LANGUAGES
 
@@ -62,6 +69,7 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
         learned = cross_validate(content, examples, matcher.stopwords)
         warnings = deep_findings(content, matcher, learned)
         warnings += unchecked_facts(content, settings.content_max_age_days)
+        warnings += followup_gaps(content)
         stale = outdated(content)
         warnings += _urgent_on_lookalikes(settings, args)
         if learned.calibration.content_hash != matcher.calibration.content_hash:

@@ -177,6 +177,9 @@ def _describe(err: Mapping[str, Any]) -> str:
     if kind == "string_too_long":
         limit = err.get("ctx", {}).get("max_length")
         return f"{loc}: too long, at most {limit} characters (shorten it)"
+    if kind == "too_short":
+        least = err.get("ctx", {}).get("min_length", 1)
+        return f"{loc}: needs at least {least} (add one)"
     if kind in ("bool_type", "bool_parsing"):
         return f"{loc}: write true or false"
     if kind in ("int_type", "int_parsing", "int_from_float"):

@@ -81,6 +81,12 @@ NGRAM_PLAUSIBLE: Final = 0.45
 FOLLOWUP_WORDS: Final = 4
 # "Clearly about another topic": answered surely with that topic at this score (0..100) or more.
 FOLLOWUP_SWITCH: Final = 75
+# A follow-up asks for one of its topic's follow-up answers when it is this close by n-grams
+# (the mean of the two nearest) to that kind's variants, and FOLLOWUP_LEAD times closer than to
+# any other kind's (chosen on the dev half: "а детям тоже такую надо?" is 0.16 from the
+# children's variants and 0.09 from the next).
+FOLLOWUP_SIMILAR: Final = 0.15
+FOLLOWUP_LEAD: Final = 1.5
 # A runner-up with this much evidence (word score or n-gram similarity, 0..1) may be a second
 # question in the message; only then is the message divided into parts. At most MAX_PARTS.
 SECOND_QUESTION: Final = 0.25  # chosen on the dev half (0.4 found 22 of 33, 0.25 and 0.2: 27)
@@ -136,6 +142,9 @@ class Match:
     alternatives: tuple[Candidate, ...] = ()
     # An answer the calibration is sure of (no alternatives needed).
     sure: bool = False
+    # For a follow-up of the last answer: which of its topic's follow-up answers it asks
+    # (`faq.schema.FOLLOWUP_KINDS`: "fee", "where", ...), if one fits.
+    followup: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The `poradna ask --json` shape."""
@@ -151,6 +160,7 @@ class Match:
             "also": list(self.also),
             "alternatives": [c.topic for c in self.alternatives],
             "sure": self.sure,
+            "followup": self.followup,
         }
 
 
@@ -335,6 +345,21 @@ class Matcher:
             for lang, lang_texts in texts.items():
                 for text in lang_texts:
                     chat[lang].update(w for word in words(text) for w in (word, skeleton(word)))
+        # The follow-up answers' variants, by kind across topics: "and how much is it?" asks
+        # the fee of whatever topic was answered last.
+        self._followups = PhraseIndex(
+            ()
+            if ranking_only
+            else (
+                (kind, lang, text)
+                for topic in faq.topics.values()
+                for lang, tr in topic.translations.items()
+                for kind, followup in tr.followups.items()
+                for text in followup.variants
+            ),
+            whole=not ranking_only,
+            space=space,
+        )
         self.detector = LanguageDetector(
             detect_vocab, dict(raw_vocab), chat=chat, phrases=self.examples.language_words
         )
@@ -372,15 +397,39 @@ class Matcher:
     ) -> Match:
         """A follow-up of the last answer, or a second question in the message."""
         if context in self.faq.topics and _follows_up(decided, query, context):
-            return replace(decided, decision="answer", topic=context, intent="followup", sure=True)
+            return replace(
+                decided,
+                decision="answer",
+                topic=context,
+                intent="followup",
+                sure=True,
+                followup=self._followup_kind(decided.text, context, detection),
+                also=(),
+                alternatives=(),
+            )
         if len(ranked) > 1 and max(ranked[1].words, ranked[1].ngrams) >= SECOND_QUESTION:
             return self._two_questions(decided, detection) or decided
         return decided
 
+    def _followup_kind(self, text: str, topic: str, detection: Detection) -> str | None:
+        """Which follow-up answer of `topic` the message asks for: the kind whose variants
+        (of every topic) are nearest by n-grams, if clearly (FOLLOWUP_SIMILAR, FOLLOWUP_LEAD)
+        and `topic` has it."""
+        kinds = self.faq.topics[topic].translation(detection.lang).followups
+        if not kinds:
+            return None
+        similar = self._followups.similarity_of_all(text, languages_for(text), nearest=2)
+        ranked = sorted(similar.values(), reverse=True)
+        kind = max(similar, key=lambda k: (similar[k], k), default=None)
+        if kind is None or kind not in kinds or ranked[0] < FOLLOWUP_SIMILAR:
+            return None
+        runner_up = ranked[1] if len(ranked) > 1 else 0.0
+        return kind if ranked[0] >= FOLLOWUP_LEAD * runner_up else None
+
     def _two_questions(self, decided: Match, detection: Detection) -> Match | None:
         """A message asking two things ("documents, and when do I apply?"): each part ranked
-        on its own; when two parts are likely answers about different topics, the first is
-        the answer and the other comes in `also`."""
+        on its own; when two parts are likely answers about different topics, the answer of the
+        whole message (else the one asked first) is the answer and the other comes in `also`."""
         parts = _parts(decided.text)
         if not 2 <= len(parts) <= MAX_PARTS:
             return None
@@ -394,6 +443,7 @@ class Matcher:
         if len(leaders) < 2:
             return None  # every part leads to one topic by its words: one question
         likely: dict[str, float] = {}  # topic: the probability of its likeliest part
+        asked: dict[str, int] = {}  # topic: the first part that likely asks it
         calibration = self.calibration
         for done, (part, query, languages, scores) in enumerate(scored):
             if len(likely) + len(scored) - done < 2:
@@ -413,16 +463,18 @@ class Matcher:
             probability = calibration.probability(values)
             if probability >= max(calibration.likely, likely.get(ranked[0].topic, 0.0)):
                 likely[ranked[0].topic] = probability
+                asked.setdefault(ranked[0].topic, done)
         if len(likely) < 2:
             return None
-        topics = sorted(likely, key=lambda t: -likely[t])  # the likeliest first
         if decided.decision == "answer":
             if decided.topic not in likely:
                 return None  # the parts do not confirm the answer: it stands, alone
+            # The whole message's answer stays first: a clause of context that leads to
+            # another topic is not the question ("I have my OAMP date; what do I bring?").
             first = decided.topic
         else:
-            first = topics[0]
-        also = tuple(t for t in topics if t != first)[:1]
+            first = min(likely, key=lambda t: (asked[t], -likely[t]))  # the one asked first
+        also = tuple(sorted((t for t in likely if t != first), key=lambda t: -likely[t]))[:1]
         if decided.decision == "answer" and decided.topic == first:
             return replace(decided, also=also)
         return replace(

@@ -196,6 +196,37 @@ def unchecked_facts(
     return findings
 
 
+def followup_gaps(faq: Faq) -> list[Finding]:
+    """Follow-up answers (`followups:`) that some languages of a topic have and others lack:
+    a person asking "and how much is it?" in a language without it gets the whole answer
+    again instead of the fee."""
+    places = _locations(faq)
+    findings = []
+    for topic in sorted(faq.topics.values(), key=lambda t: t.id):
+        kinds = {kind for tr in topic.translations.values() for kind in tr.followups}
+        for lang, tr in sorted(topic.translations.items()):
+            lacking = sorted(kinds - set(tr.followups))
+            if not lacking:
+                continue
+            path, line, column = places.get((topic.id, lang, "answer"), (f"{topic.id}.yaml", 0, 0))
+            having = sorted(
+                other for other, o in topic.translations.items() if set(lacking) & set(o.followups)
+            )
+            findings.append(
+                Finding(
+                    path,
+                    line,
+                    column,
+                    "warning",
+                    f"{topic.id} ({lang}) has no follow-up answer for {', '.join(lacking)}, "
+                    f"which {', '.join(having)} have",
+                    f"add them under followups: in the {lang} translation (translate the "
+                    f"{having[0]} ones), or remove them from the other languages",
+                )
+            )
+    return findings
+
+
 def _checked_location(faq: Faq, topic_id: str) -> tuple[str, int, int]:
     """Where a topic's `checked:` line is (or its `id:` line when it has none)."""
     if faq.directory is None:

@@ -11,11 +11,31 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 CATEGORIES: Final = ("residence", "health", "family", "letters", "integration")
 TITLE_MAX: Final = 40
 ANSWER_MAX: Final = 900
+# The short follow-up answers a topic can carry (`followups:`), asked right after its answer
+# ("and how much is it?"), and their longest answer.
+FOLLOWUP_KINDS: Final = ("fee", "where", "how-long", "for-children")
+FOLLOWUP_MAX: Final = 600
 
 _ID = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _URL = re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:/[^\s]*)?$")
 
 NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class Followup(BaseModel):
+    """A short answer to a follow-up of the topic's answer, in one language."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    variants: Annotated[list[NonEmpty], Field(min_length=1)]
+    answer: Annotated[str, Field(min_length=1, max_length=FOLLOWUP_MAX)]
+
+    @field_validator("answer")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
 
 
 class Translation(BaseModel):
@@ -28,6 +48,8 @@ class Translation(BaseModel):
     variants: list[NonEmpty] = []
     keywords: list[NonEmpty] = []
     answer: Annotated[str, Field(min_length=1, max_length=ANSWER_MAX)]
+    # Follow-up answers by kind (FOLLOWUP_KINDS): "fee", "where", "how-long", "for-children".
+    followups: dict[str, Followup] = {}
     reviewed: bool = False
     # What the source text was when this translation was made (see the coordinators' guide).
     source_hash: str | None = None
@@ -38,6 +60,16 @@ class Translation(BaseModel):
         if value is not None and not value.strip():
             raise ValueError("must not be blank")
         return value.strip() if value is not None else None
+
+    @field_validator("followups", mode="before")
+    @classmethod
+    def _known_kinds(cls, value: object) -> object:
+        for kind in value if isinstance(value, dict) else ():
+            if kind not in FOLLOWUP_KINDS:
+                raise ValueError(
+                    f"unknown follow-up {kind!r}; use one of: {', '.join(FOLLOWUP_KINDS)}"
+                )
+        return value
 
 
 class Topic(BaseModel):

@@ -87,6 +87,7 @@ class Draft:
     disclaimer: bool = False  # the "not legal advice" note was shown once
     question: str | None = None  # the person's last free question
     topic: str | None = None  # the topic last answered
+    topic_at: str | None = None  # when (ISO 8601, UTC): a follow-up is read in its context
     category: str | None = None  # the category last browsed
     request: Request = field(default_factory=Request)
 

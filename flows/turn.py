@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from flows import payloads as pl
@@ -32,6 +34,8 @@ class Services:
     offices: dict[str, Office]
     retention_days: int
     crisis_contacts: str | None = None
+    # The time now (tests set another).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass

@@ -38,8 +38,11 @@ def show_category(turn: Turn, category: str) -> None:
     turn.say("menu-category", rows, category=turn.t(f"category-{category}"))
 
 
-async def show_answer(turn: Turn, topic_id: str, *, source: bool = False) -> None:
-    """The answer in the person's language; `source`: the newest, source-language one."""
+async def show_answer(
+    turn: Turn, topic_id: str, *, source: bool = False, followup: str | None = None
+) -> None:
+    """The answer in the person's language; `source`: the newest, source-language one;
+    `followup`: the topic's short answer of that kind ("fee") instead of the whole answer."""
     locales = turn.services.locales
     topic = turn.services.faq.topics[topic_id]
     t = locales.get(SOURCE_LANGUAGE) if source else turn.t
@@ -47,8 +50,9 @@ async def show_answer(turn: Turn, topic_id: str, *, source: bool = False) -> Non
     if not turn.draft.disclaimer:
         turn.say("disclaimer")
         turn.draft.disclaimer = True
-    text = t.text(tr.answer)
-    stale = not source and _outdated(topic, t.lang)
+    short = tr.followups.get(followup) if followup else None
+    text = t.text(short.answer if short else tr.answer)
+    stale = not source and not short and _outdated(topic, t.lang)
     if stale:
         newest = locales.get(SOURCE_LANGUAGE).name
         text = f"{text}\n\n{turn.t('answer-outdated', language=newest)}"
@@ -72,7 +76,7 @@ async def show_answer(turn: Turn, topic_id: str, *, source: bool = False) -> Non
         rows.insert(0, [Button(label, pl.make(Action.SOURCE_VERSION, topic.id))])
     turn.replies.append(
         Reply(
-            key="faq-answer",
+            key="faq-followup" if short else "faq-answer",
             text=text,
             lang=t.lang,
             rtl=t.rtl,
@@ -82,6 +86,7 @@ async def show_answer(turn: Turn, topic_id: str, *, source: bool = False) -> Non
     )
     turn.step = Step.ANSWERED
     turn.draft.topic = topic_id
+    turn.draft.topic_at = turn.services.clock().isoformat()
     await turn.record("faq-answer", topic_id)
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from faq.matcher import Candidate
 from flows import payloads as pl
-from flows.conversations import browse, language, urgent
+from flows.conversations import browse, callback, language, urgent
 from flows.events import Button
 from flows.payloads import Action
 from flows.registry import REGISTRY, StepSpec
@@ -22,9 +23,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Small talk (`faq.smalltalk` intents): greeted back with the menu, or offered a person.
-CHATTER_GREETS: Final = frozenset({"greeting", "bot"})
-CHATTER_PERSON: Final = frozenset({"human", "no", "frustration"})
+# A message within this time of an answer may be its follow-up ("and how much is it?").
+FOLLOWUP_WINDOW: Final = timedelta(minutes=30)
 
 
 async def _without_storage(turn: Turn, text: str) -> None:
@@ -48,7 +48,7 @@ async def _without_storage(turn: Turn, text: str) -> None:
 
 @REGISTRY.question(without_storage=_without_storage)
 async def ask(turn: Turn, text: str) -> None:
-    match = turn.services.understanding.read(text, hint=turn.user.lang)
+    match = turn.services.understanding.read(text, hint=turn.user.lang, context=_context(turn))
     if turn.user.lang is None:
         # No language chosen yet: the one the question is written in, unless that is a guess
         # and the person's phone tells us better.
@@ -63,7 +63,7 @@ async def ask(turn: Turn, text: str) -> None:
         return
     turn.draft = turn.draft.fresh(question=text)
     if match.decision == "answer" and match.topic:
-        await browse.show_answer(turn, match.topic)
+        await browse.show_answer(turn, match.topic, followup=match.followup)
         say_beside_answer(turn, match)
     elif match.decision == "clarify":
         await _clarify(turn, text, match)
@@ -72,13 +72,35 @@ async def ask(turn: Turn, text: str) -> None:
     await language.maybe_offer_switch(turn, match.lang, match.lang_confident, text)
 
 
+def _context(turn: Turn) -> str | None:
+    """The topic answered last, if recently enough for a follow-up of it."""
+    draft = turn.draft
+    if not draft.topic or not draft.topic_at:
+        return None
+    try:
+        answered = datetime.fromisoformat(draft.topic_at)
+    except ValueError:
+        return None
+    return draft.topic if turn.services.clock() - answered <= FOLLOWUP_WINDOW else None
+
+
 async def _clarify(turn: Turn, text: str, match: Match) -> None:
+    """Which of these topics? Of one topic alone, no one-button "did you mean?": the topic
+    that may help beside a person, as an offer (what is asked may be what the FAQ does not
+    cover, like citizenship next to permanent residence)."""
+    best = match.candidates[0]
+    if len(match.candidates) == 1:
+        turn.step = Step.ESCALATED
+        rows = [*candidate_rows(turn, match.candidates), *turn.help_rows()]
+        turn.say("clarify-maybe", rows)
+        await turn.record("clarify")
+        await turn.log_unanswered(text, "unsure", best.topic, best.score)
+        return
     turn.step = Step.CLARIFYING
     rows = candidate_rows(turn, match.candidates)
     rows.append([Button(turn.t("buttons-none-of-these"), pl.make(Action.NONE_OF_THESE))])
     turn.say("clarify-intro", rows)
     await turn.record("clarify")
-    best = match.candidates[0]
     await turn.log_unanswered(text, "unsure", best.topic, best.score)
 
 
@@ -107,14 +129,28 @@ def say_beside_answer(turn: Turn, match: Match) -> None:
 
 
 async def say_chatter(turn: Turn, intent: str | None) -> None:
-    """Small talk is answered in kind, never as an unanswered question."""
-    if intent in CHATTER_GREETS:
-        turn.say("start-greeting")
+    """Small talk (`faq.smalltalk` intents) is answered in kind, never as an unanswered
+    question: a greeting with the menu, thanks with "anything else?", "are you a bot?" with
+    what Poradna is and is not, "I want a person" with the callback, frustration calmly with
+    a person offered."""
+    if intent == "greeting":
+        turn.say("chatter-greeting")
         await browse.show_menu(turn)
-    elif intent in CHATTER_PERSON:
-        turn.say("feedback-sorry", turn.help_rows())
-    else:
-        turn.say("feedback-thanks", [[turn.menu_button()]])
+    elif intent == "human":
+        turn.say("chatter-human")
+        callback.ask_phone(turn)
+    elif intent == "frustration":
+        turn.say("chatter-frustration", turn.help_rows())
+    elif intent == "bot":
+        turn.say("chatter-bot", [[turn.person_button()], [turn.menu_button()]])
+    elif intent == "goodbye":
+        turn.say("chatter-goodbye")
+    elif intent == "no":
+        turn.say("chatter-no", [[turn.menu_button()]])
+    elif intent in ("yes", "ok"):
+        turn.say("chatter-ok", [[turn.menu_button()]])
+    else:  # thanks
+        turn.say("chatter-thanks", [[turn.menu_button()]])
 
 
 def candidate_rows(turn: Turn, candidates: Iterable[Candidate]) -> Rows:

@@ -40,6 +40,7 @@ class Case:
     category: str | None = None
     topic: str | None = None  # a look-alike that a topic answers
     source: str | None = None
+    followup: str | None = None  # the follow-up answer a follow-up asks for ("fee")
 
 
 def _kind(raw: dict[str, Any]) -> str:
@@ -88,6 +89,7 @@ def _load(directory: Path, only: str | None) -> list[Case]:
                     category=raw.get("category"),
                     topic=raw.get("topic"),
                     source=raw.get("source"),
+                    followup=raw.get("followup"),
                 )
             )
     return cases
@@ -129,8 +131,14 @@ def evaluate(
             continue  # a topic this FAQ does not have yet
         match = understanding.read(case.text, context=case.context)
         good, why = _judge(case, match, expected)
+        # A follow-up whose kind ("fee") its topic has a short answer for.
+        answerable = case.kind == "followup" and case.followup in (
+            understanding.matcher.faq.topics[expected[0]].translation(case.lang).followups
+        )
         for tally in (tallies[case.lang], tallies["all"]):
             _count(tally, case, match, expected)
+            if answerable:
+                tally.add("kind", match.decision == "answer" and match.followup == case.followup)
         outcomes.append(Outcome(case, match, good, why))
     return dict(tallies), outcomes
 
@@ -170,6 +178,7 @@ def _count(tally: Tally, case: Case, match: Match, expected: tuple[str, ...]) ->
             tally.add("both", answered and {match.topic, *match.also} >= set(expected))
         if case.kind == "followup":
             tally.add("followup", right)
+
     elif case.kind in ("none", "chatter"):
         tally.add("neg_sure", sure)
         tally.add("neg_answered", answered)
@@ -187,6 +196,7 @@ COLUMNS = (
     ("wrong", "wrong"),
     ("both", "both of two"),
     ("followup", "follow-ups"),
+    ("kind", "follow-up kind"),
     ("neg_sure", "neg. sure"),
     ("neg_answered", "neg. answered"),
     ("chatter", "chatter"),

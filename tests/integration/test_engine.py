@@ -473,7 +473,7 @@ async def test_storage_failure_gets_a_polite_message(app: App) -> None:
         await conn.exec_driver_sql("DROP TABLE conversation_states")
     await chat.send("ahoj")
     # Greeted back with the menu, which needs no storage; no request can be taken.
-    assert chat.keys == ["start-greeting", "menu-title", "storage-down"]
+    assert chat.keys == ["chatter-greeting", "menu-title", "storage-down"]
     assert chat.replies[0].lang == "cs"
     assert await _count(app, CallbackRequest) == 0
 

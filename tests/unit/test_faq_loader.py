@@ -73,6 +73,36 @@ def test_misspelled_field_is_reported_on_its_line(tmp_path: Path) -> None:
     )
 
 
+def test_follow_up_answers_are_checked_on_their_line(tmp_path: Path) -> None:
+    followups = (
+        "    followups:\n"
+        "      price:\n"
+        "        variants: [how much]\n"
+        "        answer: About 500 CZK.\n"
+        "      where:\n"
+        "        variants: []\n"
+        "        answer: At the office.\n"
+        "    reviewed: false\n"
+    )
+    path = write(
+        tmp_path, "dentist", GOOD.format(id="dentist").replace("    reviewed: false\n", followups)
+    )
+    assert problems(tmp_path) == [
+        f"{path}:11:5: translations.en.followups: unknown follow-up 'price'; use one of: fee, "
+        "where, how-long, for-children"
+    ]
+    write(
+        tmp_path,
+        "dentist",
+        GOOD.format(id="dentist").replace(
+            "    reviewed: false\n", followups.replace("price", "fee")
+        ),
+    )
+    assert problems(tmp_path) == [
+        f"{path}:16:9: translations.en.followups.where.variants: needs at least 1 (add one)"
+    ]
+
+
 def test_unknown_category_and_bad_link(tmp_path: Path) -> None:
     text = (
         GOOD.format(id="dentist")

@@ -133,7 +133,7 @@ def test_json_shape(knowledge: Knowledge) -> None:
     data = knowledge.understanding.read("zapis do skolky").as_dict()
     assert set(data) == {
         "text", "lang", "decision", "topic", "score", "candidates",
-        "confidence", "intent", "also", "alternatives", "sure",
+        "confidence", "intent", "also", "alternatives", "sure", "followup",
     }  # fmt: skip
     assert 0 <= data["score"] <= 100
     assert 0 <= data["confidence"] <= 1
