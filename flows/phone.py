@@ -31,3 +31,14 @@ def parse_phone(text: str, region: str = "CZ") -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def without_phones(text: str, region: str = "CZ", mask: str = "[phone]") -> str:
+    """`text` with every phone number in it (found by phonenumbers, as people type them)
+    replaced by `mask`: what is kept for the coordinators holds no one's number."""
+    digits = _ascii_digits(text)
+    parts, last = [], 0
+    for found in phonenumbers.PhoneNumberMatcher(digits, region):
+        parts += [digits[last : found.start], mask]
+        last = found.end
+    return "".join([*parts, digits[last:]]) if parts else text

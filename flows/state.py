@@ -88,6 +88,12 @@ class Draft:
     question: str | None = None  # the person's last free question
     topic: str | None = None  # the topic last answered
     topic_at: str | None = None  # when (ISO 8601, UTC): a follow-up is read in its context
+    # The language the person last wrote in (surely): their requests are routed by it.
+    written: str | None = None
+    # Messages written in another language than the conversation's since the offer to switch,
+    # and whether the person said to keep the language (then it is not offered again).
+    switch_seen: int | None = None
+    switch_refused: bool = False
     category: str | None = None  # the category last browsed
     request: Request = field(default_factory=Request)
 
@@ -96,8 +102,15 @@ class Draft:
         self.request = Request()
 
     def fresh(self, **context: Any) -> Draft:
-        """A new draft that keeps only whether the disclaimer was shown."""
-        return Draft(disclaimer=self.disclaimer, **context)
+        """A new draft that keeps only whether the disclaimer was shown and what is known of
+        the person's language."""
+        return Draft(
+            disclaimer=self.disclaimer,
+            written=self.written,
+            switch_seen=self.switch_seen,
+            switch_refused=self.switch_refused,
+            **context,
+        )
 
     def to_data(self) -> dict[str, Any]:
         """The stored form: the keys that are set, in one flat JSON object (every message

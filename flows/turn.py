@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from flows import payloads as pl
 from flows.events import Button, Reply
 from flows.payloads import Action
+from flows.phone import without_phones
 from flows.state import Draft, Step
 
 if TYPE_CHECKING:
@@ -112,7 +113,11 @@ class Turn:
     async def log_unanswered(
         self, text: str, reason: str, topic: str | None = None, score: int = 0
     ) -> None:
-        """A question the FAQ did not answer, for the coordinators."""
+        """A question the FAQ did not answer, for the coordinators (never a phone number:
+        personal data, and no question)."""
+        text = without_phones(text)
+        if not any(ch.isalpha() for ch in text.replace("[phone]", "")):
+            return
         await self.unit.unanswered.add(
             user_id=self.user.id,
             text=text,

@@ -147,7 +147,7 @@ async def store(turn: Turn, consent_version: str) -> None:
     assert draft.ap_kind and draft.ap_office and draft.ap_day and draft.ap_part and draft.phone
     appointment = await turn.unit.appointments.create(
         user_id=turn.user.id,
-        lang=turn.lang,
+        lang=turn.draft.written or turn.lang,  # routed by the language the person writes in
         kind=draft.ap_kind,
         place=draft.ap_place,
         office_id=draft.ap_office,

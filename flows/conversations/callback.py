@@ -157,7 +157,7 @@ async def _store(turn: Turn) -> None:
     assert draft.phone is not None and draft.time is not None
     request = await turn.unit.requests.create(
         user_id=turn.user.id,
-        lang=turn.lang,
+        lang=turn.draft.written or turn.lang,  # routed by the language the person writes in
         topic_id=turn.draft.topic,
         phone=draft.phone,
         preferred_time=draft.time,

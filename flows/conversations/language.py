@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 # A message needs this many letters to be taken as written in a language of its own.
 MIN_LETTERS_FOR_SWITCH: Final = 4
+# The switch is offered once more after this many further messages in the other language,
+# unless the person said to keep the language.
+REOFFER_AFTER: Final = 3
 
 
 async def start(turn: Turn, argument: str) -> None:
@@ -126,23 +129,39 @@ async def on_switch(turn: Turn, p: Payload) -> None:
 async def on_keep_language(turn: Turn, p: Payload) -> None:
     if p.value is not None:
         raise ForgedPayloadError(p.encode())
-    turn.say("language-kept", language=turn.t.name)
+    turn.draft.switch_refused = True
+    turn.say("language-kept")
 
 
 async def maybe_offer_switch(turn: Turn, detected: str, confident: bool, text: str) -> None:
-    """Offer once to continue in the language the user writes in: only for a message with
+    """Offer to continue in the language the person writes in, in that language; once more
+    after REOFFER_AFTER more messages in it if the offer was ignored. Only for a message with
     words enough to tell a language (a reference code, a number or "ok" has none)."""
     locales = turn.services.locales
-    if not confident or detected == turn.lang or detected not in locales:
+    if not confident or detected not in locales:
         return
-    if sum(ch.isalpha() for ch in text) < MIN_LETTERS_FOR_SWITCH or turn.user.switch_offered:
+    if sum(ch.isalpha() for ch in text) < MIN_LETTERS_FOR_SWITCH:
         return
+    draft = turn.draft
+    draft.written = detected
+    if detected == turn.lang:
+        draft.switch_seen = None
+        return
+    if turn.user.switch_offered:
+        if draft.switch_refused:
+            return
+        draft.switch_seen = (draft.switch_seen or 0) + 1
+        if draft.switch_seen < REOFFER_AFTER:
+            return
+        draft.switch_refused = True  # offered twice: the person has chosen
+    else:
+        await turn.unit.states.mark_switch_offered(turn.user.id)
+        draft.switch_seen = 0
     other = locales.get(detected)
-    await turn.unit.states.mark_switch_offered(turn.user.id)
     turn.replies.append(
         Reply(
             key="language-switch-offer",
-            text=other("language-switch-offer", language=other.name),
+            text=other("language-switch-offer"),
             lang=other.lang,
             rtl=other.rtl,
             buttons=(

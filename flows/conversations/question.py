@@ -14,6 +14,7 @@ from flows import payloads as pl
 from flows.conversations import browse, callback, language, urgent
 from flows.events import Button
 from flows.payloads import Action
+from flows.phone import without_phones
 from flows.registry import REGISTRY, StepSpec
 from flows.state import Step
 
@@ -61,7 +62,13 @@ async def ask(turn: Turn, text: str) -> None:
         await say_chatter(turn, match.intent)
         await turn.record("chatter")
         return
-    turn.draft = turn.draft.fresh(question=text)
+    # A message with a phone number in it is not the question ("call me on 777 123 456"):
+    # the last real one is kept for the callback's "keep your question", and the number is
+    # never kept as a question (nor enters `faq gaps`, `Turn.log_unanswered`).
+    question = text
+    if without_phones(text) != text:
+        question = turn.draft.question or without_phones(text)
+    turn.draft = turn.draft.fresh(question=question)
     if match.decision == "answer" and match.topic:
         await browse.show_answer(turn, match.topic, followup=match.followup)
         say_beside_answer(turn, match)

@@ -181,3 +181,23 @@ async def test_a_single_guess_is_offered_beside_a_person(app: App) -> None:
     assert labels[0] == app.engine.faq.topics["permanent-residence"].title("en")
     assert chat.button("person") and chat.button("appointment")
     assert await _unanswered(app) == 1  # the coordinators see what the FAQ did not cover
+
+
+async def test_a_phone_number_is_never_a_question(app: App) -> None:
+    """A number typed on its own neither replaces the person's question in the callback's
+    "keep your question" nor reaches the coordinators' list of unanswered questions."""
+    chat = Chat(app.engine, client_lang="en")
+    await chat.send("/start")
+    await chat.press_payload(pl.make(Action.LANG, "en"))
+    await chat.send("my landlord keeps my deposit, what can i do")
+    await chat.send("777 123 456")
+    await chat.send("call me please on +420 777 123 456")
+    await chat.press_payload(pl.make(Action.PERSON))
+    await chat.send("777 123 456")
+    await chat.press_payload(pl.make(Action.TIME, "morning"))
+    assert chat.keys == ["callback-question-prefilled"]
+    assert "“my landlord keeps my deposit, what can i do”" in chat.replies[0].text
+    async with app.storage.begin() as unit:
+        logged = list(await unit.orm().scalars(select(UnansweredQuestion.text)))
+    assert "777" not in " ".join(logged)
+    assert "my landlord keeps my deposit, what can i do" in logged

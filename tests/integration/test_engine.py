@@ -127,20 +127,52 @@ async def test_two_questions_get_one_answer_and_the_other_offered_once(app: App)
     assert offered.count(deadline) == 1  # not again among "not what you asked?"
 
 
-async def test_answer_in_chosen_language_and_switch_offered_once(app: App) -> None:
+async def test_the_switch_is_offered_in_that_language_and_once_more_if_ignored(app: App) -> None:
     chat = Chat(app.engine)
     await chat.send("/start")
     await chat.press("English")
-    await chat.send("Какие документы нужны для продления ВНЖ?")
+    await chat.send("Які документи потрібні для продовження посвідки?")
     assert chat.replies[chat.keys.index("faq-answer")].lang == "en"
     offer = chat.replies[-1]
-    assert offer.key == "language-switch-offer"
-    assert offer.lang == "ru"
-    await chat.send("где записаться к врачу терапевту")
-    assert "language-switch-offer" not in chat.keys
-    # Accepting a later offer is not possible any more, but the language can still be switched.
-    await chat.press_payload(pl.make(Action.SWITCH, "ru"))
-    assert chat.replies[0].lang == "ru"
+    assert (offer.key, offer.lang) == ("language-switch-offer", "uk")
+    assert offer.text == "Схоже, ви пишете українською. Перейти на українську?"
+    # Ignored: two more messages in Ukrainian say nothing of it, the third offers it again.
+    for text in ("де записатися до лікаря", "як записати дитину до школи"):
+        await chat.send(text)
+        assert "language-switch-offer" not in chat.keys
+    await chat.send("скільки коштує медичне страхування")
+    assert chat.keys[-1] == "language-switch-offer"
+    for _ in range(4):  # offered twice: the person has chosen
+        await chat.send("де записатися до лікаря")
+        assert "language-switch-offer" not in chat.keys
+    # The language can still be switched with the offer's button.
+    await chat.press_payload(pl.make(Action.SWITCH, "uk"))
+    assert chat.replies[0].lang == "uk"
+
+
+async def test_keeping_the_language_is_final_and_requests_follow_the_written_one(
+    app: App,
+) -> None:
+    chat = Chat(app.engine)
+    await chat.send("/start")
+    await chat.press("English")
+    await chat.send("Які документи потрібні для продовження посвідки?")
+    await chat.press_payload(pl.make(Action.KEEP_LANGUAGE))
+    assert chat.keys == ["language-kept"]
+    assert chat.replies[0].text == "OK, we continue in English."
+    for _ in range(4):
+        await chat.send("де записатися до лікаря")
+        assert "language-switch-offer" not in chat.keys
+    # A request is routed by the language the person writes in, not the menu's.
+    await chat.press_payload(pl.make(Action.PERSON))
+    await chat.send("777 123 456")
+    await chat.press_payload(pl.make(Action.TIME, "morning"))
+    await chat.send("потрібна допомога з листом")
+    await chat.press_payload(pl.yes_no(Action.CONSENT, yes=True))
+    assert chat.keys[-1] == "callback-done"
+    async with app.storage.begin() as unit:
+        request = (await unit.orm().scalars(select(CallbackRequest))).one()
+    assert request.lang == "uk"
 
 
 async def test_accepting_the_switch_repeats_the_answer_in_the_new_language(app: App) -> None:
