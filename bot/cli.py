@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="run the bot (Telegram when TELEGRAM_BOT_TOKEN is set, else console)"
     )
-    run.add_argument("--webhook", action="store_true", help="Telegram: serve a webhook on PORT")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve webhooks on PORT: /telegram, and /messenger when MESSENGER_* are set",
+    )
 
     ask = sub.add_parser("ask", help="show how a question is answered")
     ask.add_argument("text", nargs="?", help="the question (omit with --batch)")
@@ -210,10 +214,24 @@ async def _run(settings: Settings, *, webhook: bool) -> int:
         if settings.telegram_bot_token is not None:
             from bot.telegram.factory import run_polling, run_webhook
 
+            if settings.messenger_enabled and not webhook:
+                print(
+                    "poradna: Messenger is served only by `poradna run --webhook`; "
+                    "Telegram polls meanwhile",
+                    file=sys.stderr,
+                )
             await (run_webhook(app) if webhook else run_polling(app))
             return 0
+        if settings.messenger_enabled:
+            from bot.meta.factory import run_messenger_only
+
+            await run_messenger_only(app)
+            return 0
         if webhook:
-            print("poradna: --webhook needs TELEGRAM_BOT_TOKEN", file=sys.stderr)
+            print(
+                "poradna: --webhook needs TELEGRAM_BOT_TOKEN or the MESSENGER_* variables",
+                file=sys.stderr,
+            )
             return 2
         from bot.console import client_language, run_console
 
