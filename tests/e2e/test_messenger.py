@@ -330,3 +330,40 @@ async def test_rendering_respects_the_limits_for_long_answers_and_titles(
         # A forged quick-reply payload is refused politely, in Arabic.
         await people.post(people.quick_reply(ARABIC, "topic:../../etc/passwd"))
         await h.wait_text(ARABIC, h.t("ar")("button-invalid")[:10])
+
+
+async def test_two_instances_on_one_postgresql_send_each_reply_once() -> None:
+    from tests.conftest import _fresh_postgres
+
+    async with running_messenger(await _fresh_postgres(), instances=2) as h:
+        people = h.people
+        first, second = (i.url for i in h.instances)
+        psids = [f"71000000000000{n:02d}" for n in range(8)]
+        events = [people.postback(psid, "/start", ref="uk") for psid in psids]
+        # Each event to one instance, and delivered again to the other (Meta's at-least-once).
+        await asyncio.gather(
+            *(people.post(e, url=first if n % 2 else second) for n, e in enumerate(events))
+        )
+        await asyncio.gather(
+            *(people.post(e, url=second if n % 2 else first) for n, e in enumerate(events))
+        )
+        greeting = h.t("uk")("start-greeting")[:15]
+        for psid in psids:
+            await h.wait_text(psid, greeting)
+
+        async def all_sent() -> bool:
+            async with h.app.storage.begin() as unit:
+                outbox = [m for m in await unit.outbox.all() if m.channel == "messenger"]
+            return bool(outbox) and all(m.status == "sent" for m in outbox)
+
+        await eventually(all_sent)
+        async with h.app.storage.begin() as unit:
+            outbox = [m for m in await unit.outbox.all() if m.channel == "messenger"]
+        # One turn per person (the redelivery was skipped), and each reply sent once: no
+        # text twice to anyone, every stored reply's message id one the fake gave.
+        assert len({m.recipient for m in outbox}) == len(psids)
+        for psid in psids:
+            texts = h.texts(psid)
+            assert sum(greeting in t for t in texts) == 1
+            assert len(texts) == len(set(texts))
+        assert {m.external_id for m in outbox} <= {s.message_id for s in h.fake.sent}
