@@ -126,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
     export = privacy_sub.add_parser("export", help="a person's data as JSON")
     export.add_argument("--user", required=True, help="their id on the channel")
-    export.add_argument("--channel", default="telegram", help="telegram (default) or console")
+    export.add_argument(
+        "--channel", default="telegram", help="telegram (default), messenger or console"
+    )
     privacy_sub.add_parser("purge", help="erase personal data older than RETENTION_DAYS")
 
     staff = sub.add_parser("staff", help="caseworker accounts (Telegram)")
@@ -140,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     sremove.add_argument("telegram_id", help="the caseworker's Telegram user id")
 
     leaflet = sub.add_parser("leaflet-link", help="a deep link and QR code for posters")
+    leaflet.add_argument(
+        "--channel",
+        choices=("telegram", "messenger"),
+        default="telegram",
+        help="t.me/<bot>?start=… (default) or m.me/<page>?ref=…",
+    )
+    leaflet.add_argument("--page", help="Facebook page name (default: MESSENGER_PAGE_NAME)")
     leaflet.add_argument("--lang", choices=LANGUAGES, help="language to pre-select")
     leaflet.add_argument("--topic", help="topic id to open")
     leaflet.add_argument("--bot", help="bot username (default: TELEGRAM_BOT_USERNAME)")
@@ -268,17 +277,22 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _leaflet(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.leaflet import LeafletError, leaflet_link, write_qr
+    from bot.leaflet import LeafletError, leaflet_link, messenger_link, write_qr
 
     try:
         knowledge = build_knowledge(settings)
-        link = leaflet_link(
-            args.bot or settings.telegram_bot_username, args.lang, args.topic, knowledge.faq
-        )
+        if args.channel == "messenger":
+            page = args.page or settings.messenger_page_name
+            link = messenger_link(page, args.lang, args.topic, knowledge.faq)
+        else:
+            link = leaflet_link(
+                args.bot or settings.telegram_bot_username, args.lang, args.topic, knowledge.faq
+            )
     except LeafletError as exc:
         print(f"poradna leaflet-link: {exc}", file=sys.stderr)
         return 2
-    out = args.out or Path(f"leaflet-{args.lang or 'any'}-{args.topic or 'menu'}.png")
+    prefix = "leaflet-messenger" if args.channel == "messenger" else "leaflet"
+    out = args.out or Path(f"{prefix}-{args.lang or 'any'}-{args.topic or 'menu'}.png")
     write_qr(link, out)
     print(link)
     print(f"QR code: {out}")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 PRAGUE = ZoneInfo("Europe/Prague")
 CALLBACK_KINDS = ("callback", "urgent-callback")
 # person key, kind, topic, language, when
-InteractionRow = Row[str, str, str | None, str, datetime]
+InteractionRow = Row[str, str, str | None, str, datetime, str]
 UNANSWERED_KINDS = ("no-match", "none-fits", "not-helped")
 
 
@@ -54,6 +54,7 @@ async def build_report(session: AsyncSession, period: Period) -> dict[str, Any]:
                 Interaction.topic,
                 Interaction.lang,
                 Interaction.created_at,
+                Interaction.channel,
             ).where(Interaction.created_at >= begin, Interaction.created_at < finish)
         )
     )
@@ -91,13 +92,14 @@ def _interventions(kinds: Counter[str]) -> dict[str, Any]:
 
 
 def _breakdowns(rows: list[InteractionRow]) -> dict[str, Any]:
-    """The figures by language, by topic and by month."""
+    """The figures by language, by channel (Telegram, Messenger, …), by topic and by month."""
     by_language: dict[str, dict[str, Any]] = defaultdict(lambda: {"people": set()} | _zero())
+    by_channel: dict[str, dict[str, Any]] = defaultdict(lambda: {"people": set()} | _zero())
     by_topic: dict[str, Counter[str]] = defaultdict(Counter)
     by_month: dict[str, dict[str, Any]] = defaultdict(lambda: {"people": set()} | _zero())
     for r in rows:
         month = r.created_at.astimezone(PRAGUE).strftime("%Y-%m")
-        for bucket in (by_language[r.lang], by_month[month]):
+        for bucket in (by_language[r.lang], by_channel[r.channel], by_month[month]):
             bucket["people"].add(r.person_key)
             field = _field(r.kind)
             if field:
@@ -106,6 +108,7 @@ def _breakdowns(rows: list[InteractionRow]) -> dict[str, Any]:
             by_topic[r.topic][r.kind] += 1
     return {
         "by_language": _counted(by_language),
+        "by_channel": _counted(by_channel),
         "by_topic": {
             topic: {
                 "faq_answers": counts["faq-answer"],
@@ -179,7 +182,11 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines.append(f"| median minutes to first response | {first['median'] or '-'} |")
     ratings = report["ratings"]
     lines.append(f"| ratings (average of {ratings['count']}) | {ratings['average'] or '-'} |")
-    for title, table in (("language", report["by_language"]), ("month", report["by_month"])):
+    for title, table in (
+        ("language", report["by_language"]),
+        ("channel", report["by_channel"]),
+        ("month", report["by_month"]),
+    ):
         lines += [
             "",
             f"| {title} | people | FAQ answers | callbacks | appointments | unanswered |",
@@ -211,7 +218,7 @@ def to_rows(report: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
         for kind, value in report["interventions"]["appointments"].items()
     ]
     rows += [("unanswered", key, "count", value) for key, value in report["unanswered"].items()]
-    for section in ("by_language", "by_topic", "by_month"):
+    for section in ("by_language", "by_channel", "by_topic", "by_month"):
         for key, measures in report[section].items():
             rows += [(section, key, measure, value) for measure, value in measures.items()]
     rows += [

@@ -4,8 +4,10 @@ in Meta's shapes in, Send API calls out), real SQLite or PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,6 +27,7 @@ from tests.helpers.messenger import (
     Harness,
     running_messenger,
 )
+from tests.helpers.processes import poradna
 
 
 def answer_start(h: Harness, topic: str, lang: str) -> str:
@@ -367,3 +370,42 @@ async def test_two_instances_on_one_postgresql_send_each_reply_once() -> None:
             assert sum(greeting in t for t in texts) == 1
             assert len(texts) == len(set(texts))
         assert {m.external_id for m in outbox} <= {s.message_id for s in h.fake.sent}
+
+
+async def test_queue_show_report_and_leaflet_link_know_messenger(
+    flow_database_url: str, tmp_path: Path
+) -> None:
+    async with running_messenger(flow_database_url) as h:
+        reference = await _callback_request(h, VIETNAMESE, "vi")
+    env = {"DATABASE_URL": flow_database_url}
+    shown = poradna("queue", "show", reference, "--json", env=env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    details = json.loads(shown.stdout)
+    assert details["channel"] == "messenger"
+    assert details["window"]["state"] == "open"
+    until = datetime.fromisoformat(details["window"]["until"])
+    assert timedelta(hours=23) < until - datetime.now(UTC) <= timedelta(hours=24)
+    report = poradna(
+        "report", "--from", "2020-01-01", "--to", "2099-12-31", "--format", "json", env=env
+    )
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["by_channel"]["messenger"]["callbacks"] == 1
+    link = poradna(
+        "leaflet-link",
+        "--channel",
+        "messenger",
+        "--page",
+        "PoradnaCZ",
+        "--lang",
+        "vi",
+        "--topic",
+        "health-insurance",
+        "--out",
+        str(tmp_path / "qr.png"),
+        cwd=tmp_path,
+    )
+    assert link.returncode == 0, link.stderr
+    assert link.stdout.splitlines()[0] == "https://m.me/PoradnaCZ?ref=vi__health-insurance"
+    assert (tmp_path / "qr.png").read_bytes().startswith(b"\x89PNG")
+    unnamed = poradna("leaflet-link", "--channel", "messenger", cwd=tmp_path)
+    assert unnamed.returncode == 2 and "MESSENGER_PAGE_NAME" in unnamed.stderr
