@@ -82,6 +82,7 @@ async def build_app(settings: Settings, *, migrate: bool | None = None) -> App:
         offices=offices,
         rate_limit=settings.rate_limit_per_minute,
         unlimited_channels=("console",),  # one local person, often piping many lines
+        human_agent_days=settings.messenger_human_agent_days,
     )
     desk = Desk(
         storage=storage,

@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="run the bot (Telegram when TELEGRAM_BOT_TOKEN is set, else console)"
     )
-    run.add_argument("--webhook", action="store_true", help="Telegram: serve a webhook on PORT")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve webhooks on PORT: /telegram, and /messenger when MESSENGER_* are set",
+    )
 
     web = sub.add_parser("web", help="serve the caseworkers' web console (at /desk)")
     web.add_argument("--port", type=int, help="port (default: PORT)")
@@ -129,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
     export = privacy_sub.add_parser("export", help="a person's data as JSON")
     export.add_argument("--user", required=True, help="their id on the channel")
-    export.add_argument("--channel", default="telegram", help="telegram (default) or console")
+    export.add_argument(
+        "--channel", default="telegram", help="telegram (default), messenger or console"
+    )
     privacy_sub.add_parser("purge", help="erase personal data older than RETENTION_DAYS")
 
     staff = sub.add_parser("staff", help="caseworker accounts (Telegram, web console)")
@@ -154,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     spassword.add_argument("login", help="the caseworker's login")
 
     leaflet = sub.add_parser("leaflet-link", help="a deep link and QR code for posters")
+    leaflet.add_argument(
+        "--channel",
+        choices=("telegram", "messenger"),
+        default="telegram",
+        help="t.me/<bot>?start=… (default) or m.me/<page>?ref=…",
+    )
+    leaflet.add_argument("--page", help="Facebook page name (default: MESSENGER_PAGE_NAME)")
     leaflet.add_argument("--lang", choices=LANGUAGES, help="language to pre-select")
     leaflet.add_argument("--topic", help="topic id to open")
     leaflet.add_argument("--bot", help="bot username (default: TELEGRAM_BOT_USERNAME)")
@@ -232,10 +245,24 @@ async def _run(settings: Settings, *, webhook: bool) -> int:
         if settings.telegram_bot_token is not None:
             from bot.telegram.factory import run_polling, run_webhook
 
+            if settings.messenger_enabled and not webhook:
+                print(
+                    "poradna: Messenger is served only by `poradna run --webhook`; "
+                    "Telegram polls meanwhile",
+                    file=sys.stderr,
+                )
             await (run_webhook(app) if webhook else run_polling(app))
             return 0
+        if settings.messenger_enabled:
+            from bot.meta.factory import run_messenger_only
+
+            await run_messenger_only(app)
+            return 0
         if webhook:
-            print("poradna: --webhook needs TELEGRAM_BOT_TOKEN", file=sys.stderr)
+            print(
+                "poradna: --webhook needs TELEGRAM_BOT_TOKEN or the MESSENGER_* variables",
+                file=sys.stderr,
+            )
             return 2
         from bot.console import client_language, run_console
 
@@ -259,17 +286,22 @@ async def _web(settings: Settings, port: int, host: str) -> int:
 
 
 def _leaflet(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.leaflet import LeafletError, leaflet_link, write_qr
+    from bot.leaflet import LeafletError, leaflet_link, messenger_link, write_qr
 
     try:
         knowledge = build_knowledge(settings)
-        link = leaflet_link(
-            args.bot or settings.telegram_bot_username, args.lang, args.topic, knowledge.faq
-        )
+        if args.channel == "messenger":
+            page = args.page or settings.messenger_page_name
+            link = messenger_link(page, args.lang, args.topic, knowledge.faq)
+        else:
+            link = leaflet_link(
+                args.bot or settings.telegram_bot_username, args.lang, args.topic, knowledge.faq
+            )
     except LeafletError as exc:
         print(f"poradna leaflet-link: {exc}", file=sys.stderr)
         return 2
-    out = args.out or Path(f"leaflet-{args.lang or 'any'}-{args.topic or 'menu'}.png")
+    prefix = "leaflet-messenger" if args.channel == "messenger" else "leaflet"
+    out = args.out or Path(f"{prefix}-{args.lang or 'any'}-{args.topic or 'menu'}.png")
     write_qr(link, out)
     print(link)
     print(f"QR code: {out}")

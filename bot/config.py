@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     port: int = 8080
+    # Facebook Messenger (bot/meta/): served at /messenger by `poradna run --webhook`.
+    messenger_page_token: SecretStr | None = None
+    messenger_app_secret: SecretStr | None = None
+    messenger_verify_token: SecretStr | None = None
+    messenger_page_name: str | None = None
+    meta_graph_api_base: str = "https://graph.facebook.com"
+    meta_graph_api_version: str = "v21.0"
+    # How long after a person's last message a caseworker may still write with the HUMAN_AGENT
+    # tag (Meta grants the tag on review; 0: never use it, only the 24-hour window).
+    messenger_human_agent_days: int = Field(default=7, ge=0, le=7)
 
     @property
     def admin_ids(self) -> list[str]:
@@ -59,6 +69,15 @@ class Settings(BaseSettings):
         if value not in LANGUAGES:
             raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
         return value
+
+    @property
+    def messenger_enabled(self) -> bool:
+        """Messenger is served when its page token, app secret and verify token are all set."""
+        return None not in (
+            self.messenger_page_token,
+            self.messenger_app_secret,
+            self.messenger_verify_token,
+        )
 
     @property
     def is_sqlite(self) -> bool:

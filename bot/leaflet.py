@@ -1,4 +1,6 @@
-"""Deep links and QR codes for leaflets and posters: ``t.me/<bot>?start=<lang>__<topic>``."""
+"""Deep links and QR codes for leaflets and posters: ``t.me/<bot>?start=<lang>__<topic>``, and
+for Messenger ``m.me/<page>?ref=<lang>__<topic>`` (the same argument: the webhook turns the
+referral into the same start)."""
 
 from __future__ import annotations
 
@@ -27,13 +29,8 @@ def start_payload(lang: str | None, topic: str | None) -> str:
     return lang or ""
 
 
-def leaflet_link(bot: str | None, lang: str | None, topic: str | None, faq: Faq) -> str:
-    if not bot or not bot.removeprefix("@").strip():
-        raise LeafletError(
-            "the bot's Telegram username is not set: add the line "
-            "TELEGRAM_BOT_USERNAME=YourBotName (the name after t.me/, without @) to the .env "
-            "file, or give it once with --bot YourBotName"
-        )
+def _checked(lang: str | None, topic: str | None, faq: Faq) -> str:
+    """The start argument of a language and a topic, once both are known."""
     if lang is not None and lang not in LANGUAGES:
         raise LeafletError(f"unknown language {lang!r}; use one of: {', '.join(LANGUAGES)}")
     if topic is not None and topic not in faq.topics:
@@ -41,11 +38,35 @@ def leaflet_link(bot: str | None, lang: str | None, topic: str | None, faq: Faq)
         hint = f"did you mean {close[0]!r}? " if close else ""
         ids = ", ".join(sorted(faq.topics))
         raise LeafletError(f"there is no topic {topic!r}; {hint}the topic ids are: {ids}")
-    payload = start_payload(lang, topic)
+    return start_payload(lang, topic)
+
+
+def leaflet_link(bot: str | None, lang: str | None, topic: str | None, faq: Faq) -> str:
+    if not bot or not bot.removeprefix("@").strip():
+        raise LeafletError(
+            "the bot's Telegram username is not set: add the line "
+            "TELEGRAM_BOT_USERNAME=YourBotName (the name after t.me/, without @) to the .env "
+            "file, or give it once with --bot YourBotName"
+        )
+    payload = _checked(lang, topic, faq)
     if len(payload) > 64:
         raise LeafletError("the topic id is too long for a Telegram start link")
     name = bot.removeprefix("@")
     return f"https://t.me/{name}?start={payload}" if payload else f"https://t.me/{name}"
+
+
+def messenger_link(page: str | None, lang: str | None, topic: str | None, faq: Faq) -> str:
+    """``https://m.me/<page>?ref=vi__health-insurance``: opens the page's chat in a language,
+    on a topic."""
+    if not page or not page.removeprefix("@").strip():
+        raise LeafletError(
+            "the Facebook page's name is not set: add the line MESSENGER_PAGE_NAME=YourPage "
+            "(the name after m.me/ or facebook.com/) to the .env file, or give it once with "
+            "--page YourPage"
+        )
+    payload = _checked(lang, topic, faq)
+    name = page.removeprefix("@").strip()
+    return f"https://m.me/{name}?ref={payload}" if payload else f"https://m.me/{name}"
 
 
 def write_qr(link: str, path: Path) -> None:

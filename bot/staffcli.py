@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.app import build_app, storage_for
 from bot.telegram import CHANNEL as TELEGRAM
+from flows.window import WINDOWED, window
 from locales import LANGUAGES
 from storage.models import utcnow
 from storage.reports import Period, to_markdown, to_rows
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from bot.config import Settings
     from storage.dto import AppointmentDto, CallbackDto
+    from storage.unit import Unit
 
 
 async def queue(settings: Settings, args: argparse.Namespace) -> int:
@@ -41,10 +43,13 @@ async def queue(settings: Settings, args: argparse.Namespace) -> int:
     async with storage_for(settings) as storage, storage.begin() as unit:
         callbacks = await unit.requests.list_requests()
         appointments = await unit.appointments.list_appointments()
+        if args.queue_command == "show":
+            shown = next((r for r in callbacks if r.reference == args.reference), None)
+            reach = await _reach(unit, shown, settings) if shown else {}
     if args.queue_command == "show":
         for r in callbacks:
             if r.reference == args.reference:
-                return _show(r, as_json=args.json)
+                return _show(r, as_json=args.json, reach=reach)
         for a in appointments:
             if a.reference == args.reference:
                 return _print({**a.as_dict(), "phone": a.phone}, as_json=args.json)
@@ -81,9 +86,23 @@ def _selected(r: CallbackDto | AppointmentDto, args: argparse.Namespace) -> bool
     return not (args.older_than and r.created_at > utcnow() - timedelta(minutes=args.older_than))
 
 
-def _show(r: CallbackDto, *, as_json: bool) -> int:
+async def _reach(unit: Unit, r: CallbackDto, settings: Settings) -> dict[str, Any]:
+    """The person's channel and, on a channel with a messaging window (Messenger), where the
+    window stands: "open" (a normal answer) or "human-agent" until a time, or "closed"."""
+    user = await unit.users.get(r.user_id) if r.user_id is not None else None
+    if user is None:
+        return {"channel": None}
+    if user.channel not in WINDOWED:
+        return {"channel": user.channel}
+    last_seen = await unit.users.last_seen(user.channel, user.external_id)
+    now_window = window(last_seen, utcnow(), settings.messenger_human_agent_days)
+    return {"channel": user.channel, "window": now_window.as_dict()}
+
+
+def _show(r: CallbackDto, *, as_json: bool, reach: dict[str, Any] | None = None) -> int:
     details = {
         **r.as_dict(),
+        **(reach or {}),
         "phone": r.phone,
         "question": r.question,
         "claimed": r.claimed_at.isoformat(timespec="seconds") if r.claimed_at else None,

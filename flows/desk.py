@@ -79,7 +79,7 @@ class Desk:
             return await unit.outbox.reference_of(STAFF_CHANNEL, external_id)
 
     async def claim(
-        self, channel: str, staff_id: str, reference: str, *, update_id: int | None = None
+        self, channel: str, staff_id: str, reference: str, *, update_id: int | str | None = None
     ) -> DeskOutcome:
         async with self._storage.begin() as unit:
             if not await _first_time(unit, channel, update_id):
@@ -101,7 +101,7 @@ class Desk:
         reference: str,
         text: str,
         *,
-        update_id: int | None = None,
+        update_id: int | str | None = None,
     ) -> DeskOutcome:
         """Send the caseworker's text to the person (claiming the request if nobody has).
         The text is cleaned of control characters like every person's input (`scrub`)."""
@@ -127,7 +127,7 @@ class Desk:
             return self._outcome(True, "staff-reply-sent", reference=reference)
 
     async def close(
-        self, channel: str, staff_id: str, reference: str, *, update_id: int | None = None
+        self, channel: str, staff_id: str, reference: str, *, update_id: int | str | None = None
     ) -> DeskOutcome:
         async with self._storage.begin() as unit:
             if not await _first_time(unit, channel, update_id):
@@ -212,7 +212,7 @@ class Desk:
         reference: str,
         local_time: str,
         *,
-        update_id: int | None = None,
+        update_id: int | str | None = None,
     ) -> DeskOutcome:
         """Confirm (or move) an appointment to a date and time given in Prague time. The
         sender is checked before anything they typed is read."""
@@ -282,7 +282,7 @@ class Desk:
         reference: str,
         status: AppointmentStatus,
         *,
-        update_id: int | None = None,
+        update_id: int | str | None = None,
     ) -> DeskOutcome:
         """Mark an appointment done, a no-show, or cancelled by the organisation."""
         async with self._storage.begin() as unit:
@@ -360,7 +360,7 @@ class Desk:
         return DeskOutcome(ok=ok, key=key, text=self._t(key, **args))
 
 
-async def _first_time(unit: Unit, channel: str, update_id: int | None) -> bool:
+async def _first_time(unit: Unit, channel: str, update_id: int | str | None) -> bool:
     """Record the channel's update in the action's own transaction: False when it was done
     before (Telegram delivering it again after the answer to the caseworker failed, or after
     the process died before the update was marked), so no action is done twice."""

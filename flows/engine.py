@@ -57,6 +57,7 @@ class Engine:
         offices: list[Office] | None = None,
         rate_limit: int | None = None,
         unlimited_channels: tuple[str, ...] = (),
+        human_agent_days: int = 7,
     ) -> None:
         self.services = Services(
             faq=faq,
@@ -66,6 +67,7 @@ class Engine:
             offices={office.id: office for office in offices or []},
             retention_days=retention_days,
             crisis_contacts=crisis_contacts,
+            human_agent_days=human_agent_days,
         )
         self._storage = storage
         self._default_lang = default_lang

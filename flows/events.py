@@ -49,9 +49,10 @@ class Inbound:
     payload: str | None = None
     phone: str | None = None
     client_lang: str | None = None
-    # The channel's id of this update, when it has one (Telegram's update_id): recorded in the
-    # turn's own transaction, so a redelivered update is skipped and a lost one is not.
-    update_id: int | None = None
+    # The channel's id of this update, when it has one (Telegram's update_id, Messenger's
+    # message id): recorded in the turn's own transaction, so a redelivered update is skipped
+    # and a lost one is not.
+    update_id: int | str | None = None
 
     def __post_init__(self) -> None:
         for name in ("user", "text", "payload", "phone", "client_lang"):

@@ -5,13 +5,15 @@ claim, a reply, a reminder) alike; everything goes through the outbox of the cal
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from flows import payloads as pl
 from flows.calendar import day_label, when_label
 from flows.events import Button, Reply
 from flows.payloads import StaffAction
+from flows.window import DEFAULT_HUMAN_AGENT_DAYS, STANDARD, WINDOWED
+from storage.models import utcnow
 
 if TYPE_CHECKING:
     from faq.loader import Faq
@@ -37,10 +39,11 @@ async def queue_for_staff(
     buttons: bool = False,
     reply_to: bool = False,
     to: StaffDto | None = None,
+    note: str | None = None,
     **args: object,
 ) -> None:
     """Queue a message for the caseworkers' desk (or one caseworker's own chat, `to`), with
-    Claim / Close buttons if asked."""
+    Claim / Close buttons if asked, and a `note` line under the text."""
     rows = (
         (
             (
@@ -51,9 +54,10 @@ async def queue_for_staff(
         if buttons
         else ()
     )
+    text = t(key, reference=reference, **args)
     reply = Reply(
         key=key,
-        text=t(key, reference=reference, **args),
+        text=f"{text}\n\n{note}" if note else text,
         lang=t.lang,
         rtl=t.rtl,
         buttons=rows,
@@ -64,12 +68,21 @@ async def queue_for_staff(
 
 
 async def announce_request(
-    unit: Unit, t: Translator, locales: Locales, faq: Faq, request: CallbackDto
+    unit: Unit,
+    t: Translator,
+    locales: Locales,
+    faq: Faq,
+    request: CallbackDto,
+    *,
+    human_agent_days: int = DEFAULT_HUMAN_AGENT_DAYS,
 ) -> None:
     """A new callback request. Caseworkers who speak the person's language hear of it first, in
     their own chat; everyone (the desk) when nobody speaks it, when it is urgent (then every
-    caseworker personally too), or later when it is still unclaimed (the SLA reminder)."""
+    caseworker personally too), or later when it is still unclaimed (the SLA reminder). For a
+    person on a channel with a messaging window (Messenger), until when they can be answered."""
+    note = await window_note(unit, t, request, human_agent_days)
     common: dict[str, Any] = {
+        "note": note,
         "language": f"{request.lang} ({locales.get(request.lang).name})",
         "phone": request.phone or "-",
         "question": request.question or "-",
@@ -90,6 +103,23 @@ async def announce_request(
     if request.urgent or not speakers:
         await queue_for_staff(unit, t, key, request.reference, buttons=True, **common)
         await unit.requests.mark_announced(request.reference)
+
+
+async def window_note(
+    unit: Unit, t: Translator, request: CallbackDto, human_agent_days: int
+) -> str | None:
+    """ "Messenger: a normal answer until …; with the human-agent tag until …", or None for a
+    channel without a window."""
+    user = await unit.users.get(request.user_id) if request.user_id is not None else None
+    if user is None or user.channel not in WINDOWED:
+        return None
+    now = utcnow()
+    tagged = now + timedelta(days=human_agent_days) if human_agent_days else now + STANDARD
+    return t(
+        "staff-messenger-window",
+        until=when_label(now + STANDARD, t.lang),
+        tagged=when_label(tagged, t.lang),
+    )
 
 
 async def announce_appointment(

@@ -35,6 +35,8 @@ class Services:
     offices: dict[str, Office]
     retention_days: int
     crisis_contacts: str | None = None
+    # Messenger's HUMAN_AGENT tag: how many days after a person's last message (0: not used).
+    human_agent_days: int = 7
     # The time now (tests set another).
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 

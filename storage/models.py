@@ -52,6 +52,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Channel ids (users, staff, recipients, message and update ids): Meta's run to ~130 characters.
+ID_LENGTH = 160
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -69,7 +73,8 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str] = mapped_column(String(64))
+    # Wide enough for every channel's ids (Telegram's numbers, Messenger's page-scoped ids).
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     lang: Mapped[str | None] = mapped_column(String(8))
     switch_offered: Mapped[bool] = mapped_column(default=False)
     # A random key that stands for the person in anonymous statistics; it survives erasure.
@@ -148,7 +153,7 @@ class Staff(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     name: Mapped[str] = mapped_column(String(64))
     languages: Mapped[str] = mapped_column(String(64), default="")
     active: Mapped[bool] = mapped_column(default=True)
@@ -219,13 +224,14 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), index=True)
-    recipient: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(ID_LENGTH))
     body: Mapped[dict[str, Any]]
     reference: Mapped[str | None] = mapped_column(String(16), index=True)
     status: Mapped[str] = mapped_column(String(12), default=OutboxStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    external_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The channel's id of the sent message (Messenger's ``m_…`` ids run to about 130 characters).
+    external_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
@@ -236,18 +242,19 @@ class RateLimit(Base):
 
     __tablename__ = "rate_limits"
 
-    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window: Mapped[int] = mapped_column(BigInteger)
     count: Mapped[int]
 
 
 class ProcessedUpdate(Base):
-    """A channel update already handled: a redelivered one is skipped."""
+    """A channel update already handled: a redelivered one is skipped. `update_id` is the
+    channel's id as text: Telegram's update_id, Messenger's message id (``m_…``)."""
 
     __tablename__ = "processed_updates"
 
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    update_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -92,7 +92,7 @@ def _interventions(kinds: Counter[str]) -> dict[str, Any]:
 
 
 def _breakdowns(rows: list[InteractionRow]) -> dict[str, Any]:
-    """The figures by language, by channel, by topic and by month."""
+    """The figures by language, by channel (Telegram, Messenger, …), by topic and by month."""
     by_language: dict[str, dict[str, Any]] = defaultdict(lambda: {"people": set()} | _zero())
     by_channel: dict[str, dict[str, Any]] = defaultdict(lambda: {"people": set()} | _zero())
     by_topic: dict[str, Counter[str]] = defaultdict(Counter)
@@ -108,6 +108,7 @@ def _breakdowns(rows: list[InteractionRow]) -> dict[str, Any]:
             by_topic[r.topic][r.kind] += 1
     return {
         "by_language": _counted(by_language),
+        "by_channel": _counted(by_channel),
         "by_topic": {
             topic: {
                 "faq_answers": counts["faq-answer"],
@@ -117,7 +118,6 @@ def _breakdowns(rows: list[InteractionRow]) -> dict[str, Any]:
             for topic, counts in sorted(by_topic.items())
         },
         "by_month": _counted(by_month),
-        "by_channel": _counted(by_channel),
     }
 
 

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -47,7 +47,11 @@ HEALTH_TIMEOUT_S = 2.0
 PURGE_EVERY = 6 * 3600
 
 
-async def maintain(app: App, sender: OutboxSender) -> None:
+class Wakeable(Protocol):
+    def wake(self) -> None: ...
+
+
+async def maintain(app: App, sender: Wakeable) -> None:
     """Every minute: SLA reminders and appointment reminders; every few hours: erase data
     past RETENTION_DAYS."""
     last_purge = 0.0
@@ -232,14 +236,9 @@ class CheckedRequestHandler(SimpleRequestHandler):
         return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
-def webhook_application(
-    app: App, dispatcher: Dispatcher, bot: Bot, secret: str
-) -> web.Application:
-    """`/telegram` (updates, checked against `secret`) and `/healthz`."""
-    from aiogram.webhook.aiohttp_server import setup_application
+def health_handler(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """`/healthz`: alive, the database reachable, and what the bot did in the last 24 hours."""
     from aiohttp import web
-
-    web_app = web.Application()
 
     async def counts() -> dict[str, int]:
         async with app.storage.begin() as unit:
@@ -261,6 +260,18 @@ def webhook_application(
             return web.json_response({"status": "database unavailable"}, status=503)
         return web.json_response({"status": "ok", "last_24h": check.result()})
 
+    return healthz
+
+
+def webhook_application(
+    app: App, dispatcher: Dispatcher, bot: Bot, secret: str
+) -> web.Application:
+    """`/telegram` (updates, checked against `secret`) and `/healthz`."""
+    from aiogram.webhook.aiohttp_server import setup_application
+    from aiohttp import web
+
+    web_app = web.Application()
+    healthz = health_handler(app)
     web_app.router.add_get("/healthz", healthz)
     # Answered only once processed: an update being handled when the process dies is sent again.
     CheckedRequestHandler(
@@ -294,6 +305,12 @@ async def run_webhook(app: App) -> None:
         asyncio.create_task(maintain(app, sender)),
         asyncio.create_task(watcher.run()),
     ]
+    messenger = None
+    if settings.messenger_enabled:  # /messenger next to /telegram, on the same desk
+        from bot.meta.factory import start_messenger
+
+        messenger, delivery = await start_messenger(app, web_app, telegram_sender=sender)
+        tasks.append(delivery)
     runner = web.AppRunner(web_app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()
@@ -312,6 +329,8 @@ async def run_webhook(app: App) -> None:
         await runner.cleanup()
         await _stop(tasks)
         await bot.session.close()
+        if messenger is not None:
+            await messenger.close()
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:

@@ -31,6 +31,8 @@ from flows.staff import STAFF_CHANNEL, queue_for_staff
 from storage.aio import uncancelled
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from aiogram import Bot
 
     from locales import Translator
@@ -64,9 +66,14 @@ class OutboxSender:
         # Messages Telegram accepted whose "sent" mark could not be stored yet: id -> message id.
         self._unmarked: dict[int, str] = {}
         self._channels = (CHANNEL, STAFF_CHANNEL) if staff_chat_id else (CHANNEL,)
+        # Other channels' senders, woken with this one: a caseworker's answer on the Telegram
+        # desk to a person on Messenger goes at once.
+        self.wake_also: list[Callable[[], None]] = []
 
     def wake(self) -> None:
         self._wake.set()
+        for wake in self.wake_also:
+            wake()
 
     async def run(self) -> None:
         """Deliver until cancelled."""

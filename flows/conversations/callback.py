@@ -168,7 +168,14 @@ async def _store(turn: Turn) -> None:
     )
     logger.info("callback request %s stored (%s)", request.reference, request.lang)
     services = turn.services
-    await announce_request(turn.unit, services.staff_t, services.locales, services.faq, request)
+    await announce_request(
+        turn.unit,
+        services.staff_t,
+        services.locales,
+        services.faq,
+        request,
+        human_agent_days=services.human_agent_days,
+    )
     await turn.record("urgent-callback" if request.urgent else "callback", request.topic_id)
     part = draft.time
     turn.drop_request()

@@ -9,6 +9,7 @@ parameter it makes itself in an UPDATE's SET and WHERE clauses, and refuses the 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import bindparam, insert, select, update
@@ -189,6 +190,16 @@ class UserRepository:
     async def get(self, user_id: int) -> UserDto | None:
         user = await self._session.get(User, user_id)
         return _user_dto(user) if user else None
+
+    async def last_seen(self, channel: str, external_id: str) -> datetime | None:
+        """When the person last wrote or pressed a button: every turn of theirs stores their
+        conversation state (and nothing else does), so its time is that moment. For the
+        messaging window of channels that have one (Messenger)."""
+        return await self._unit.connection.scalar(
+            select(ConversationState.updated_at)
+            .join(User, User.id == ConversationState.user_id)
+            .where(User.channel == channel, User.external_id == external_id)
+        )
 
 
 def _user_dto(user: User) -> UserDto:

@@ -24,14 +24,15 @@ class UpdateRepository:
     def __init__(self, unit: Unit) -> None:
         self._connection = unit.connection
 
-    async def seen(self, channel: str, update_id: int) -> bool:
-        """Whether this update was processed before."""
-        params = {"channel": channel, "update_id": update_id}
+    async def seen(self, channel: str, update_id: int | str) -> bool:
+        """Whether this update was processed before. Ids are kept as text: Telegram's numbers
+        and Messenger's message ids alike."""
+        params = {"channel": channel, "update_id": str(update_id)}
         return await self._connection.scalar(_UPDATE_SEEN, params) is not None
 
-    async def first_time(self, channel: str, update_id: int) -> bool:
+    async def first_time(self, channel: str, update_id: int | str) -> bool:
         """Record an update; False when it was processed before (a redelivery)."""
-        values = {"channel": channel, "update_id": update_id, "processed_at": utcnow()}
+        values = {"channel": channel, "update_id": str(update_id), "processed_at": utcnow()}
         return await insert_once(self._connection, ProcessedUpdate, values)
 
     async def forget_before(self, moment: datetime) -> None:
