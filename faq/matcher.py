@@ -87,6 +87,9 @@ FOLLOWUP_SWITCH: Final = 75
 # children's variants and 0.09 from the next).
 FOLLOWUP_SIMILAR: Final = 0.15
 FOLLOWUP_LEAD: Final = 1.5
+# A short message this close to any follow-up answer's variants reads as a follow-up (dev
+# half: "is the exam fee paid by them or me?" 0.38; "quel temps fait-il demain" 0.34 is not).
+FOLLOWUP_LIKE: Final = 0.36
 # A runner-up with this much evidence (word score or n-gram similarity, 0..1) may be a second
 # question in the message; only then is the message divided into parts. At most MAX_PARTS.
 SECOND_QUESTION: Final = 0.25  # chosen on the dev half (0.4 found 22 of 33, 0.25 and 0.2: 27)
@@ -396,20 +399,32 @@ class Matcher:
         context: str | None,
     ) -> Match:
         """A follow-up of the last answer, or a second question in the message."""
-        if context in self.faq.topics and _follows_up(decided, query, context):
-            return replace(
-                decided,
-                decision="answer",
-                topic=context,
-                intent="followup",
-                sure=True,
-                followup=self._followup_kind(decided.text, context, detection),
-                also=(),
-                alternatives=(),
-            )
+        if context in self.faq.topics and _may_follow_up(decided, query, context):
+            kind = self._followup_kind(decided.text, context, detection)
+            if kind or decided.topic == context or self._continues(decided.text):
+                return replace(
+                    decided,
+                    decision="answer",
+                    topic=context,
+                    intent="followup",
+                    sure=True,
+                    followup=kind,
+                    also=(),
+                    alternatives=(),
+                )
         if len(ranked) > 1 and max(ranked[1].words, ranked[1].ngrams) >= SECOND_QUESTION:
             return self._two_questions(decided, detection) or decided
         return decided
+
+    def _continues(self, text: str) -> bool:
+        """Whether a message reads as the continuation of a conversation: it starts with a
+        joining word ("and ...?", "а если ...?", "và ...", "et ...") or is near some follow-up
+        answer's variants ("is the exam paid?"), though its topic may have no such answer.
+        "who won the football yesterday" after an answer is not a follow-up of it."""
+        if _CONTINUES.match(text.strip()):
+            return True
+        similar = self._followups.similarity_of_all(text, languages_for(text), nearest=2)
+        return max(similar.values(), default=0.0) >= FOLLOWUP_LIKE
 
     def _followup_kind(self, text: str, topic: str, detection: Detection) -> str | None:
         """Which follow-up answer of `topic` the message asks for: the kind whose variants
@@ -739,6 +754,15 @@ _PARTS = re.compile(
     re.IGNORECASE,
 )
 
+# A message that starts like the continuation of a conversation: "and", "also", "what about";
+# а, и, ещё, і, та, й; a, i, taky; và, còn; et, mais; y, e; و (glued to the next word), ولو,
+# طيب; ба, мөн; իսկ, և, ու; in Latin letters too ("a skolko", "w kam").
+_CONTINUES = re.compile(
+    r"^(?:(?:and|also|what about|how about|a|а|и|ещё|еще|i|і|та|й|taky|và|va|còn|con|"
+    r"et|mais|y|e|ba|ба|мөн|իսկ|և|ու|w|wa|tayeb|طيب)\b|و|¿y\b)",
+    re.IGNORECASE,
+)
+
 
 def _learn_words(
     texts: dict[str, list[str]], written: dict[str, set[str]], forms: dict[str, set[str]]
@@ -757,8 +781,8 @@ def _parts(text: str) -> list[str]:
     return [p.strip() for p in _PARTS.split(text) if len(p.split()) >= 2]
 
 
-def _follows_up(decided: Match, query: list[str], context: str) -> bool:
-    """A short message continues the last answer's topic unless it is surely and plainly
+def _may_follow_up(decided: Match, query: list[str], context: str) -> bool:
+    """A short message may continue the last answer's topic unless it is surely and plainly
     about another one (its own words score FOLLOWUP_SWITCH or more: "and what about school?")."""
     if len(query) > FOLLOWUP_WORDS:
         return False

@@ -115,9 +115,20 @@ def test_a_follow_up_is_matched_in_the_context_of_the_last_answer(knowledge: Kno
         "residence-extension-documents",
         "followup",
     )
+    assert followed.followup == "fee"  # answered with the topic's fee
     # A short message plainly about another topic is that topic, context or not.
     switched = knowledge.understanding.read("a zapis do skolky?", context="health-insurance")
     assert switched.topic == "school-kindergarten"
+
+
+@pytest.mark.parametrize(
+    "text", ["who won the football yesterday", "my cat is sick", "quel temps fait-il demain"]
+)
+def test_an_unrelated_message_after_an_answer_is_no_follow_up(
+    knowledge: Knowledge, text: str
+) -> None:
+    read = knowledge.understanding.read(text, context="general-practitioner")
+    assert (read.decision, read.intent) != ("answer", "followup")
 
 
 @pytest.mark.parametrize(
