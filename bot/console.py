@@ -2,7 +2,8 @@
 
 Buttons print as numbered options (``[1] Русский``); typing the number or the label presses it.
 Piped input works, one message a line; end of input ends the chat with exit code 0.
-``/sticker``, ``/photo``, ``/voice``, ``/document`` and ``/location`` simulate non-text messages.
+``/sticker``, ``/photo``, ``/voice``, ``/document`` and ``/location`` simulate non-text messages
+(a photo or document has no file here: its caseworker is told that one was sent).
 """
 
 from __future__ import annotations
@@ -96,7 +97,10 @@ async def run_console(
         stdout.flush()
 
     opened = Inbound(channel=CHANNEL, user=user, kind="open", client_lang=client_lang)
-    show(await engine.collect(CHANNEL, user) + await engine.handle(opened))
+    waiting = await engine.collect(CHANNEL, user)
+    # What a caseworker sent is shown first; where the chat stands is not said twice.
+    said = {reply.text for reply in waiting}
+    show(waiting + [r for r in await engine.handle(opened) if r.text not in said])
     while True:
         if interactive:
             stdout.write("> ")

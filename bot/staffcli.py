@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING, Any
 from bot.app import build_app, storage_for
 from bot.telegram import CHANNEL as TELEGRAM
 from storage.models import utcnow
+from storage.references import normalized
 from storage.reports import Period, to_markdown, to_rows
-from storage.states import AppointmentStatus
+from storage.states import OPEN, OPEN_APPOINTMENTS, AppointmentStatus, RequestStatus
 
 if TYPE_CHECKING:
     import argparse
 
     from bot.config import Settings
-    from storage.dto import AppointmentDto, CallbackDto
+    from storage.dto import AppointmentDto, CallbackDto, StaffDto, ThreadEntryDto
 
 
 async def queue(settings: Settings, args: argparse.Namespace) -> int:
@@ -33,18 +34,11 @@ async def queue(settings: Settings, args: argparse.Namespace) -> int:
         "remind",
     ):
         return await _desk_action(settings, args)
+    if args.queue_command == "show":
+        return await _show_one(settings, normalized(args.reference), as_json=args.json)
     async with storage_for(settings) as storage, storage.begin() as unit:
         callbacks = await unit.requests.list_requests()
         appointments = await unit.appointments.list_appointments()
-    if args.queue_command == "show":
-        for r in callbacks:
-            if r.reference == args.reference:
-                return _show(r, as_json=args.json)
-        for a in appointments:
-            if a.reference == args.reference:
-                return _print({**a.as_dict(), "phone": a.phone}, as_json=args.json)
-        print(f"poradna queue: there is no request {args.reference}", file=sys.stderr)
-        return 1
     rows: list[CallbackDto | AppointmentDto] = [
         r for r in callbacks if args.kind in (None, "callback") and _selected(r, args)
     ]
@@ -73,11 +67,62 @@ def _selected(r: CallbackDto | AppointmentDto, args: argparse.Namespace) -> bool
         return False
     if args.urgent and not getattr(r, "urgent", False):
         return False
-    return not (args.older_than and r.created_at > utcnow() - timedelta(minutes=args.older_than))
+    if not args.older_than:
+        return True
+    # Waiting too long: only what is still open is waiting at all.
+    still_open = r.status in (RequestStatus.NEW, *OPEN, *OPEN_APPOINTMENTS)
+    return still_open and r.created_at <= utcnow() - timedelta(minutes=args.older_than)
 
 
-def _show(r: CallbackDto, *, as_json: bool) -> int:
-    details = {
+async def _show_one(settings: Settings, reference: str, *, as_json: bool) -> int:
+    """One request, callback or appointment, with its thread."""
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        callback = await unit.requests.get(reference)
+        appointment = None if callback else await unit.appointments.get(reference)
+        thread = await unit.threads.of(reference)
+        staff = {s.id: s for s in await unit.staff.list_staff()}
+    if callback is not None:
+        details = _details(callback)
+    elif appointment is not None:
+        details = {**appointment.as_dict(), "phone": appointment.phone}
+    else:
+        print(f"poradna queue: there is no request {reference}", file=sys.stderr)
+        return 1
+    if as_json:
+        entries = [
+            {**e.as_dict(), "staff": staff[e.staff_id].name if e.staff_id in staff else None}
+            for e in thread
+        ]
+        print(json.dumps({**details, "thread": entries}, ensure_ascii=False, indent=2))
+        return 0
+    _print(details, as_json=False)
+    print()
+    if not thread:
+        print("thread:          (no messages yet)")
+    else:
+        print("thread:")
+        for entry in thread:
+            print(_thread_line(entry, staff))
+    return 0
+
+
+def _thread_line(entry: ThreadEntryDto, staff: dict[int, StaffDto]) -> str:
+    """`2026-12-05 10:02  person (telegram): text [photo: file id]`, in UTC like the list."""
+    if entry.author == "staff":
+        member = staff.get(entry.staff_id) if entry.staff_id is not None else None
+        who = f"caseworker {member.name if member else '?'}"
+    else:
+        who = "person"
+    parts = [entry.text] if entry.text else []
+    if entry.media_kind:
+        ref = f": {entry.media_ref}" if entry.media_ref else ", no file"
+        parts.append(f"[{entry.media_kind}{ref}]")
+    body = " ".join(parts).replace("\n", "\n" + " " * 19)
+    return f"  {entry.created_at:%Y-%m-%d %H:%M}  {who} ({entry.channel}): {body}"
+
+
+def _details(r: CallbackDto) -> dict[str, Any]:
+    return {
         **r.as_dict(),
         "phone": r.phone,
         "question": r.question,
@@ -88,7 +133,6 @@ def _show(r: CallbackDto, *, as_json: bool) -> int:
         "closed": r.closed_at.isoformat(timespec="seconds") if r.closed_at else None,
         "rating": r.rating,
     }
-    return _print(details, as_json=as_json)
 
 
 def _print(details: dict[str, Any], *, as_json: bool) -> int:
@@ -120,10 +164,12 @@ async def _desk_action(settings: Settings, args: argparse.Namespace) -> int:
         elif args.queue_command == "close":
             outcome = await app.desk.close(TELEGRAM, args.staff, args.reference)
         else:
-            outcome = await app.desk.reply(TELEGRAM, args.staff, args.reference, args.text)
+            outcome = await app.desk.reply(
+                TELEGRAM, args.staff, args.reference, args.text, via="cli"
+            )
     finally:
         await app.close()
-    print(outcome.text, file=sys.stdout if outcome.ok else sys.stderr)
+    print(app.desk.for_cli(outcome), file=sys.stdout if outcome.ok else sys.stderr)
     return 0 if outcome.ok else 1
 
 

@@ -4,7 +4,8 @@ claim, a reply, a reminder) alike; everything goes through the outbox of the cal
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -28,6 +29,74 @@ STAFF_RECIPIENT: Final = "desk"
 ButtonRows = tuple[tuple[Button, ...], ...]
 
 
+@dataclass(frozen=True)
+class Media:
+    """A photo or document from the person: its kind, the channel's reference to the file (None
+    where there is no file, the console), that channel, and its caption."""
+
+    kind: str
+    ref: str | None
+    channel: str
+    caption: str | None = None
+
+    @classmethod
+    def kept(cls, entries: Sequence[dict[str, str | None]] | None) -> list[Media]:
+        """The media a draft kept for a request (`Request.media`)."""
+        return [
+            cls(str(e["kind"]), e.get("ref"), str(e["channel"]), e.get("caption"))
+            for e in entries or ()
+        ]
+
+
+async def queue_media_for_staff(
+    unit: Unit,
+    t: Translator,
+    reference: str,
+    kind: str,
+    media_ref: str | None,
+    channel: str,
+    caption: str | None,
+    *,
+    to: StaffDto | None = None,
+) -> None:
+    """The person's photo or document, to the desk under the request (or to one caseworker)."""
+    await queue_for_staff(
+        unit,
+        t,
+        f"staff-migrant-sent-{kind}",
+        reference,
+        reply_to=to is None,
+        to=to,
+        media=Media(kind, media_ref, channel, caption),
+        caption=caption or "",
+    )
+
+
+async def give_kept_media(
+    unit: Unit,
+    t: Translator,
+    reference: str,
+    media: Sequence[Media],
+    *,
+    to: Sequence[StaffDto | None] = (None,),
+) -> None:
+    """The photos and documents a person sent before making the request: into its thread, and
+    to those the request was announced to (`None`: the desk), after the announcement."""
+    for item in media:
+        await unit.threads.add(
+            reference,
+            "person",
+            channel=item.channel,
+            text=item.caption,
+            media_kind=item.kind,
+            media_ref=item.ref,
+        )
+        for member in to:
+            await queue_media_for_staff(
+                unit, t, reference, item.kind, item.ref, item.channel, item.caption, to=member
+            )
+
+
 async def queue_for_staff(
     unit: Unit,
     t: Translator,
@@ -37,10 +106,11 @@ async def queue_for_staff(
     buttons: bool = False,
     reply_to: bool = False,
     to: StaffDto | None = None,
+    media: Media | None = None,
     **args: object,
 ) -> None:
     """Queue a message for the caseworkers' desk (or one caseworker's own chat, `to`), with
-    Claim / Close buttons if asked."""
+    Claim / Close buttons if asked, and the person's photo or document (`media`)."""
     rows = (
         (
             (
@@ -58,13 +128,21 @@ async def queue_for_staff(
         rtl=t.rtl,
         buttons=rows,
         reply_to_reference=reference if reply_to else None,
+        media_kind=media.kind if media else None,
+        media_ref=media.ref if media else None,
+        media_channel=media.channel if media else None,
     )
     channel, recipient = (to.channel, to.external_id) if to else (STAFF_CHANNEL, STAFF_RECIPIENT)
     await unit.outbox.add(channel, recipient, reply.to_body(), reference=reference)
 
 
 async def announce_request(
-    unit: Unit, t: Translator, locales: Locales, faq: Faq, request: CallbackDto
+    unit: Unit,
+    t: Translator,
+    locales: Locales,
+    faq: Faq,
+    request: CallbackDto,
+    media: Sequence[Media] = (),
 ) -> None:
     """A new callback request. Caseworkers who speak the person's language hear of it first, in
     their own chat; everyone (the desk) when nobody speaks it, when it is urgent (then every
@@ -85,15 +163,23 @@ async def announce_request(
         common["time"] = t(f"callback-time-{request.preferred_time}")
     staff = await unit.staff.list_staff()
     speakers = [s for s in staff if request.lang in s.languages]
-    for member in staff if request.urgent else speakers:
+    told: list[StaffDto | None] = list(staff if request.urgent else speakers)
+    for member in told:
         await queue_for_staff(unit, t, key, request.reference, buttons=True, to=member, **common)
     if request.urgent or not speakers:
         await queue_for_staff(unit, t, key, request.reference, buttons=True, **common)
         await unit.requests.mark_announced(request.reference)
+        told.append(None)
+    await give_kept_media(unit, t, request.reference, media, to=told)
 
 
 async def announce_appointment(
-    unit: Unit, t: Translator, locales: Locales, office: Office, appointment: AppointmentDto
+    unit: Unit,
+    t: Translator,
+    locales: Locales,
+    office: Office,
+    appointment: AppointmentDto,
+    media: Sequence[Media] = (),
 ) -> None:
     """A new appointment request, to the desk."""
     place = f" – {t(f'appointment-place-{appointment.place}')}" if appointment.place else ""
@@ -109,6 +195,7 @@ async def announce_appointment(
         part=t(f"callback-time-{appointment.part_of_day}"),
         phone=appointment.phone or "-",
     )
+    await give_kept_media(unit, t, appointment.reference, media)
 
 
 async def to_person(

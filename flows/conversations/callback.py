@@ -15,7 +15,7 @@ from flows.events import Button
 from flows.payloads import Action, ForgedPayloadError, Payload
 from flows.phone import parse_phone
 from flows.registry import REGISTRY, StepSpec, prompt_of, show_again
-from flows.staff import announce_request
+from flows.staff import Media, announce_request
 from flows.state import Step
 from storage.models import utcnow
 
@@ -168,7 +168,14 @@ async def _store(turn: Turn) -> None:
     )
     logger.info("callback request %s stored (%s)", request.reference, request.lang)
     services = turn.services
-    await announce_request(turn.unit, services.staff_t, services.locales, services.faq, request)
+    await announce_request(
+        turn.unit,
+        services.staff_t,
+        services.locales,
+        services.faq,
+        request,
+        Media.kept(draft.media),
+    )
     await turn.record("urgent-callback" if request.urgent else "callback", request.topic_id)
     part = draft.time
     turn.drop_request()

@@ -210,6 +210,8 @@ def db_env(tmp_path) -> dict[str, str]:
 def test_queue_report_and_privacy_commands(db_env: dict[str, str]) -> None:
     script = "English\n👤 Ask a person\n777 123 456\n1\nHelp with a letter\n1\n"
     assert poradna("run", stdin=script, env=db_env).returncode == 0
+    early = poradna("queue", "claim", "R-0001", "--staff", "501", env=db_env)
+    assert early.returncode == 1 and "poradna staff add" in early.stderr  # says how
     assert poradna("staff", "add", "501", "--name", "Jana", env=db_env).returncode == 0
 
     shown = json.loads(poradna("queue", "show", "R-0001", "--json", env=db_env).stdout)
@@ -221,7 +223,7 @@ def test_queue_report_and_privacy_commands(db_env: dict[str, str]) -> None:
     )
 
     refused = poradna("queue", "claim", "R-0001", "--staff", "999", env=db_env)
-    assert refused.returncode == 1 and "Only caseworkers" in refused.stderr
+    assert refused.returncode == 1 and "999 is not a caseworker" in refused.stderr
     assert poradna("queue", "claim", "R-0001", "--staff", "501", env=db_env).returncode == 0
     replied = poradna(
         "queue", "reply", "R-0001", "I will call at 10", "--staff", "501", env=db_env
