@@ -30,6 +30,10 @@ SIMULATED: Final[dict[str, InputKind]] = {
 }
 
 
+# A message from the desk, and the opening line that would only repeat it.
+SAYS_AGAIN: Final = {"caseworker-message": "case-answered"}
+
+
 def client_language(environ: dict[str, str] | None = None) -> str | None:
     """The terminal's language (``cs`` from ``LANG=cs_CZ.UTF-8``)."""
     env = os.environ if environ is None else environ
@@ -98,9 +102,13 @@ async def run_console(
 
     opened = Inbound(channel=CHANNEL, user=user, kind="open", client_lang=client_lang)
     waiting = await engine.collect(CHANNEL, user)
-    # What a caseworker sent is shown first; where the chat stands is not said twice.
-    said = {reply.text for reply in waiting}
-    show(waiting + [r for r in await engine.handle(opened) if r.text not in said])
+    # What the desk sent is shown first; where the request stands is not said again after it
+    # (the same claim, or "a caseworker answered you" right under the answer).
+    said = {reply.text for reply in waiting} | {
+        SAYS_AGAIN[reply.key] for reply in waiting if reply.key in SAYS_AGAIN
+    }
+    opening = await engine.handle(opened)
+    show(waiting + [r for r in opening if r.text not in said and r.key not in said])
     while True:
         if interactive:
             stdout.write("> ")
