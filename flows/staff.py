@@ -13,6 +13,7 @@ from flows import payloads as pl
 from flows.calendar import day_label, when_label
 from flows.events import Button, Reply
 from flows.payloads import StaffAction
+from storage.repositories.threads import PERSON
 
 if TYPE_CHECKING:
     from faq.loader import Faq
@@ -85,7 +86,7 @@ async def give_kept_media(
     for item in media:
         await unit.threads.add(
             reference,
-            "person",
+            PERSON,
             channel=item.channel,
             text=item.caption,
             media_kind=item.kind,
