@@ -1,10 +1,10 @@
 """Photos and documents: the bot cannot read them, a caseworker can.
 
 With an open case, or a request waiting in the queue, they go to its caseworker
-(`relay.relay_media`) and into its thread. Without one the person hears
-that, and is offered a person or an appointment; the photo is kept for the request (only the
-channel's reference to the file, in the draft) and reaches the caseworker with it. A request in
-progress keeps it too and goes on at its step.
+(`relay.relay_media`) and into its thread. Without one the person hears that, and is offered a
+person or an appointment; the photo is kept for the request (only the channel's reference to
+the file, in the draft) and reaches the caseworker with it. A request in progress keeps it too
+and goes on at its step.
 """
 
 from __future__ import annotations
