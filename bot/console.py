@@ -2,7 +2,8 @@
 
 Buttons print as numbered options (``[1] Русский``); typing the number or the label presses it.
 Piped input works, one message a line; end of input ends the chat with exit code 0.
-``/sticker``, ``/photo``, ``/voice``, ``/document`` and ``/location`` simulate non-text messages.
+``/sticker``, ``/photo``, ``/voice``, ``/document`` and ``/location`` simulate non-text messages
+(a photo or document has no file here: its caseworker is told that one was sent).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ SIMULATED: Final[dict[str, InputKind]] = {
     "/document": "document",
     "/location": "location",
 }
+
+
+# A message from the desk, and the opening line that would only repeat it.
+SAYS_AGAIN: Final = {"caseworker-message": "case-answered"}
 
 
 def client_language(environ: dict[str, str] | None = None) -> str | None:
@@ -96,7 +101,14 @@ async def run_console(
         stdout.flush()
 
     opened = Inbound(channel=CHANNEL, user=user, kind="open", client_lang=client_lang)
-    show(await engine.collect(CHANNEL, user) + await engine.handle(opened))
+    waiting = await engine.collect(CHANNEL, user)
+    # What the desk sent is shown first; where the request stands is not said again after it
+    # (the same claim, or "a caseworker answered you" right under the answer).
+    said = {reply.text for reply in waiting} | {
+        SAYS_AGAIN[reply.key] for reply in waiting if reply.key in SAYS_AGAIN
+    }
+    opening = await engine.handle(opened)
+    show(waiting + [r for r in opening if r.text not in said and r.key not in said])
     while True:
         if interactive:
             stdout.write("> ")

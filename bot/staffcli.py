@@ -15,8 +15,9 @@ from bot.telegram import CHANNEL as TELEGRAM
 from flows.window import WINDOWED, window
 from locales import LANGUAGES
 from storage.models import utcnow
+from storage.references import normalized
 from storage.reports import Period, to_markdown, to_rows
-from storage.states import AppointmentStatus
+from storage.states import OPEN, OPEN_APPOINTMENTS, AppointmentStatus, RequestStatus
 
 LOGIN = re.compile(r"^[A-Za-z0-9._-]{2,64}$")
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     import argparse
 
     from bot.config import Settings
-    from storage.dto import AppointmentDto, CallbackDto
+    from storage.dto import AppointmentDto, CallbackDto, StaffDto, ThreadEntryDto
     from storage.unit import Unit
 
 
@@ -40,21 +41,11 @@ async def queue(settings: Settings, args: argparse.Namespace) -> int:
         "remind",
     ):
         return await _desk_action(settings, args)
+    if args.queue_command == "show":
+        return await _show_one(settings, normalized(args.reference), as_json=args.json)
     async with storage_for(settings) as storage, storage.begin() as unit:
         callbacks = await unit.requests.list_requests()
         appointments = await unit.appointments.list_appointments()
-        if args.queue_command == "show":
-            shown = next((r for r in callbacks if r.reference == args.reference), None)
-            reach = await _reach(unit, shown, settings) if shown else {}
-    if args.queue_command == "show":
-        for r in callbacks:
-            if r.reference == args.reference:
-                return _show(r, as_json=args.json, reach=reach)
-        for a in appointments:
-            if a.reference == args.reference:
-                return _print({**a.as_dict(), "phone": a.phone}, as_json=args.json)
-        print(f"poradna queue: there is no request {args.reference}", file=sys.stderr)
-        return 1
     rows: list[CallbackDto | AppointmentDto] = [
         r for r in callbacks if args.kind in (None, "callback") and _selected(r, args)
     ]
@@ -83,7 +74,59 @@ def _selected(r: CallbackDto | AppointmentDto, args: argparse.Namespace) -> bool
         return False
     if args.urgent and not getattr(r, "urgent", False):
         return False
-    return not (args.older_than and r.created_at > utcnow() - timedelta(minutes=args.older_than))
+    if not args.older_than:
+        return True
+    # Waiting too long: only what is still open is waiting at all.
+    still_open = r.status in (RequestStatus.NEW, *OPEN, *OPEN_APPOINTMENTS)
+    return still_open and r.created_at <= utcnow() - timedelta(minutes=args.older_than)
+
+
+async def _show_one(settings: Settings, reference: str, *, as_json: bool) -> int:
+    """One request, callback or appointment, with its thread."""
+    async with storage_for(settings) as storage, storage.begin() as unit:
+        callback = await unit.requests.get(reference)
+        appointment = None if callback else await unit.appointments.get(reference)
+        thread = await unit.threads.of(reference)
+        staff = {s.id: s for s in await unit.staff.list_staff()}
+        reach = await _reach(unit, callback, settings) if callback else {}
+    if callback is not None:
+        details = _details(callback, reach)
+    elif appointment is not None:
+        details = {**appointment.as_dict(), "phone": appointment.phone}
+    else:
+        print(f"poradna queue: there is no request {reference}", file=sys.stderr)
+        return 1
+    if as_json:
+        entries = [
+            {**e.as_dict(), "staff": staff[e.staff_id].name if e.staff_id in staff else None}
+            for e in thread
+        ]
+        print(json.dumps({**details, "thread": entries}, ensure_ascii=False, indent=2))
+        return 0
+    _print(details, as_json=False)
+    print()
+    if not thread:
+        print("thread:          (no messages yet)")
+    else:
+        print("thread:")
+        for entry in thread:
+            print(_thread_line(entry, staff))
+    return 0
+
+
+def _thread_line(entry: ThreadEntryDto, staff: dict[int, StaffDto]) -> str:
+    """`2026-12-05 10:02  person (telegram): text [photo: file id]`, in UTC like the list."""
+    if entry.author == "staff":
+        member = staff.get(entry.staff_id) if entry.staff_id is not None else None
+        who = f"caseworker {member.name if member else '?'}"
+    else:
+        who = "person"
+    parts = [entry.text] if entry.text else []
+    if entry.media_kind:
+        ref = f": {entry.media_ref}" if entry.media_ref else ", no file"
+        parts.append(f"[{entry.media_kind}{ref}]")
+    body = " ".join(parts).replace("\n", "\n" + " " * 19)
+    return f"  {entry.created_at:%Y-%m-%d %H:%M}  {who} ({entry.channel}): {body}"
 
 
 async def _reach(unit: Unit, r: CallbackDto, settings: Settings) -> dict[str, Any]:
@@ -99,8 +142,8 @@ async def _reach(unit: Unit, r: CallbackDto, settings: Settings) -> dict[str, An
     return {"channel": user.channel, "window": now_window.as_dict()}
 
 
-def _show(r: CallbackDto, *, as_json: bool, reach: dict[str, Any] | None = None) -> int:
-    details = {
+def _details(r: CallbackDto, reach: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
         **r.as_dict(),
         **(reach or {}),
         "phone": r.phone,
@@ -112,7 +155,6 @@ def _show(r: CallbackDto, *, as_json: bool, reach: dict[str, Any] | None = None)
         "closed": r.closed_at.isoformat(timespec="seconds") if r.closed_at else None,
         "rating": r.rating,
     }
-    return _print(details, as_json=as_json)
 
 
 def _print(details: dict[str, Any], *, as_json: bool) -> int:
@@ -144,10 +186,12 @@ async def _desk_action(settings: Settings, args: argparse.Namespace) -> int:
         elif args.queue_command == "close":
             outcome = await app.desk.close(TELEGRAM, args.staff, args.reference)
         else:
-            outcome = await app.desk.reply(TELEGRAM, args.staff, args.reference, args.text)
+            outcome = await app.desk.reply(
+                TELEGRAM, args.staff, args.reference, args.text, via="cli"
+            )
     finally:
         await app.close()
-    print(outcome.text, file=sys.stdout if outcome.ok else sys.stderr)
+    print(app.desk.for_cli(outcome), file=sys.stdout if outcome.ok else sys.stderr)
     return 0 if outcome.ok else 1
 
 

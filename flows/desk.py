@@ -6,7 +6,7 @@ the staff language) go through the outbox, so a failing channel delays them but 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Final
 
@@ -16,6 +16,8 @@ from flows.events import Button, scrub
 from flows.payloads import Action
 from flows.staff import STAFF_CHANNEL, STAFF_RECIPIENT, queue_for_staff, to_person
 from storage.models import utcnow
+from storage.references import normalized
+from storage.repositories.threads import STAFF
 from storage.states import AppointmentStatus, RequestStatus
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ class DeskOutcome:
     text: str
     # The update was handled before (delivered again): nothing was done, nothing to say.
     repeated: bool = False
+    # What the text was made with, to say it again in the words of another desk (`for_cli`).
+    args: dict[str, object] = field(default_factory=dict)
 
 
 REPEATED: Final = DeskOutcome(ok=True, key="", text="", repeated=True)
@@ -63,6 +67,19 @@ class Desk:
         """What someone who is not a caseworker is told."""
         return self._outcome(False, "staff-not-staff")
 
+    async def refuse(self, staff_id: str = "") -> DeskOutcome:
+        """What someone who is not a caseworker is told; before any caseworker is added, how
+        to add one."""
+        async with self._storage.begin() as unit:
+            return await self._refused(unit, staff_id)
+
+    def for_cli(self, outcome: DeskOutcome) -> str:
+        """The outcome's text for a caseworker at the terminal: where the Telegram text names a
+        gesture or a chat command ("reply to the request message", "/confirm"), the words
+        that name the `poradna queue` command instead."""
+        key = f"{outcome.key}-cli"
+        return self._t(key, **outcome.args) if key in self._t.strings else outcome.text
+
     @property
     def offices(self) -> dict[str, Office]:
         """The offices appointments are made at, by id."""
@@ -81,6 +98,7 @@ class Desk:
     async def claim(
         self, channel: str, staff_id: str, reference: str, *, update_id: int | str | None = None
     ) -> DeskOutcome:
+        reference = normalized(reference)
         async with self._storage.begin() as unit:
             if not await _first_time(unit, channel, update_id):
                 return REPEATED
@@ -92,7 +110,9 @@ class Desk:
             if not await requests.claim(reference, staff.id):
                 return await self._taken(unit, await requests.get(reference))
             await self._claimed(unit, staff, request)
-            return self._outcome(True, "staff-claimed", reference=reference, name=staff.name)
+            return self._outcome(
+                True, "staff-claimed", reference=reference, name=staff.name, staff=staff_id
+            )
 
     async def reply(
         self,
@@ -102,10 +122,13 @@ class Desk:
         text: str,
         *,
         update_id: int | str | None = None,
+        via: str | None = None,
     ) -> DeskOutcome:
-        """Send the caseworker's text to the person (claiming the request if nobody has).
-        The text is cleaned of control characters like every person's input (`scrub`)."""
+        """Send the caseworker's text to the person (claiming the request if nobody has), and
+        keep it in the case thread, written `via` a desk (`cli`; default: `channel`). The text
+        is cleaned of control characters like every person's input (`scrub`)."""
         text = scrub(text) or ""
+        reference = normalized(reference)
         async with self._storage.begin() as unit:
             if not await _first_time(unit, channel, update_id):
                 return REPEATED
@@ -123,12 +146,16 @@ class Desk:
             if not await requests.move(reference, RequestStatus.WAITING):
                 return self._outcome(False, "staff-unknown-request", reference=reference)
             await to_person(unit, self._locales, request, "caseworker-message", text=text)
+            await unit.threads.add(
+                reference, STAFF, channel=via or channel, text=text, staff_id=staff.id
+            )
             await requests.mark_responded(reference)
             return self._outcome(True, "staff-reply-sent", reference=reference)
 
     async def close(
         self, channel: str, staff_id: str, reference: str, *, update_id: int | str | None = None
     ) -> DeskOutcome:
+        reference = normalized(reference)
         async with self._storage.begin() as unit:
             if not await _first_time(unit, channel, update_id):
                 return REPEATED
@@ -215,16 +242,30 @@ class Desk:
         update_id: int | str | None = None,
     ) -> DeskOutcome:
         """Confirm (or move) an appointment to a date and time given in Prague time. The
-        sender is checked before anything they typed is read."""
+        sender is checked before anything they typed is read. Confirmed again at the time it
+        has, nothing new is sent."""
         async with self._storage.begin() as unit:
             staff = await unit.staff.find(channel, staff_id)
             if staff is None:
-                return self._outcome(False, "staff-not-staff")
+                return await self._refused(unit, staff_id)
+            reference = normalized(reference)
             when = _prague_time(local_time)
             if when is None or when <= utcnow():
                 return self._outcome(False, "staff-bad-time", reference=reference)
             if not await _first_time(unit, channel, update_id):
                 return REPEATED
+            before = await unit.appointments.get(reference)
+            if (
+                before is not None
+                and before.status == AppointmentStatus.CONFIRMED
+                and before.starts_at == when.astimezone(UTC)
+            ):
+                return self._outcome(
+                    True,
+                    "staff-appointment-unchanged",
+                    reference=reference,
+                    when=when_label(when, self._t.lang),
+                )
             moved = await unit.appointments.move(
                 reference,
                 AppointmentStatus.CONFIRMED,
@@ -285,9 +326,10 @@ class Desk:
         update_id: int | str | None = None,
     ) -> DeskOutcome:
         """Mark an appointment done, a no-show, or cancelled by the organisation."""
+        reference = normalized(reference)
         async with self._storage.begin() as unit:
             if await unit.staff.find(channel, staff_id) is None:
-                return self._outcome(False, "staff-not-staff")
+                return await self._refused(unit, staff_id)
             if not await _first_time(unit, channel, update_id):
                 return REPEATED
             repo = unit.appointments
@@ -297,7 +339,10 @@ class Desk:
             if status == AppointmentStatus.CANCELLED and appointment is not None:
                 await to_person(unit, self._locales, appointment, "appointment-cancelled-by-staff")
             return self._outcome(
-                True, "staff-appointment-updated", reference=reference, status=status
+                True,
+                "staff-appointment-updated",
+                reference=reference,
+                status=self._t(f"staff-status-{status}"),
             )
 
     async def send_reminders(self, now: datetime | None = None) -> int:
@@ -330,7 +375,7 @@ class Desk:
     ) -> tuple[StaffDto | None, CallbackDto | None, DeskOutcome | None]:
         staff = await unit.staff.find(channel, staff_id)
         if staff is None:
-            return None, None, self._outcome(False, "staff-not-staff")
+            return None, None, await self._refused(unit, staff_id)
         request = await unit.requests.get(reference)
         if request is None or request.status == RequestStatus.CLOSED:
             return staff, None, self._outcome(False, "staff-unknown-request", reference=reference)
@@ -356,8 +401,14 @@ class Desk:
             False, key, reference=request.reference, name=holder.name if holder else "?"
         )
 
+    async def _refused(self, unit: Unit, staff_id: str) -> DeskOutcome:
+        """Not a caseworker; before anyone was made one (`poradna staff add`), how to."""
+        if await unit.staff.list_staff():
+            return self._outcome(False, "staff-not-staff", staff=staff_id)
+        return self._outcome(False, "staff-none-yet", staff=staff_id)
+
     def _outcome(self, ok: bool, key: str, **args: object) -> DeskOutcome:
-        return DeskOutcome(ok=ok, key=key, text=self._t(key, **args))
+        return DeskOutcome(ok=ok, key=key, text=self._t(key, **args), args=args)
 
 
 async def _first_time(unit: Unit, channel: str, update_id: int | str | None) -> bool:

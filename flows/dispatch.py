@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 
 from faq.normalize import clean
 from flows import conversations, payloads
-from flows.conversations import browse, relay, urgent
+from flows.conversations import browse, media, relay, urgent
 from flows.payloads import ForgedPayloadError
 from flows.registry import REGISTRY
 
@@ -32,6 +32,9 @@ async def dispatch(turn: Turn, event: Inbound) -> None:
         await spec.on_contact(turn, event.phone or "")
     elif event.kind == "open":
         await (reopen(turn, returning=True) if turn.stored else browse.show_menu(turn))
+    elif event.kind in media.FORWARDED and turn.stored:
+        caption = clean(event.text or "")[:MAX_TEXT] or None
+        await media.on_media(turn, event.kind, event.media_ref, event.channel, caption)
     elif event.kind != "text":
         if turn.stored:
             turn.say("input-not-text")
@@ -86,13 +89,14 @@ async def _text(turn: Turn, text: str) -> None:
 async def reopen(turn: Turn, *, returning: bool = False) -> None:
     """Show the prompt of the step the person is at (after a restart, or after a sticker).
 
-    A person `returning` to the chat (the console opened again) at the menu also hears about
-    their request still in the queue: the bot may have stopped before they saw its reference.
+    A person `returning` to the chat (the console opened again) at the menu also hears where
+    their open request stands (the bot may have stopped before they saw its reference): what
+    their caseworker last wrote, that a caseworker has it, or that it is in the queue.
     """
     if returning and not turn.step.in_request:
-        reference = await turn.unit.requests.waiting_reference_of(turn.user.id)
-        if reference:
-            turn.say("callback-waiting", reference=reference)
+        request = await turn.unit.requests.latest_open_of(turn.user.id)
+        if request is not None:
+            await relay.say_case(turn, request)
     await REGISTRY.enter(turn, turn.step)
 
 

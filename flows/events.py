@@ -53,9 +53,13 @@ class Inbound:
     # message id): recorded in the turn's own transaction, so a redelivered update is skipped
     # and a lost one is not.
     update_id: int | str | None = None
+    # A photo or document (`kind`): the channel's opaque reference to the file (Telegram's
+    # file_id), the only thing of it that is stored; `text` is its
+    # caption. None on channels that have no file (the console's `/photo`).
+    media_ref: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("user", "text", "payload", "phone", "client_lang"):
+        for name in ("user", "text", "payload", "phone", "client_lang", "media_ref"):
             value = getattr(self, name)
             cleaned = scrub(value)
             if cleaned != value:
@@ -97,6 +101,12 @@ class Reply:
     phone_label: str | None = None
     # Set on messages to a staff chat: thread this message under the announcement of a request.
     reply_to_reference: str | None = None
+    # A photo or document the person sent, to show with this message (`media_ref`: the file's
+    # reference on `media_channel`, the channel it came from; the adapter of that channel
+    # sends the file itself, another shows only the text).
+    media_kind: str | None = None
+    media_ref: str | None = None
+    media_channel: str | None = None
 
     @property
     def flat_buttons(self) -> list[Button]:

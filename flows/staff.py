@@ -4,7 +4,8 @@ claim, a reply, a reminder) alike; everything goes through the outbox of the cal
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -14,6 +15,7 @@ from flows.events import Button, Reply
 from flows.payloads import StaffAction
 from flows.window import DEFAULT_HUMAN_AGENT_DAYS, STANDARD, WINDOWED
 from storage.models import utcnow
+from storage.repositories.threads import PERSON
 
 if TYPE_CHECKING:
     from faq.loader import Faq
@@ -30,6 +32,74 @@ STAFF_RECIPIENT: Final = "desk"
 ButtonRows = tuple[tuple[Button, ...], ...]
 
 
+@dataclass(frozen=True)
+class Media:
+    """A photo or document from the person: its kind, the channel's reference to the file (None
+    where there is no file, the console), that channel, and its caption."""
+
+    kind: str
+    ref: str | None
+    channel: str
+    caption: str | None = None
+
+    @classmethod
+    def kept(cls, entries: Sequence[dict[str, str | None]] | None) -> list[Media]:
+        """The media a draft kept for a request (`Request.media`)."""
+        return [
+            cls(str(e["kind"]), e.get("ref"), str(e["channel"]), e.get("caption"))
+            for e in entries or ()
+        ]
+
+
+async def queue_media_for_staff(
+    unit: Unit,
+    t: Translator,
+    reference: str,
+    kind: str,
+    media_ref: str | None,
+    channel: str,
+    caption: str | None,
+    *,
+    to: StaffDto | None = None,
+) -> None:
+    """The person's photo or document, to the desk under the request (or to one caseworker)."""
+    await queue_for_staff(
+        unit,
+        t,
+        f"staff-migrant-sent-{kind}",
+        reference,
+        reply_to=to is None,
+        to=to,
+        media=Media(kind, media_ref, channel, caption),
+        caption=caption or "",
+    )
+
+
+async def give_kept_media(
+    unit: Unit,
+    t: Translator,
+    reference: str,
+    media: Sequence[Media],
+    *,
+    to: Sequence[StaffDto | None] = (None,),
+) -> None:
+    """The photos and documents a person sent before making the request: into its thread, and
+    to those the request was announced to (`None`: the desk), after the announcement."""
+    for item in media:
+        await unit.threads.add(
+            reference,
+            PERSON,
+            channel=item.channel,
+            text=item.caption,
+            media_kind=item.kind,
+            media_ref=item.ref,
+        )
+        for member in to:
+            await queue_media_for_staff(
+                unit, t, reference, item.kind, item.ref, item.channel, item.caption, to=member
+            )
+
+
 async def queue_for_staff(
     unit: Unit,
     t: Translator,
@@ -40,10 +110,12 @@ async def queue_for_staff(
     reply_to: bool = False,
     to: StaffDto | None = None,
     note: str | None = None,
+    media: Media | None = None,
     **args: object,
 ) -> None:
     """Queue a message for the caseworkers' desk (or one caseworker's own chat, `to`), with
-    Claim / Close buttons if asked, and a `note` line under the text."""
+    Claim / Close buttons if asked, a `note` line under the text, and the person's photo or
+    document (`media`)."""
     rows = (
         (
             (
@@ -62,6 +134,9 @@ async def queue_for_staff(
         rtl=t.rtl,
         buttons=rows,
         reply_to_reference=reference if reply_to else None,
+        media_kind=media.kind if media else None,
+        media_ref=media.ref if media else None,
+        media_channel=media.channel if media else None,
     )
     channel, recipient = (to.channel, to.external_id) if to else (STAFF_CHANNEL, STAFF_RECIPIENT)
     await unit.outbox.add(channel, recipient, reply.to_body(), reference=reference)
@@ -73,6 +148,7 @@ async def announce_request(
     locales: Locales,
     faq: Faq,
     request: CallbackDto,
+    media: Sequence[Media] = (),
     *,
     human_agent_days: int = DEFAULT_HUMAN_AGENT_DAYS,
 ) -> None:
@@ -98,11 +174,14 @@ async def announce_request(
         common["time"] = t(f"callback-time-{request.preferred_time}")
     staff = await unit.staff.list_staff()
     speakers = [s for s in staff if request.lang in s.languages]
-    for member in staff if request.urgent else speakers:
+    told: list[StaffDto | None] = list(staff if request.urgent else speakers)
+    for member in told:
         await queue_for_staff(unit, t, key, request.reference, buttons=True, to=member, **common)
     if request.urgent or not speakers:
         await queue_for_staff(unit, t, key, request.reference, buttons=True, **common)
         await unit.requests.mark_announced(request.reference)
+        told.append(None)
+    await give_kept_media(unit, t, request.reference, media, to=told)
 
 
 async def window_note(
@@ -123,7 +202,12 @@ async def window_note(
 
 
 async def announce_appointment(
-    unit: Unit, t: Translator, locales: Locales, office: Office, appointment: AppointmentDto
+    unit: Unit,
+    t: Translator,
+    locales: Locales,
+    office: Office,
+    appointment: AppointmentDto,
+    media: Sequence[Media] = (),
 ) -> None:
     """A new appointment request, to the desk."""
     place = f" – {t(f'appointment-place-{appointment.place}')}" if appointment.place else ""
@@ -139,6 +223,7 @@ async def announce_appointment(
         part=t(f"callback-time-{appointment.part_of_day}"),
         phone=appointment.phone or "-",
     )
+    await give_kept_media(unit, t, appointment.reference, media)
 
 
 async def to_person(

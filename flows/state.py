@@ -74,6 +74,9 @@ class Request:
     ap_office: str | None = None
     ap_day: str | None = None
     ap_part: str | None = None
+    # Photos and documents sent before the request was made, kept for its caseworker: each
+    # {"kind", "ref", "channel", "caption"}, the channel's file reference only.
+    media: list[dict[str, str | None]] | None = None
 
     @property
     def is_appointment(self) -> bool:

@@ -163,3 +163,29 @@ class QueueRowDto:
     channel: str | None  # None: the person asked to be forgotten
     created_at: datetime
     claimed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ThreadEntryDto:
+    """One message of a request's thread (`unit.threads`), newest last. A photo or document is
+    only its channel's file id (`media_ref`; None where the channel has no file, the console)."""
+
+    reference: str
+    author: str  # "person" or "staff"
+    text: str | None
+    channel: str
+    created_at: datetime
+    staff_id: int | None = None
+    media_kind: str | None = None
+    media_ref: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "author": self.author,
+            "staff_id": self.staff_id,
+            "text": self.text,
+            "media_kind": self.media_kind,
+            "media_ref": self.media_ref,
+            "channel": self.channel,
+            "created": self.created_at.isoformat(timespec="seconds"),
+        }

@@ -236,6 +236,23 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
 
 
+class CaseMessage(Base):
+    """One message of a request's thread: the person's (text, or a photo or document kept as
+    the channel's file id only) or a caseworker's. Erased with the request's personal data."""
+
+    __tablename__ = "case_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), index=True)
+    author: Mapped[str] = mapped_column(String(8))  # "person" or "staff"
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    text: Mapped[str | None] = mapped_column(Text)
+    media_kind: Mapped[str | None] = mapped_column(String(16))
+    media_ref: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class RateLimit(Base):
     """How many events one sender made in the current minute, for a flood limit that holds
     across instances (`key`: channel and sender; `window`: the minute, as a number)."""

@@ -12,6 +12,7 @@ from storage import states
 from storage.models import (
     Appointment,
     CallbackRequest,
+    CaseMessage,
     CaseNote,
     ConsentText,
     ConversationState,
@@ -39,7 +40,14 @@ if TYPE_CHECKING:
 
 UPDATE_MEMORY = timedelta(days=2)
 M = TypeVar(
-    "M", CallbackRequest, UnansweredQuestion, Appointment, Interaction, OutboxMessage, CaseNote
+    "M",
+    CallbackRequest,
+    UnansweredQuestion,
+    Appointment,
+    Interaction,
+    OutboxMessage,
+    CaseNote,
+    CaseMessage,
 )
 
 
@@ -104,15 +112,7 @@ class PrivacyRepository:
         questions = await self._session.execute(
             delete(UnansweredQuestion).where(UnansweredQuestion.user_id == user_id)
         )
-        messages = await self._session.execute(
-            delete(OutboxMessage).where(
-                (
-                    (OutboxMessage.channel == user.channel)
-                    & (OutboxMessage.recipient == user.external_id)
-                )
-                | OutboxMessage.reference.in_(references)
-            )
-        )
+        messages = await self._delete_messages(user, references)
         await self._session.execute(delete(CaseNote).where(CaseNote.reference.in_(references)))
         await self._session.execute(
             delete(ConversationState).where(ConversationState.user_id == user_id)
@@ -122,7 +122,21 @@ class PrivacyRepository:
         )
         await self._session.delete(user)
         await self._session.flush()
-        return Erased(rowcount(requests), rowcount(questions), rowcount(messages))
+        return Erased(rowcount(requests), rowcount(questions), messages)
+
+    async def _delete_messages(self, user: User, references: list[str]) -> int:
+        """Every message to the person or about their requests (the outbox), and their
+        requests' threads; how many."""
+        to_person = (OutboxMessage.channel == user.channel) & (
+            OutboxMessage.recipient == user.external_id
+        )
+        outbox = await self._session.execute(
+            delete(OutboxMessage).where(to_person | OutboxMessage.reference.in_(references))
+        )
+        thread = await self._session.execute(
+            delete(CaseMessage).where(CaseMessage.reference.in_(references))
+        )
+        return rowcount(outbox) + rowcount(thread)
 
     async def _references(self, user_id: int) -> list[str]:
         """The references of a person's callback requests and appointments: what the desk's
@@ -156,6 +170,9 @@ class PrivacyRepository:
         )
         notes = await self._all(CaseNote, CaseNote.reference.in_(references))
         consent = {r.reference: await self._consent_text(r) for r in requests}
+        threads: dict[str | None, list[dict[str, Any]]] = {}
+        for entry in await self._all(CaseMessage, CaseMessage.reference.in_(references)):
+            threads.setdefault(entry.reference, []).append(_thread_row(entry))
         return {
             "user": {
                 "channel": user.channel,
@@ -164,8 +181,14 @@ class PrivacyRepository:
                 "created": _iso(user.created_at),
             },
             "conversation": {"step": state.step, "data": state.data} if state else None,
-            "callback_requests": [_request_row(r, consent[r.reference]) for r in requests],
-            "appointments": [_appointment_row(a) for a in appointments],
+            "callback_requests": [
+                {**_request_row(r, consent[r.reference]), "thread": threads.get(r.reference, [])}
+                for r in requests
+            ],
+            "appointments": [
+                {**_appointment_row(a), "thread": threads.get(a.reference, [])}
+                for a in appointments
+            ],
             "unanswered_questions": [_question_row(q) for q in questions],
             "interactions": [
                 {"kind": i.kind, "topic": i.topic, "language": i.lang, "when": _iso(i.created_at)}
@@ -242,6 +265,7 @@ class PrivacyRepository:
             delete(OutboxMessage).where(OutboxMessage.reference.in_(expired))
         )
         await self._session.execute(delete(CaseNote).where(CaseNote.reference.in_(expired)))
+        await self._session.execute(delete(CaseMessage).where(CaseMessage.reference.in_(expired)))
         return len(expired)
 
     async def purge(self, retention: timedelta, now: datetime | None = None) -> Purged:
@@ -266,6 +290,9 @@ class PrivacyRepository:
             )
             .values(phone=None)
         )
+        thread = await self._session.execute(
+            delete(CaseMessage).where(CaseMessage.reference.in_(_finished_before(cutoff)))
+        )
         questions = await self._session.execute(
             delete(UnansweredQuestion).where(UnansweredQuestion.created_at < cutoff)
         )
@@ -288,9 +315,25 @@ class PrivacyRepository:
         return Purged(
             expired + rowcount(requests) + rowcount(finished),
             rowcount(questions),
-            rowcount(messages),
+            rowcount(messages) + rowcount(thread),
             rowcount(conversations),
         )
+
+
+def _finished_before(cutoff: datetime) -> Any:
+    """The references of requests closed, and appointments finished, before `cutoff`: their
+    threads are erased with the rest of their personal data."""
+    callbacks = select(CallbackRequest.reference).where(
+        CallbackRequest.status == RequestStatus.CLOSED,
+        CallbackRequest.closed_at < cutoff,
+        CallbackRequest.reference.is_not(None),
+    )
+    appointments = select(Appointment.reference).where(
+        Appointment.status.in_(FINISHED_APPOINTMENTS),
+        Appointment.updated_at < cutoff,
+        Appointment.reference.is_not(None),
+    )
+    return callbacks.union(appointments)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -332,6 +375,17 @@ def _appointment_row(a: Appointment) -> dict[str, Any]:
 
 def _question_row(q: UnansweredQuestion) -> dict[str, Any]:
     return {"text": q.text, "language": q.lang, "reason": q.reason, "created": _iso(q.created_at)}
+
+
+def _thread_row(m: CaseMessage) -> dict[str, Any]:
+    return {
+        "author": m.author,
+        "text": m.text,
+        "media_kind": m.media_kind,
+        "media_ref": m.media_ref,
+        "channel": m.channel,
+        "created": _iso(m.created_at),
+    }
 
 
 def _message_row(m: OutboxMessage, user: User) -> dict[str, Any]:

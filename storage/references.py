@@ -24,3 +24,9 @@ def request_reference(request_id: int) -> str:
 def appointment_reference(appointment_id: int) -> str:
     """The reference of an appointment: ``A-0042``."""
     return reference(Prefix.APPOINTMENT, appointment_id)
+
+
+def normalized(typed: str) -> str:
+    """A reference as a person or caseworker typed it, in the stored form: ``r-0042 `` ->
+    ``R-0042``."""
+    return typed.strip().upper()

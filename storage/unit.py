@@ -2,8 +2,8 @@
 
 Every use case (a conversation turn, a caseworker's action, an outbox round, a CLI command)
 opens one unit from the composition root's `Storage`, works through the unit's repositories
-(`unit.states`, `unit.requests`, `unit.outbox`, ...) and is committed when its block ends, or
-rolled back as a whole when it raises. No caller handles a connection or a session.
+(`unit.states`, `unit.requests`, `unit.outbox`, `unit.threads`, ...) and is committed when its
+block ends, or rolled back as a whole when it raises. No caller handles a connection or a session.
 
 Inside, the statements of every message (`StateRepository` and the like) run on the unit's
 connection as SQLAlchemy Core; the ORM session that a few repositories need (a request, an
@@ -37,6 +37,7 @@ from storage.repositories import (
     RateRepository,
     StaffRepository,
     StateRepository,
+    ThreadRepository,
     UnansweredRepository,
     UpdateRepository,
     UserRepository,
@@ -119,6 +120,10 @@ class Unit:
     @property
     def outbox(self) -> OutboxRepository:
         return self._get(OutboxRepository)
+
+    @property
+    def threads(self) -> ThreadRepository:
+        return self._get(ThreadRepository)
 
     @property
     def updates(self) -> UpdateRepository:

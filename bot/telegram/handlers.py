@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_REFERENCE = re.compile(r"^R-\d{4,}$")
+_REFERENCE = re.compile(r"^R-\d{4,}$", re.IGNORECASE)
 _DESK_BUTTON = r"^(claim|close):"
 
 # Which request a replied-to message is about: (desk, message) -> reference or None.
@@ -126,7 +126,7 @@ def staff_router(staff_chat_id: int) -> Router:
     ) -> None:
         assert message.from_user is not None
         if not await desk.is_staff(CHANNEL, str(message.from_user.id)):
-            await _tell(message, desk, flood, desk.refusal())
+            await _tell(message, desk, flood, await desk.refuse())
             return
         await watcher.reload()
         sender.wake()
@@ -186,7 +186,7 @@ def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool
     ) -> None:
         assert message.from_user is not None
         if not await desk.is_staff(CHANNEL, str(message.from_user.id)):
-            await _tell(message, desk, flood, desk.refusal())
+            await _tell(message, desk, flood, await desk.refuse())
             return
         reference, _, text = (command.args or "").strip().partition(" ")
         if not _REFERENCE.match(reference) or not text.strip():
@@ -278,7 +278,7 @@ async def _tell(
     if isinstance(said, DeskOutcome):
         if said.repeated:
             return
-        if said.key == "staff-not-staff" and flood is not None:
+        if said.key in ("staff-not-staff", "staff-none-yet") and flood is not None:
             assert message.from_user is not None
             key = f"desk-refusal:{message.from_user.id}"
             if await flood.check(key, limit=1) is not Verdict.OK:

@@ -35,6 +35,15 @@ def message_kind(message: Message) -> InputKind:
     return "other"
 
 
+def media_ref(message: Message) -> str | None:
+    """The file id of a photo (its largest size) or a document: all of it that is kept."""
+    if message.photo:
+        return message.photo[-1].file_id
+    if message.document:
+        return message.document.file_id
+    return None
+
+
 def message_to_event(message: Message, update_id: int | None = None) -> Inbound:
     user = message.from_user
     kind = message_kind(message)
@@ -42,10 +51,11 @@ def message_to_event(message: Message, update_id: int | None = None) -> Inbound:
         channel=CHANNEL,
         user=str(message.chat.id),
         kind=kind,
-        text=message.text if kind == "text" else None,
+        text=message.text if kind == "text" else message.caption,
         phone=message.contact.phone_number if message.contact else None,
         client_lang=client_language(user.language_code if user else None),
         update_id=update_id,
+        media_ref=media_ref(message),
     )
 
 

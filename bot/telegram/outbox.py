@@ -25,7 +25,7 @@ from aiogram.types import ReplyParameters
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.telegram.mappers import CHANNEL
-from bot.telegram.render import render
+from bot.telegram.render import caption_of, render
 from flows.events import Reply
 from flows.staff import STAFF_CHANNEL, queue_for_staff
 from storage.aio import uncancelled
@@ -145,16 +145,8 @@ class OutboxSender:
             if thread
             else None
         )
-        first_id: int | None = None
         try:
-            for part in render(reply):
-                sent = await self._bot.send_message(
-                    chat_id=chat_id,
-                    text=part.text,
-                    reply_markup=part.markup,
-                    reply_parameters=reply_parameters if first_id is None else None,
-                )
-                first_id = first_id or sent.message_id
+            first_id = await self._send(chat_id, reply, reply_parameters)
         except TelegramRetryAfter as exc:
             await self._later(message, timedelta(seconds=exc.retry_after))
             return False
@@ -186,6 +178,36 @@ class OutboxSender:
             )
             self._unmarked[message.id] = str(first_id)
         return True
+
+    async def _send(
+        self, chat_id: int, reply: Reply, reply_parameters: ReplyParameters | None
+    ) -> int | None:
+        """Send one reply (in parts when long); the id of its first message. A person's photo
+        or document that came through Telegram goes with it, sent again by its file id
+        (nothing of the file is kept but that id), with the text as its caption when it fits."""
+        file_id = reply.media_ref if reply.media_channel == CHANNEL else None
+        caption = caption_of(reply) if file_id else None
+        first_id: int | None = None
+        if caption is None:
+            for part in render(reply):
+                sent = await self._bot.send_message(
+                    chat_id=chat_id,
+                    text=part.text,
+                    reply_markup=part.markup,
+                    reply_parameters=reply_parameters if first_id is None else None,
+                )
+                first_id = first_id or sent.message_id
+        if file_id:
+            if reply.media_kind == "photo":
+                sent = await self._bot.send_photo(
+                    chat_id, file_id, caption=caption, reply_parameters=reply_parameters
+                )
+            else:
+                sent = await self._bot.send_document(
+                    chat_id, file_id, caption=caption, reply_parameters=reply_parameters
+                )
+            first_id = first_id or sent.message_id
+        return first_id
 
     async def _later(self, message: OutboxDto, delay: timedelta) -> None:
         logger.info("outbox message %s: retry in %ss", message.id, delay.total_seconds())

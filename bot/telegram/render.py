@@ -18,6 +18,8 @@ from flows.events import Reply
 # Telegram allows 4096 UTF-16 code units of text after entity parsing (escapes count as the
 # character they stand for; an emoji outside the BMP counts two).
 MAX_MESSAGE: Final = 4096
+# A photo's or document's caption: 1024 units, counted the same way.
+MAX_CAPTION: Final = 1024
 
 
 @dataclass(frozen=True)
@@ -99,3 +101,11 @@ def render(reply: Reply) -> list[Outgoing]:
             )
         )
     return messages
+
+
+def caption_of(reply: Reply) -> str | None:
+    """`reply`'s text as the caption of the photo or document it carries, escaped like every
+    text; None when it is too long for a caption (it then goes as a message of its own)."""
+    if reply.title or reply.buttons or utf16_length(reply.text) > MAX_CAPTION:
+        return None
+    return html.escape(reply.text, quote=False)

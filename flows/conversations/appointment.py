@@ -14,7 +14,7 @@ from flows.calendar import day_label, today_in_prague, working_days
 from flows.events import Button
 from flows.payloads import Action, ForgedPayloadError, Payload
 from flows.registry import REGISTRY, StepSpec, prompt_of, show_again
-from flows.staff import announce_appointment, queue_for_staff
+from flows.staff import Media, announce_appointment, queue_for_staff
 from flows.state import APPOINTMENT, Step
 from storage.models import utcnow
 from storage.states import AppointmentStatus
@@ -98,7 +98,9 @@ def ask_part(turn: Turn) -> None:
 async def on_appointment(turn: Turn, p: Payload) -> None:
     if p.value is not None:
         raise ForgedPayloadError(p.encode())
+    media = turn.draft.request.media  # photos sent before: kept for this request too
     turn.drop_request()
+    turn.draft.request.media = media
     ask_kind(turn)
 
 
@@ -161,7 +163,14 @@ async def store(turn: Turn, consent_version: str) -> None:
     await turn.record(f"appointment:{appointment.kind}")
     services = turn.services
     office = services.offices[appointment.office_id]
-    await announce_appointment(turn.unit, services.staff_t, services.locales, office, appointment)
+    await announce_appointment(
+        turn.unit,
+        services.staff_t,
+        services.locales,
+        office,
+        appointment,
+        Media.kept(draft.media),
+    )
     turn.drop_request()
     turn.step = Step.MENU
     turn.say(

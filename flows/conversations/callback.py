@@ -15,7 +15,7 @@ from flows.events import Button
 from flows.payloads import Action, ForgedPayloadError, Payload
 from flows.phone import parse_phone
 from flows.registry import REGISTRY, StepSpec, prompt_of, show_again
-from flows.staff import announce_request
+from flows.staff import Media, announce_request
 from flows.state import Step
 from storage.models import utcnow
 
@@ -174,6 +174,7 @@ async def _store(turn: Turn) -> None:
         services.locales,
         services.faq,
         request,
+        Media.kept(draft.media),
         human_agent_days=services.human_agent_days,
     )
     await turn.record("urgent-callback" if request.urgent else "callback", request.topic_id)

@@ -36,11 +36,11 @@ async def take_urgent(turn: Turn, text: str, category: str | None) -> None:
     if turn.user.lang is None:
         detection = turn.services.understanding.detect(text, hint=turn.client_lang)
         await turn.set_language(detection.lang if detection.confident else turn.lang)
-    phone = turn.draft.request.phone
+    phone, media = turn.draft.request.phone, turn.draft.request.media
     turn.draft = Draft(
         disclaimer=turn.draft.disclaimer,
         question=text,
-        request=Request(request_question=text, urgent=True, time=URGENT_TIME),
+        request=Request(request_question=text, urgent=True, time=URGENT_TIME, media=media),
     )
     say_help_now(turn)
     if phone:

@@ -25,6 +25,7 @@ from storage.repositories.people import (
 from storage.repositories.rates import RateRepository
 from storage.repositories.requests import CallbackRepository
 from storage.repositories.staff import StaffRepository
+from storage.repositories.threads import ThreadRepository
 from storage.repositories.updates import UpdateRepository
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "StaffRepository",
     "StaleStateError",
     "StateRepository",
+    "ThreadRepository",
     "UnansweredRepository",
     "UpdateRepository",
     "UserRepository",

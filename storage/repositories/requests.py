@@ -74,6 +74,18 @@ class CallbackRepository:
             .limit(1)
         )
 
+    async def latest_open_of(self, user_id: int) -> CallbackDto | None:
+        """The user's latest request that is not closed yet."""
+        row = await self._session.scalar(
+            select(CallbackRequest)
+            .where(
+                CallbackRequest.user_id == user_id, CallbackRequest.status != RequestStatus.CLOSED
+            )
+            .order_by(CallbackRequest.id.desc())
+            .limit(1)
+        )
+        return _callback_dto(row) if row else None
+
     async def move(self, reference: str, target: RequestStatus, **values: Any) -> bool:
         """Change the status if the lifecycle allows it from the current one (atomically)."""
         return await move_status(

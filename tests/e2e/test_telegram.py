@@ -418,3 +418,96 @@ async def test_a_long_reply_with_emoji_is_split_by_telegrams_count_and_a_refusal
     f.send(CASEWORKER, "/reply R-0001 Call me back please", chat=DESK_CHAT)
     notice = await tg.wait_text(DESK, "could not be delivered")
     assert "R-0001" in notice
+
+
+PHOTO_ID = "AgACAgIAAxkBAAIBQ2VhLetterPage1"
+DOCUMENT_ID = "BQACAgIAAxkBAAIBRGVhDecisionPdf"
+
+
+def _photo(file_id: str) -> dict:
+    """A photo as Telegram sends it: several sizes, the largest last."""
+    return {
+        "photo": [
+            {"file_id": f"{file_id}-small", "file_unique_id": "s", "width": 90, "height": 67},
+            {"file_id": file_id, "file_unique_id": "b", "width": 1280, "height": 960},
+        ]
+    }
+
+
+async def test_a_photo_with_an_open_case_is_copied_into_the_desk_thread(tg: Harness) -> None:
+    f = tg.fake
+    ru = tg.app.knowledge.locales.get("ru")
+    await _request_callback(tg)
+    await tg.wait_text(DESK, "R-0001")
+    post = next(c for c in f.sent(DESK) if "R-0001" in c.params["text"]).result["message_id"]
+    f.click(CASEWORKER, pl.staff(StaffAction.CLAIM, "R-0001"), chat=DESK_CHAT, message_id=post)
+    await tg.wait_text(MIGRANT, "R-0001", count=2)
+
+    f.send(MIGRANT, None, lang="ru", caption="Вот письмо, <первая> страница", **_photo(PHOTO_ID))
+    await f.wait_for(lambda: len(f.media(DESK)) >= 1)
+    [photo] = f.media(DESK)
+    # The largest size, sent again by its file id, under the request's announcement.
+    assert photo.method == "sendPhoto" and photo.params["photo"] == PHOTO_ID
+    assert photo.params["reply_parameters"]["message_id"] == post
+    caption = parse_html(photo.params["caption"])
+    assert caption.startswith("📷 R-0001") and "Вот письмо, <первая> страница" in caption
+    await tg.wait_text(MIGRANT, ru("case-media-relayed"))
+    assert ru("input-not-text") not in tg.texts(MIGRANT)
+
+    # The caseworker answers the photo itself: it is about R-0001, and reaches the person.
+    f.send(CASEWORKER, "Вижу письмо, позвоню", chat=DESK_CHAT, reply_to=photo.result["message_id"])
+    await tg.wait_text(MIGRANT, "Вижу письмо, позвоню")
+    f.send(
+        MIGRANT,
+        None,
+        lang="ru",
+        document={"file_id": DOCUMENT_ID, "file_unique_id": "d", "file_name": "rozhodnuti.pdf"},
+    )
+    await f.wait_for(lambda: len(f.media(DESK)) >= 2)
+    document = f.media(DESK)[-1]
+    assert document.method == "sendDocument" and document.params["document"] == DOCUMENT_ID
+    assert document.params["reply_parameters"]["message_id"] == post
+    f.send(MIGRANT, "Это решение", lang="ru")
+    await tg.wait_text(DESK, "Это решение")
+
+    async with tg.app.storage.begin() as unit:
+        thread = await unit.threads.of("R-0001")
+    assert [(e.author, e.text, e.media_kind, e.media_ref) for e in thread] == [
+        ("person", "Вот письмо, <первая> страница", "photo", PHOTO_ID),
+        ("staff", "Вижу письмо, позвоню", None, None),
+        ("person", None, "document", DOCUMENT_ID),
+        ("person", "Это решение", None, None),
+    ]
+
+
+async def test_a_photo_before_any_request_is_kept_and_given_with_it(tg: Harness) -> None:
+    f = tg.fake
+    ru = tg.app.knowledge.locales.get("ru")
+    f.send(MIGRANT, "/start", lang="ru")
+    await tg.wait_text(MIGRANT, "Poradna")
+    f.click(MIGRANT, pl.make(Action.LANG, "ru"), lang="ru")
+    await f.wait_for(lambda: len(f.buttons(MIGRANT)) >= 6)
+    f.send(MIGRANT, None, lang="ru", **_photo(PHOTO_ID))
+    await tg.wait_text(MIGRANT, ru("case-media-offer"))
+    assert (ru("buttons-person"), pl.make(Action.PERSON)) in f.buttons(MIGRANT)
+    f.click(MIGRANT, pl.make(Action.PERSON), lang="ru")
+    await tg.wait_text(MIGRANT, ru("callback-phone"))
+    f.send(MIGRANT, "777 123 456", lang="ru")
+    await f.wait_for(
+        lambda: any(p == pl.make(Action.TIME, "morning") for _, p in f.buttons(MIGRANT))
+    )
+    f.click(MIGRANT, pl.make(Action.TIME, "morning"), lang="ru")
+    await tg.wait_text(MIGRANT, ru("callback-question"))
+    f.send(MIGRANT, "Что это за письмо?", lang="ru")
+    await f.wait_for(
+        lambda: any(p == pl.yes_no(Action.CONSENT, yes=True) for _, p in f.buttons(MIGRANT))
+    )
+    f.click(MIGRANT, pl.yes_no(Action.CONSENT, yes=True), lang="ru")
+    await tg.wait_text(MIGRANT, "R-0001")
+
+    announcement = await tg.wait_text(DESK, "R-0001")
+    await f.wait_for(lambda: len(f.media(DESK)) >= 1)
+    post = next(c for c in f.sent(DESK) if c.params["text"] == announcement).result["message_id"]
+    [photo] = f.media(DESK)
+    assert photo.params["photo"] == PHOTO_ID
+    assert photo.params["reply_parameters"]["message_id"] == post  # under the request

@@ -159,6 +159,16 @@ class FakeTelegram:
             and (chat_id is None or int(c.params["chat_id"]) == chat_id)
         ]
 
+    def media(self, chat_id: int | None = None) -> list[Call]:
+        """Photos and documents the bot sent (by file id), to a chat or to any."""
+        return [
+            c
+            for c in self.calls
+            if c.method in MEDIA_METHODS
+            and c.result is not None
+            and (chat_id is None or int(c.params["chat_id"]) == chat_id)
+        ]
+
     def texts(self, chat_id: int) -> list[str]:
         return [c.params["text"] for c in self.sent(chat_id)]
 
@@ -246,14 +256,23 @@ class FakeTelegram:
                 "first_name": "Poradna",
                 "username": BOT_USERNAME,
             }
-        if method in ("sendMessage", "editMessageText"):
+        if method in ("sendMessage", "editMessageText", *MEDIA_METHODS):
             chat_id = int(params["chat_id"])
-            return {
+            message: dict[str, Any] = {
                 "message_id": next(self._message_ids),
                 "date": int(time.time()),
                 "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
-                "text": params.get("text", ""),
             }
+            if method == "sendPhoto":
+                size = {"file_id": params["photo"], "file_unique_id": "u", "width": 1, "height": 1}
+                message["photo"] = [size]
+            elif method == "sendDocument":
+                message["document"] = {"file_id": params["document"], "file_unique_id": "u"}
+            else:
+                message["text"] = params.get("text", "")
+            if params.get("caption"):
+                message["caption"] = params["caption"]
+            return message
         return True
 
 
@@ -269,6 +288,9 @@ def _decode(value: Any) -> Any:
 # ----------------------------------------------------------------- text as Telegram checks it
 
 MAX_MESSAGE_UTF16: Final = 4096
+MAX_CAPTION_UTF16: Final = 1024
+# Sending a file Telegram already has, by its file id.
+MEDIA_METHODS: Final = ("sendPhoto", "sendDocument")
 # The tags Telegram's HTML parse mode knows (https://core.telegram.org/bots/api#html-style).
 HTML_TAGS: Final = frozenset(
     [
@@ -352,7 +374,10 @@ def parse_html(text: str) -> str:
 
 
 def _refusal(method: str, params: dict[str, Any]) -> str | None:
-    """Why Telegram would refuse this sendMessage / editMessageText, or None."""
+    """Why Telegram would refuse this sendMessage / editMessageText (or a photo's or
+    document's caption), or None."""
+    if method in MEDIA_METHODS:
+        return _caption_refusal(params)
     if method not in ("sendMessage", "editMessageText"):
         return None
     text = str(params.get("text", ""))
@@ -365,4 +390,19 @@ def _refusal(method: str, params: dict[str, Any]) -> str | None:
         return "message text is empty"
     if utf16_length(text) > MAX_MESSAGE_UTF16:
         return "message is too long"
+    return None
+
+
+def _caption_refusal(params: dict[str, Any]) -> str | None:
+    file_id = params.get("photo") or params.get("document")
+    if not isinstance(file_id, str) or not file_id.strip():
+        return "wrong file identifier/HTTP URL specified"
+    caption = str(params.get("caption") or "")
+    if params.get("parse_mode") == "HTML":
+        try:
+            caption = parse_html(caption)
+        except ValueError as exc:
+            return str(exc)
+    if utf16_length(caption) > MAX_CAPTION_UTF16:
+        return "message caption is too long"
     return None

@@ -210,6 +210,8 @@ def db_env(tmp_path) -> dict[str, str]:
 def test_queue_report_and_privacy_commands(db_env: dict[str, str]) -> None:
     script = "English\n👤 Ask a person\n777 123 456\n1\nHelp with a letter\n1\n"
     assert poradna("run", stdin=script, env=db_env).returncode == 0
+    early = poradna("queue", "claim", "R-0001", "--staff", "501", env=db_env)
+    assert early.returncode == 1 and "poradna staff add" in early.stderr  # says how
     assert poradna("staff", "add", "501", "--name", "Jana", env=db_env).returncode == 0
 
     shown = json.loads(poradna("queue", "show", "R-0001", "--json", env=db_env).stdout)
@@ -221,7 +223,7 @@ def test_queue_report_and_privacy_commands(db_env: dict[str, str]) -> None:
     )
 
     refused = poradna("queue", "claim", "R-0001", "--staff", "999", env=db_env)
-    assert refused.returncode == 1 and "Only caseworkers" in refused.stderr
+    assert refused.returncode == 1 and "999 is not a caseworker" in refused.stderr
     assert poradna("queue", "claim", "R-0001", "--staff", "501", env=db_env).returncode == 0
     replied = poradna(
         "queue", "reply", "R-0001", "I will call at 10", "--staff", "501", env=db_env
@@ -257,7 +259,9 @@ def test_queue_report_and_privacy_commands(db_env: dict[str, str]) -> None:
 
 
 SECRETS = ("777123456", "777 123 456", "777111222", "777 111 222", "my private question")
-SAID = ("relayed secret words", "caseworker secret answer")
+# The thread: what the person and the caseworker wrote, and a photo's file id and caption.
+FILE_ID = "AgACAgIAAxkBAAIBQ2secretletterphoto"
+SAID = ("relayed secret words", "caseworker secret answer", FILE_ID, "secret caption words")
 
 
 async def _everything_stored(app: App) -> str:
@@ -292,6 +296,8 @@ async def test_forget_leaves_no_phone_or_text_in_any_table_or_file_and_export_ha
     assert "R-0001" in chat.text
     await app.desk.reply("telegram", "501", "R-0001", "caseworker secret answer")
     await chat.send("relayed secret words")
+    await chat.send_kind("photo", media_ref=FILE_ID, text="secret caption words")
+    assert chat.keys == ["case-media-relayed"]
 
     async with app.storage.begin() as unit:
         exported = json.dumps(await unit.privacy.export("telegram", "u1"))
