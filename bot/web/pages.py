@@ -16,13 +16,14 @@ from bot.web.thread import thread_entries
 from flows.calendar import PRAGUE
 from locales import LANGUAGES
 from storage.models import utcnow
+from storage.repositories.console import WEB_CHANNEL
 from storage.states import AppointmentStatus, RequestStatus, StaffRole
 
 if TYPE_CHECKING:
     from bot.app import App
     from bot.web.strings import ConsoleStrings
     from flows.desk import DeskOutcome
-    from storage.dto import CallbackDto, QueueRowDto, SessionDto
+    from storage.dto import CallbackDto, QueueRowDto, SessionDto, ThreadEntryDto
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 # How long after the person's last message a channel still takes a reply (Messenger's
@@ -248,9 +249,7 @@ async def case_page(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text=strings(request)("error-no-case", reference=reference))
         user_id = callback.user_id if callback else appointment.user_id if appointment else None
         person = await unit.queue.person_of(user_id)
-        messages = await unit.queue.messages_about(
-            reference, person[0] if person else None, person[1] if person else None
-        )
+        thread = await unit.threads.of(reference)
         await unit.audit.record(reference, session.staff.id, "open")
         notes = await unit.notes.of(reference)
         audit = await unit.audit.of(reference)
@@ -275,7 +274,7 @@ async def case_page(request: web.Request) -> web.Response:
         "office": None,
     }
     if callback:
-        data.update(_callback_details(app, callback, messages, lang, person))
+        data.update(_callback_details(app, callback, thread, person))
     else:
         assert appointment is not None
         data["office"] = app.desk.offices.get(appointment.office_id)
@@ -297,12 +296,11 @@ def _canned_text(canned: list[Any], name: str, lang: str) -> dict[str, Any] | No
 def _callback_details(
     app: App,
     callback: CallbackDto,
-    messages: list[Any],
-    lang: str,
+    thread: list[ThreadEntryDto],
     person: tuple[str, str, str | None] | None,
 ) -> dict[str, Any]:
     staff_t = app.desk.t
-    entries = thread_entries(callback, messages, app.knowledge.locales, staff_t, lang)
+    entries = thread_entries(callback, thread)
     topic = callback.topic_id
     faq = app.knowledge.faq
     window = REPLY_WINDOWS.get(person[0]) if person else None
@@ -349,7 +347,9 @@ async def reply(request: web.Request) -> web.Response:
             request, f"{ROOT}/case/{quote(reference)}", strings(request)("error-empty")
         )
     desk = poradna(request).desk
-    outcome = await desk.reply(*_who(auth.session_of(request)), reference, text[:MAX_TEXT])
+    outcome = await desk.reply(
+        *_who(auth.session_of(request)), reference, text[:MAX_TEXT], via=WEB_CHANNEL
+    )
     return await _act(request, "reply", outcome)
 
 

@@ -3,7 +3,6 @@ case, canned replies, and the queue as the console lists it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,6 @@ from storage.models import (
     CannedReply,
     CaseAudit,
     CaseNote,
-    OutboxMessage,
     Staff,
     StaffSession,
     User,
@@ -31,16 +29,6 @@ if TYPE_CHECKING:
     from storage.unit import Unit
 
 WEB_CHANNEL = "web"
-
-
-@dataclass(frozen=True)
-class MessageRow:
-    """A message of the outbox about a request: to the person, or to the desk."""
-
-    key: str
-    text: str
-    to_person: bool
-    created_at: datetime
 
 
 class _OnSession:
@@ -275,26 +263,6 @@ class QueueRepository(_OnSession):
         ]
         # Urgent first, then the oldest.
         return sorted(rows, key=lambda row: (not row.urgent, row.created_at))
-
-    async def messages_about(
-        self, reference: str, channel: str | None, recipient: str | None
-    ) -> list[MessageRow]:
-        """The outbox messages about a request, oldest first; `to_person` when they went to
-        the person's chat (`channel`, `recipient`)."""
-        rows = await self._session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.reference == reference)
-            .order_by(OutboxMessage.id)
-        )
-        return [
-            MessageRow(
-                key=str(m.body.get("key", "")),
-                text=str(m.body.get("text", "")),
-                to_person=(m.channel, m.recipient) == (channel, recipient),
-                created_at=m.created_at,
-            )
-            for m in rows
-        ]
 
     async def person_of(self, user_id: int | None) -> tuple[str, str, str | None] | None:
         """(channel, external id, language) of a request's person, or None when forgotten."""

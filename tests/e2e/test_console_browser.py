@@ -214,6 +214,13 @@ def test_a_caseworker_works_a_case_in_the_browser(
     assert any("سنتصل بك غدًا صباحًا." in _plain(r.text) for r in replies), replies
     staff_entry = jana.find_elements(By.CSS_SELECTOR, "#thread .staff p")
     assert [_plain(e.text) for e in staff_entry] == ["سنتصل بك غدًا صباحًا."]
+    # The person writes back and sends a photo: both in the case's thread, after the reply.
+    server.run(person.send("شكرا، أنا متاح بعد العاشرة"))
+    server.run(person.send_kind("photo", text="الرسالة"))
+    jana.get(f"{server.base}/desk/case/R-0001")
+    written = [_plain(e.text) for e in jana.find_elements(By.CSS_SELECTOR, "#thread .person p")]
+    assert written[-3:-1] == ["شكرا، أنا متاح بعد العاشرة", "الرسالة"]
+    assert jana.find_elements(By.CSS_SELECTOR, "#thread .person .media")
 
     jana.find_element(By.ID, "close").click()
     WebDriverWait(jana, 10).until(lambda d: "closed" in _flash(d))
