@@ -27,9 +27,15 @@ LRI: Final = "\u2066"
 FSI: Final = "\u2068"
 PDI: Final = "\u2069"
 
-# A left-to-right run inside right-to-left text: Latin words, digits, links, phone numbers,
-# reference codes. Spaces are kept inside the run, so "777 123 456" is not shown reversed.
-_LTR_RUN = re.compile(r"[A-Za-z0-9+(][A-Za-z0-9.,\-/:@+_%?=&#() ]*[A-Za-z0-9)/]|[A-Za-z0-9]")
+# A left-to-right run inside right-to-left text: Latin words (with their diacritics: Czech
+# terms like "překlenovací štítek", Vietnamese names), digits, links, phone numbers, reference
+# codes, times, and the brackets and dashes between them ("(8–12)"). Spaces are kept inside
+# the run, so "777 123 456" is not shown reversed.
+_LATIN: Final = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff0-9"
+_LTR_RUN = re.compile(
+    f"[{_LATIN}+(][{_LATIN}\u0300-\u036f.,\\-\u2013\u2014/:@+_%?=&#()'’ ]*"
+    f"[{_LATIN}\u0300-\u036f)/]|[{_LATIN}]"
+)
 
 
 def isolate_ltr(text: str) -> str:

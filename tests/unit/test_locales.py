@@ -7,6 +7,7 @@ import unicodedata
 import pytest
 import yaml
 
+from bot.app import Knowledge
 from faq.schema import CATEGORIES
 from locales import FSI, LANGUAGES, LOCALES_DIR, LRI, PDI, RLM, Locales, placeholders
 
@@ -67,3 +68,33 @@ def test_rtl_isolates_codes_numbers_and_links() -> None:
 def test_ltr_languages_are_left_alone() -> None:
     en = Locales.load().get("en")
     assert en("callback-done", reference="R-0042", time="morning").count(LRI) == 0
+
+
+def _shown(text: str) -> str:
+    """`text` as a screen shows it, left to right (the Unicode bidi algorithm, python-bidi),
+    without the invisible marks."""
+    from bidi import get_display
+
+    return "".join(
+        ch for ch in get_display(text) if ch not in "\u200e\u200f\u2066\u2067\u2068\u2069"
+    )
+
+
+def test_arabic_keeps_references_phones_times_and_czech_terms_in_order() -> None:
+    ar = Locales.load().get("ar")
+    done = ar("callback-done", reference="R-0042", time=ar("callback-time-morning"))
+    shown = _shown(done)
+    assert "R-0042" in shown and "(8–12)" in shown
+    called = _shown(ar("caseworker-message", reference="R-0042", text="777 123 456, 14:30"))
+    assert "777 123 456, 14:30" in called
+    # A Czech term with diacritics in an Arabic answer is one left-to-right run.
+    answer = ar.text("اطلب (překlenovací štítek) من مكتب OAMP في 14:30.")
+    assert "(překlenovací štítek)" in _shown(answer)
+    assert "OAMP" in _shown(answer) and "14:30" in _shown(answer)
+
+
+def test_the_shipped_arabic_answers_show_their_czech_terms_whole(knowledge: Knowledge) -> None:
+    ar = knowledge.locales.get("ar")
+    topic = knowledge.faq.topics["residence-extension-deadline"]
+    shown = _shown(ar.text(topic.translations["ar"].answer))
+    assert "(překlenovací štítek)" in shown
