@@ -14,7 +14,9 @@ import sys
 from typing import TYPE_CHECKING, Final, TextIO
 
 from faq.normalize import words
+from flows import payloads as pl
 from flows.events import Button, Inbound, InputKind, Reply
+from flows.payloads import Action, ForgedPayloadError
 
 if TYPE_CHECKING:
     from flows.engine import Engine
@@ -45,22 +47,35 @@ def client_language(environ: dict[str, str] | None = None) -> str | None:
     return None
 
 
-def render(reply: Reply, first_number: int) -> tuple[str, list[Button]]:
-    """Plain-text rendering of a reply; buttons numbered from `first_number`."""
+def render(reply: Reply, numbers: dict[int, int]) -> str:
+    """Plain-text rendering of a reply; each button with its number (`numbered`)."""
     lines = []
     if reply.title:
         lines.append(reply.title)
         lines.append("")
     lines.append(reply.text)
-    buttons = reply.flat_buttons
-    number = first_number
-    for row in reply.buttons:
-        cells = []
-        for button in row:
-            cells.append(f"[{number}] {button.label}")
-            number += 1
-        lines.append("  ".join(cells))
-    return "\n".join(lines), buttons
+    lines += ["  ".join(f"[{numbers[id(b)]}] {b.label}" for b in row) for row in reply.buttons]
+    return "\n".join(lines)
+
+
+def numbered(replies: list[Reply]) -> list[Button]:
+    """The buttons of `replies` in the order of their numbers: a rating's stars on the numbers
+    1-5 ("4" is four stars, whatever else is offered beside them), then the others as shown."""
+    flat = [button for reply in replies for button in reply.flat_buttons]
+    stars = sorted((b for b in flat if _stars(b) is not None), key=lambda b: _stars(b) or 0)
+    return stars + [b for b in flat if _stars(b) is None]
+
+
+def _stars(button: Button) -> int | None:
+    """The stars of a rating button (`rate:R-0042:4`), else None."""
+    try:
+        payload = pl.parse(button.payload)
+    except ForgedPayloadError:
+        return None
+    if payload.action != Action.RATE or not payload.value:
+        return None
+    stars = payload.value.rpartition(":")[2]
+    return int(stars) if stars.isdigit() else None
 
 
 def to_event(line: str, buttons: list[Button], user: str, client_lang: str | None) -> Inbound:
@@ -93,11 +108,10 @@ async def run_console(
 
     def show(replies: list[Reply]) -> None:
         nonlocal buttons
-        buttons = []
+        buttons = numbered(replies)
+        numbers = {id(button): number for number, button in enumerate(buttons, 1)}
         for reply in replies:
-            text, shown = render(reply, len(buttons) + 1)
-            buttons.extend(shown)
-            stdout.write(text + "\n\n")
+            stdout.write(render(reply, numbers) + "\n\n")
         stdout.flush()
 
     opened = Inbound(channel=CHANNEL, user=user, kind="open", client_lang=client_lang)
