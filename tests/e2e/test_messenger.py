@@ -181,11 +181,11 @@ async def test_several_entries_and_people_in_one_post_are_each_answered(
         assert status == 200
         for psid, lang in ((VIETNAMESE, "vi"), (ARABIC, "ar"), (UKRAINIAN, "uk")):
             await h.wait_text(psid, h.t(lang)("start-greeting")[:15])
-        # The photo is answered after the greeting, in order, in Arabic.
-        await h.wait_text(ARABIC, h.t("ar")("input-not-text")[:15])
+        # The photo is answered after the greeting, in order, in Arabic: a caseworker can read it.
+        await h.wait_text(ARABIC, h.t("ar")("case-media-offer")[:15])
         texts = h.texts(ARABIC)
         greeting = next(i for i, t in enumerate(texts) if h.t("ar")("start-greeting")[:15] in t)
-        not_text = next(i for i, t in enumerate(texts) if h.t("ar")("input-not-text")[:15] in t)
+        not_text = next(i for i, t in enumerate(texts) if h.t("ar")("case-media-offer")[:15] in t)
         assert greeting < not_text
 
 
