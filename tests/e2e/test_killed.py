@@ -454,10 +454,12 @@ async def test_telegram_killed_while_a_reply_waits_after_429_delivers_it_once(
     outbox = Outbox(tmp_path)
     first = start()
     await first.polling()
-    fake.fail_next("sendMessage", 429, retry_after=3)
+    # Long enough that the bot cannot have retried (and leased the message for a minute)
+    # between the moment the test sees the row and the kill, however busy the machine is.
+    fake.fail_next("sendMessage", 429, retry_after=RETRY_AFTER)
     fake.send(MIGRANT, "/start", lang="en")
-    # The update was handled and its replies stored; Telegram said "retry in 3 s"; the bot
-    # wrote that down (the message is due in 3 s, not leased for a minute): now it dies.
+    # The update was handled and its replies stored; Telegram said "retry in 10 s"; the bot
+    # wrote that down (the message is due in 10 s, not leased for a minute): now it dies.
     await _wait(
         fake,
         lambda: any(
@@ -468,7 +470,10 @@ async def test_telegram_killed_while_a_reply_waits_after_429_delivers_it_once(
     )
     deadline = time.monotonic() + WAIT
     while not any(
-        status == "pending" and next_at - datetime.now(UTC) < timedelta(seconds=LEASE_SECONDS / 2)
+        status == "pending"
+        and timedelta(seconds=RETRY_AFTER / 2)
+        < next_at - datetime.now(UTC)
+        < timedelta(seconds=LEASE_SECONDS / 2)
         for status, _, next_at in outbox.rows(MIGRANT)[:1]
     ):
         assert time.monotonic() < deadline, outbox.rows(MIGRANT)
@@ -494,6 +499,7 @@ async def test_telegram_killed_while_a_reply_waits_after_429_delivers_it_once(
 
 
 LEASE_SECONDS = 60  # bot/telegram/outbox.py LEASE: a leased message is not resent before it ends
+RETRY_AFTER = 10  # the 429's retry_after in the test of a kill while a reply waits
 
 
 async def test_telegram_killed_after_telegram_took_a_reply_resends_it_once_and_loses_none(
