@@ -3,6 +3,8 @@ roles, throttling, deactivation, escaping, canned replies and personal data."""
 
 from __future__ import annotations
 
+import contextlib
+
 from bot.app import App
 from flows import payloads as pl
 from flows.payloads import Action
@@ -147,3 +149,61 @@ async def test_notes_are_exported_and_forgotten_with_the_person(app: App) -> Non
     assert chat.keys == ["privacy-forgotten"]
     async with app.storage.begin() as unit:
         assert await unit.notes.of("R-0001") == []
+
+
+async def test_expired_sessions_are_deleted_by_the_maintenance_loop(app: App) -> None:
+    """Sessions nobody uses again (a browser closed without logging out) do not stay in the
+    database: the loop `poradna run` runs deletes those idle past 12 hours or older than 7
+    days, and keeps the live ones."""
+    import asyncio
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from bot.telegram.factory import maintain
+    from bot.web import auth
+    from storage.models import StaffSession, utcnow
+
+    await add_account(app, "jana")
+    async with console_server(app) as server, browser(server) as live:
+        assert await live.login("jana") == 303
+        async with app.storage.begin() as unit:
+            member = await unit.accounts.staff_by_login("jana")
+            assert member is not None
+            for name in ("idle", "old"):
+                await unit.accounts.open_session(member.id, auth.token_hash(name), "csrf")
+            orm = unit.orm()
+            now = utcnow()
+            await orm.execute(
+                update(StaffSession)
+                .where(StaffSession.token_hash == auth.token_hash("idle"))
+                .values(seen_at=now - auth.IDLE - timedelta(minutes=1))
+            )
+            await orm.execute(
+                update(StaffSession)
+                .where(StaffSession.token_hash == auth.token_hash("old"))
+                .values(created_at=now - auth.LIFETIME - timedelta(minutes=1))
+            )
+
+        async def sessions() -> int:
+            async with app.storage.begin() as unit:
+                return len((await unit.orm().scalars(select(StaffSession))).all())
+
+        assert await sessions() == 3
+
+        class Sender:
+            def wake(self) -> None:
+                pass
+
+        loop = asyncio.create_task(maintain(app, Sender()))
+        try:
+            for _ in range(200):
+                if await sessions() == 1:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        assert await sessions() == 1
+        assert (await live.get("/desk/queue"))[0] == 200  # the live session is kept
