@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.web import ROOT, STRINGS_KEY, auth, poradna
 from bot.web.thread import thread_entries
 from flows.calendar import PRAGUE
+from flows.window import WINDOWED, window
 from locales import LANGUAGES
 from storage.models import utcnow
 from storage.repositories.console import WEB_CHANNEL
@@ -26,9 +27,6 @@ if TYPE_CHECKING:
     from storage.dto import CallbackDto, QueueRowDto, SessionDto, ThreadEntryDto
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
-# How long after the person's last message a channel still takes a reply (Messenger's
-# standard messaging window); channels not listed have none.
-REPLY_WINDOWS: Final = {"messenger": timedelta(hours=24)}
 FINISHED: Final = frozenset(
     {
         RequestStatus.CLOSED,
@@ -257,6 +255,11 @@ async def case_page(request: web.Request) -> web.Response:
         holder = (
             await unit.staff.get(callback.claimed_by) if callback and callback.claimed_by else None
         )
+        last_seen = (
+            await unit.users.last_seen(person[0], person[1])
+            if person and person[0] in WINDOWED
+            else None
+        )
     lang = (person[2] if person else None) or (callback or appointment).lang  # type: ignore[union-attr]
     data: dict[str, Any] = {
         "reference": reference,
@@ -272,9 +275,12 @@ async def case_page(request: web.Request) -> web.Response:
         or sorted({(c.name, c.title) for c in canned}),
         "draft": _canned_text(canned, request.query.get("canned", ""), lang),
         "office": None,
+        "window": None,  # where the channel's messaging window stands (Messenger)
     }
     if callback:
-        data.update(_callback_details(app, callback, thread, person))
+        data.update(_callback_details(app, callback, thread))
+        if person and person[0] in WINDOWED:
+            data["window"] = window(last_seen, utcnow(), app.settings.messenger_human_agent_days)
     else:
         assert appointment is not None
         data["office"] = app.desk.offices.get(appointment.office_id)
@@ -297,23 +303,17 @@ def _callback_details(
     app: App,
     callback: CallbackDto,
     thread: list[ThreadEntryDto],
-    person: tuple[str, str, str | None] | None,
 ) -> dict[str, Any]:
     staff_t = app.desk.t
     entries = thread_entries(callback, thread)
     topic = callback.topic_id
     faq = app.knowledge.faq
-    window = REPLY_WINDOWS.get(person[0]) if person else None
-    last_person = max((e.at for e in entries if e.author == "person"), default=None)
     return {
         "thread": entries,
         "topic": faq.topics[topic].title(staff_t.lang) if topic in faq.topics else None,
         "preferred": staff_t(f"callback-time-{callback.preferred_time}")
         if f"callback-time-{callback.preferred_time}" in staff_t.strings
         else callback.preferred_time,
-        "window_until": (last_person + window) if window and last_person else None,
-        "window_open": bool(window and last_person and last_person + window > utcnow()),
-        "has_window": window is not None,
     }
 
 

@@ -4,8 +4,11 @@ roles, throttling, deactivation, escaping, canned replies and personal data."""
 from __future__ import annotations
 
 import contextlib
+import re
+from datetime import datetime
 
 from bot.app import App
+from bot.web.strings import load_console_strings
 from flows import payloads as pl
 from flows.payloads import Action
 from tests.helpers.chat import Chat
@@ -207,3 +210,77 @@ async def test_expired_sessions_are_deleted_by_the_maintenance_loop(app: App) ->
                 await loop
         assert await sessions() == 1
         assert (await live.get("/desk/queue"))[0] == 200  # the live session is kept
+
+
+async def test_the_case_page_says_what_the_messenger_sender_will_do(app: App) -> None:
+    """The page applies the sender's own rule (flows/window.py with
+    MESSENGER_HUMAN_AGENT_DAYS): within 24 hours of the person's last message a normal reply,
+    then the HUMAN_AGENT tag until the 7th day, then the person cannot be reached there."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from flows.calendar import PRAGUE
+    from storage.models import ConversationState, utcnow
+
+    chat = Chat(app.engine, channel="messenger", user="psid-1", client_lang="en")
+    await chat.request_callback("en", question="question")
+    await add_account(app, "jana")
+    t = load_console_strings(app.settings.staff_language)
+
+    async def wrote(ago: timedelta) -> datetime:
+        at = utcnow() - ago
+        async with app.storage.begin() as unit:
+            await unit.orm().execute(update(ConversationState).values(updated_at=at))
+        return at
+
+    def prague(moment: datetime) -> str:
+        return moment.astimezone(PRAGUE).strftime("%Y-%m-%d %H:%M")
+
+    def shown(page: str) -> str:
+        found = re.search(r'<dd id="window"[^>]*>([^<]*)</dd>', page)
+        assert found, page
+        return found.group(1)
+
+    async with console_server(app) as server, browser(server) as b:
+        await b.login("jana")
+        at = await wrote(timedelta(hours=2))
+        until = prague(at + timedelta(hours=24))
+        assert shown((await b.get("/desk/case/R-0001"))[1]) == t("case-window-open", until=until)
+        at = await wrote(timedelta(days=2))
+        until = prague(at + timedelta(days=7))
+        assert shown((await b.get("/desk/case/R-0001"))[1]) == t(
+            "case-window-human-agent", until=until
+        )
+        await wrote(timedelta(days=7, minutes=1))
+        assert shown((await b.get("/desk/case/R-0001"))[1]) == t("case-window-closed")
+    await _request(app)  # a console person: no window on their case
+    async with console_server(app) as server, browser(server) as b:
+        await b.login("jana")
+        assert 'id="window"' not in (await b.get("/desk/case/R-0002"))[1]
+
+
+async def test_the_window_follows_messenger_human_agent_days(app: App) -> None:
+    """Without the tag (MESSENGER_HUMAN_AGENT_DAYS=0) the sender gives up after 24 hours, and
+    so does the page."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from storage.models import ConversationState, utcnow
+
+    chat = Chat(app.engine, channel="messenger", user="psid-1", client_lang="en")
+    await chat.request_callback("en", question="question")
+    await add_account(app, "jana")
+    async with app.storage.begin() as unit:
+        await unit.orm().execute(
+            update(ConversationState).values(updated_at=utcnow() - timedelta(days=2))
+        )
+    untagged = replace(
+        app, settings=app.settings.model_copy(update={"messenger_human_agent_days": 0})
+    )
+    async with console_server(untagged) as server, browser(server) as b:
+        await b.login("jana")
+        _, page = await b.get("/desk/case/R-0001")
+    assert 'class="window-closed"' in page
