@@ -16,6 +16,7 @@ import jinja2
 from aiohttp import web
 
 from bot.web import auth
+from bot.web.canned import seed_defaults
 from bot.web.strings import load_console_strings
 
 if TYPE_CHECKING:
@@ -98,6 +99,11 @@ def console_application(app: App) -> web.Application:
     pages.add_routes(console)
     office.add_routes(console)
     console.on_response_prepare.append(_headers)
+
+    async def seed(_console: web.Application) -> None:
+        await seed_defaults(app.storage)
+
+    console.on_startup.append(seed)
     return console
 
 

@@ -12,6 +12,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.web import ROOT, STRINGS_KEY, auth, poradna
+from bot.web.canned import pick as canned_reply
 from bot.web.thread import thread_entries
 from flows.calendar import PRAGUE
 from flows.window import WINDOWED, window
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from bot.app import App
     from bot.web.strings import ConsoleStrings
     from flows.desk import DeskOutcome
-    from storage.dto import CallbackDto, QueueRowDto, SessionDto, ThreadEntryDto
+    from storage.dto import CallbackDto, CannedDto, QueueRowDto, SessionDto, ThreadEntryDto
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 FINISHED: Final = frozenset(
@@ -271,9 +272,8 @@ async def case_page(request: web.Request) -> web.Response:
         "notes": notes,
         "audit": audit[-20:],
         "holder": holder,
-        "canned_names": sorted({(c.name, c.title) for c in canned if c.lang == "en"})
-        or sorted({(c.name, c.title) for c in canned}),
-        "draft": _canned_text(canned, request.query.get("canned", ""), lang),
+        "canned_names": _canned_names(canned, strings(request).lang),
+        "draft": _draft(app, canned, request.query.get("canned", ""), lang),
         "office": None,
         "window": None,  # where the channel's messaging window stands (Messenger)
     }
@@ -288,12 +288,20 @@ async def case_page(request: web.Request) -> web.Response:
     return render(request, "case.html", data)
 
 
-def _canned_text(canned: list[Any], name: str, lang: str) -> dict[str, Any] | None:
+def _canned_names(canned: list[CannedDto], staff_lang: str) -> list[tuple[str, str]]:
+    """Each canned reply once, by its title in the console's language (else English, else any)."""
+    titles: dict[str, dict[str, str]] = {}
+    for c in canned:
+        titles.setdefault(c.name, {})[c.lang] = c.title
+    return [
+        (name, by.get(staff_lang) or by.get("en") or next(iter(by.values())))
+        for name, by in sorted(titles.items())
+    ]
+
+
+def _draft(app: App, canned: list[CannedDto], name: str, lang: str) -> dict[str, Any] | None:
     """The canned reply `name` in the person's language (else English, said so)."""
-    if not name:
-        return None
-    by_lang = {c.lang: c for c in canned if c.name == name}
-    chosen = by_lang.get(lang) or by_lang.get("en")
+    chosen = canned_reply(canned, name, lang, app.desk.offices.values()) if name else None
     if chosen is None:
         return None
     return {"text": chosen.text, "lang": chosen.lang, "fallback": chosen.lang != lang}

@@ -284,3 +284,67 @@ async def test_the_window_follows_messenger_human_agent_days(app: App) -> None:
         await b.login("jana")
         _, page = await b.get("/desk/case/R-0001")
     assert 'class="window-closed"' in page
+
+
+def _textarea(page: str) -> str:
+    import html
+
+    found = re.search(r'<textarea name="text"[^>]*id="reply-text"[^>]*>([^<]*)</textarea>', page)
+    assert found, page
+    return html.unescape(found.group(1))
+
+
+async def test_the_default_checklist_comes_in_arabic_and_coordinators_edit_it(app: App) -> None:
+    """A new installation has the default canned replies; a caseworker on an Arabic case picks
+    the documents checklist and gets (and sends) the Arabic one; a coordinator's edit is what
+    caseworkers get from then on, and a restart does not bring the defaults back."""
+    from bot.web.canned import load_defaults
+
+    arabic = next(
+        c.text for c in load_defaults() if c.name == "documents-checklist" and c.lang == "ar"
+    )
+    await _request(app, lang="ar", question="ما هي الوثائق المطلوبة؟")
+    await add_account(app, "jana")
+    await add_account(app, "petr", role="coordinator")
+    async with console_server(app) as server, browser(server) as jana:
+        await jana.login("jana")
+        _, page = await jana.get("/desk/case/R-0001")
+        assert 'value="documents-checklist"' in page and 'value="office-hours"' in page
+        _, page = await jana.get("/desk/case/R-0001?canned=documents-checklist")
+        draft = _textarea(page)
+        assert draft == arabic and "جواز سفر ساري المفعول" in draft
+        assert (await jana.post("/desk/case/R-0001/claim"))[0] == 303
+        assert (await jana.post("/desk/case/R-0001/reply", {"text": draft}))[0] == 303
+        *_, told = await app.engine.collect("console", "p1")  # after "R-0001 is handled"
+        assert told.key == "caseworker-message"
+        assert arabic in re.sub("[\u200e\u200f\u2066-\u2069]", "", told.text)  # bidi marks
+
+        _, page = await jana.get("/desk/case/R-0001?canned=office-hours")
+        hours = _textarea(page)
+        assert hours.startswith("أين ومتى تجدنا:")
+        for office in app.desk.offices.values():  # from OFFICES_FILE, not the YAML
+            assert f"- {office.name}, {office.address}: {office.hours}" in hours
+
+        async with browser(server) as petr:
+            await petr.login("petr")
+            _, page = await petr.get("/desk/canned")
+            assert "جواز سفر ساري المفعول" in page  # the defaults, editable
+            form = {
+                "name": "documents-checklist",
+                "lang": "ar",
+                "title": "قائمة الوثائق",
+                "text": "أحضر جواز سفرك وعقد السكن.",
+            }
+            assert (await petr.post("/desk/canned", form))[0] == 303
+            form = {"name": "call-tomorrow", "lang": "ar"}
+            assert (await petr.post("/desk/canned/delete", form))[0] == 303
+        _, page = await jana.get("/desk/case/R-0001?canned=documents-checklist")
+        assert _textarea(page) == "أحضر جواز سفرك وعقد السكن."
+    async with console_server(app) as server, browser(server) as jana:  # started again
+        await jana.login("jana")
+        _, page = await jana.get("/desk/case/R-0001?canned=documents-checklist")
+        assert _textarea(page) == "أحضر جواز سفرك وعقد السكن."
+    async with app.storage.begin() as unit:
+        canned = await unit.canned.all()
+    assert ("call-tomorrow", "ar") not in {(c.name, c.lang) for c in canned}
+    assert len(canned) == len(load_defaults()) - 1
