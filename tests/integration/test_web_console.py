@@ -348,3 +348,102 @@ async def test_the_default_checklist_comes_in_arabic_and_coordinators_edit_it(ap
         canned = await unit.canned.all()
     assert ("call-tomorrow", "ar") not in {(c.name, c.lang) for c in canned}
     assert len(canned) == len(load_defaults()) - 1
+
+
+async def test_appointments_are_confirmed_moved_and_settled_from_the_console(app: App) -> None:
+    """The date picker's value is Prague time (winter and summer alike); the person is told
+    the time in their language, again when it is moved, and when the office cancels; done and
+    no-show are the desk's own business."""
+    from datetime import UTC
+
+    from flows.calendar import PRAGUE
+    from storage.states import AppointmentStatus
+    from tests.helpers.flows import _book
+
+    for user in ("u1", "u2", "u3"):
+        await _book(app, lang="uk", user=user)
+        await app.engine.collect("test", user)
+    await add_account(app, "jana")
+    year = datetime.now(PRAGUE).year + 1
+
+    async def appointment(reference: str) -> tuple[str, datetime | None]:
+        async with app.storage.begin() as unit:
+            found = await unit.appointments.get(reference)
+        assert found is not None
+        return found.status, found.starts_at
+
+    async with console_server(app) as server, browser(server) as b:
+        await b.login("jana")
+        _, page = await b.get("/desk/case/A-0001")
+        assert 'type="datetime-local" name="at"' in page
+        form = {"at": f"{year - 2}-01-15T09:30"}  # in the past: refused
+        assert (await b.post("/desk/case/A-0001/confirm", form))[0] == 303
+        assert await appointment("A-0001") == ("requested", None)
+        assert await app.engine.collect("test", "u1") == []
+
+        assert (await b.post("/desk/case/A-0001/confirm", {"at": f"{year}-01-15T09:30"}))[0] == 303
+        assert await appointment("A-0001") == (
+            "confirmed",
+            datetime(year, 1, 15, 8, 30, tzinfo=UTC),  # CET
+        )
+        [told] = await app.engine.collect("test", "u1")
+        assert told.key == "appointment-confirmed" and told.lang == "uk"
+        assert "09:30" in told.text and "15" in told.text
+        _, page = await b.get("/desk/case/A-0001")
+        assert f"{year}-01-15 09:30" in page  # shown in Prague time
+
+        assert (await b.post("/desk/case/A-0001/confirm", {"at": f"{year}-07-15T09:30"}))[0] == 303
+        assert await appointment("A-0001") == (
+            "confirmed",
+            datetime(year, 7, 15, 7, 30, tzinfo=UTC),  # CEST
+        )
+        [moved] = await app.engine.collect("test", "u1")
+        assert moved.key == "appointment-confirmed" and "09:30" in moved.text
+
+        for reference in ("A-0002", "A-0003"):
+            form = {"at": f"{year}-02-01T10:00"}
+            assert (await b.post(f"/desk/case/{reference}/confirm", form))[0] == 303
+        for user in ("u2", "u3"):
+            await app.engine.collect("test", user)
+
+        assert (await b.post("/desk/case/A-0001/settle", {"status": "done"}))[0] == 303
+        assert (await b.post("/desk/case/A-0002/settle", {"status": "no-show"}))[0] == 303
+        assert (await b.post("/desk/case/A-0003/settle", {"status": "cancel"}))[0] == 303
+        assert (await b.post("/desk/case/A-0003/settle", {"status": "gone"}))[0] == 400
+        assert (await appointment("A-0001"))[0] == AppointmentStatus.DONE
+        assert (await appointment("A-0002"))[0] == AppointmentStatus.NO_SHOW
+        assert (await appointment("A-0003"))[0] == AppointmentStatus.CANCELLED
+        assert await app.engine.collect("test", "u1") == []
+        assert await app.engine.collect("test", "u2") == []
+        [cancelled] = await app.engine.collect("test", "u3")
+        assert cancelled.key == "appointment-cancelled-by-staff" and cancelled.lang == "uk"
+        _, page = await b.get("/desk/case/A-0001")
+        assert 'id="confirm"' not in page  # a settled appointment has no actions left
+    async with app.storage.begin() as unit:
+        audit = await unit.audit.of("A-0001")
+    assert [a.action for a in audit if a.action != "open"] == ["confirm", "confirm", "done"]
+
+
+async def test_an_admin_changes_a_caseworkers_role_and_their_next_request_has_it(
+    app: App,
+) -> None:
+    await add_account(app, "jana")
+    await add_account(app, "admin", role="admin")
+    async with console_server(app) as server, browser(server) as jana, browser(server) as admin:
+        await jana.login("jana")
+        await admin.login("admin")
+        assert (await jana.get("/desk/reports"))[0] == 403
+        async with app.storage.begin() as unit:
+            member = await unit.accounts.staff_by_login("jana")
+        assert member is not None
+        _, page = await admin.get("/desk/admin/staff")
+        assert f'action="/desk/admin/staff/{member.id}"' in page
+        path = f"/desk/admin/staff/{member.id}"
+        assert (await admin.post(path, {"role": "coordinator"}))[0] == 303
+        assert (await jana.get("/desk/reports"))[0] == 200  # same session, new role
+        assert (await jana.get("/desk/admin/staff"))[0] == 403
+        assert (await admin.post(path, {"role": "overlord"}))[0] == 303  # not a role: ignored
+        assert (await jana.get("/desk/reports"))[0] == 200
+        assert (await admin.post(path, {"role": "caseworker"}))[0] == 303
+        assert (await jana.get("/desk/reports"))[0] == 403
+        assert (await jana.get("/desk/queue"))[0] == 200  # still logged in
