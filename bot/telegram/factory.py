@@ -24,6 +24,7 @@ from bot.reload import ContentWatcher
 from bot.telegram.handlers import migrant_router, staff_private_router, staff_router
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
+from bot.web.auth import end_stale_sessions
 from storage.aio import uncancelled
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class Wakeable(Protocol):
 
 async def maintain(app: App, sender: Wakeable) -> None:
     """Every minute: SLA reminders and appointment reminders; every few hours: erase data
-    past RETENTION_DAYS."""
+    past RETENTION_DAYS and delete the web console's expired sessions."""
     last_purge = 0.0
     loop = asyncio.get_running_loop()
     while True:
@@ -66,6 +67,8 @@ async def maintain(app: App, sender: Wakeable) -> None:
                 purged = await uncancelled(_purge(app))
                 last_purge = loop.time()
                 logger.info("retention: %s", purged)
+                ended = await uncancelled(end_stale_sessions(app.storage))
+                logger.info("web console: %d expired sessions deleted", ended)
         except Exception:
             logger.exception("maintenance run failed; will try again")
         await asyncio.sleep(MAINTENANCE_EVERY)

@@ -6,6 +6,7 @@ replies, reports, FAQ status, accounts); security in `auth.py`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import TYPE_CHECKING, Final
@@ -15,6 +16,7 @@ import jinja2
 from aiohttp import web
 
 from bot.web import auth
+from bot.web.canned import seed_defaults
 from bot.web.strings import load_console_strings
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ logger = logging.getLogger(__name__)
 ROOT: Final = "/desk"
 APP_KEY: Final[web.AppKey[App]] = web.AppKey("poradna_app")
 STRINGS_KEY: Final[web.AppKey[ConsoleStrings]] = web.AppKey("console_strings")
+SWEEP_EVERY_S: Final = 3600
 PUBLIC: Final = (f"{ROOT}/login", f"{ROOT}/static/")
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
@@ -96,6 +99,11 @@ def console_application(app: App) -> web.Application:
     pages.add_routes(console)
     office.add_routes(console)
     console.on_response_prepare.append(_headers)
+
+    async def seed(_console: web.Application) -> None:
+        await seed_defaults(app.storage)
+
+    console.on_startup.append(seed)
     return console
 
 
@@ -118,9 +126,22 @@ async def serve(app: App, host: str, port: int) -> web.AppRunner:
     return runner
 
 
+async def sweep_sessions(app: App) -> None:
+    """Delete expired sessions now and every `SWEEP_EVERY_S` (`poradna web` runs no
+    maintenance loop of its own; `poradna run` does the same in its loop)."""
+    while True:
+        try:
+            ended = await auth.end_stale_sessions(app.storage)
+            logger.info("web console: %d expired sessions deleted", ended)
+        except Exception:
+            logger.exception("deleting expired sessions failed; will try again")
+        await asyncio.sleep(SWEEP_EVERY_S)
+
+
 async def run_web(app: App, host: str, port: int) -> None:
     """`poradna web`: serve until SIGTERM or SIGINT."""
     runner = await serve(app, host, port)
+    sweeper = asyncio.create_task(sweep_sessions(app))
     print(f"Poradna console: http://{host}:{port}{ROOT}/", flush=True)  # noqa: T201
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -129,4 +150,7 @@ async def run_web(app: App, host: str, port: int) -> None:
     try:
         await stop.wait()
     finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
         await runner.cleanup()

@@ -132,6 +132,14 @@ async def find_session(storage: Storage, token: str | None) -> SessionDto | None
     return session
 
 
+async def end_stale_sessions(storage: Storage) -> int:
+    """Delete the sessions past `IDLE` or `LIFETIME` (a session is also ended when it is next
+    used; this removes those never used again). Run by the maintenance loop."""
+    now = utcnow()
+    async with storage.begin() as unit:
+        return await unit.accounts.end_stale(now - IDLE, now - LIFETIME)
+
+
 async def throttled(storage: Storage, login: str, address: str) -> bool:
     """Count a login attempt; True when this login or this address tried too often in the
     current 15-minute window. The window is stored as its last minute, so the counters outlive

@@ -12,8 +12,10 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.web import ROOT, STRINGS_KEY, auth, poradna
+from bot.web.canned import pick as canned_reply
 from bot.web.thread import thread_entries
 from flows.calendar import PRAGUE
+from flows.window import WINDOWED, window
 from locales import LANGUAGES
 from storage.models import utcnow
 from storage.repositories.console import WEB_CHANNEL
@@ -23,12 +25,9 @@ if TYPE_CHECKING:
     from bot.app import App
     from bot.web.strings import ConsoleStrings
     from flows.desk import DeskOutcome
-    from storage.dto import CallbackDto, QueueRowDto, SessionDto, ThreadEntryDto
+    from storage.dto import CallbackDto, CannedDto, QueueRowDto, SessionDto, ThreadEntryDto
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
-# How long after the person's last message a channel still takes a reply (Messenger's
-# standard messaging window); channels not listed have none.
-REPLY_WINDOWS: Final = {"messenger": timedelta(hours=24)}
 FINISHED: Final = frozenset(
     {
         RequestStatus.CLOSED,
@@ -257,6 +256,11 @@ async def case_page(request: web.Request) -> web.Response:
         holder = (
             await unit.staff.get(callback.claimed_by) if callback and callback.claimed_by else None
         )
+        last_seen = (
+            await unit.users.last_seen(person[0], person[1])
+            if person and person[0] in WINDOWED
+            else None
+        )
     lang = (person[2] if person else None) or (callback or appointment).lang  # type: ignore[union-attr]
     data: dict[str, Any] = {
         "reference": reference,
@@ -268,13 +272,15 @@ async def case_page(request: web.Request) -> web.Response:
         "notes": notes,
         "audit": audit[-20:],
         "holder": holder,
-        "canned_names": sorted({(c.name, c.title) for c in canned if c.lang == "en"})
-        or sorted({(c.name, c.title) for c in canned}),
-        "draft": _canned_text(canned, request.query.get("canned", ""), lang),
+        "canned_names": _canned_names(canned, strings(request).lang),
+        "draft": _draft(app, canned, request.query.get("canned", ""), lang),
         "office": None,
+        "window": None,  # where the channel's messaging window stands (Messenger)
     }
     if callback:
-        data.update(_callback_details(app, callback, thread, person))
+        data.update(_callback_details(app, callback, thread))
+        if person and person[0] in WINDOWED:
+            data["window"] = window(last_seen, utcnow(), app.settings.messenger_human_agent_days)
     else:
         assert appointment is not None
         data["office"] = app.desk.offices.get(appointment.office_id)
@@ -282,12 +288,20 @@ async def case_page(request: web.Request) -> web.Response:
     return render(request, "case.html", data)
 
 
-def _canned_text(canned: list[Any], name: str, lang: str) -> dict[str, Any] | None:
+def _canned_names(canned: list[CannedDto], staff_lang: str) -> list[tuple[str, str]]:
+    """Each canned reply once, by its title in the console's language (else English, else any)."""
+    titles: dict[str, dict[str, str]] = {}
+    for c in canned:
+        titles.setdefault(c.name, {})[c.lang] = c.title
+    return [
+        (name, by.get(staff_lang) or by.get("en") or next(iter(by.values())))
+        for name, by in sorted(titles.items())
+    ]
+
+
+def _draft(app: App, canned: list[CannedDto], name: str, lang: str) -> dict[str, Any] | None:
     """The canned reply `name` in the person's language (else English, said so)."""
-    if not name:
-        return None
-    by_lang = {c.lang: c for c in canned if c.name == name}
-    chosen = by_lang.get(lang) or by_lang.get("en")
+    chosen = canned_reply(canned, name, lang, app.desk.offices.values()) if name else None
     if chosen is None:
         return None
     return {"text": chosen.text, "lang": chosen.lang, "fallback": chosen.lang != lang}
@@ -297,23 +311,17 @@ def _callback_details(
     app: App,
     callback: CallbackDto,
     thread: list[ThreadEntryDto],
-    person: tuple[str, str, str | None] | None,
 ) -> dict[str, Any]:
     staff_t = app.desk.t
     entries = thread_entries(callback, thread)
     topic = callback.topic_id
     faq = app.knowledge.faq
-    window = REPLY_WINDOWS.get(person[0]) if person else None
-    last_person = max((e.at for e in entries if e.author == "person"), default=None)
     return {
         "thread": entries,
         "topic": faq.topics[topic].title(staff_t.lang) if topic in faq.topics else None,
         "preferred": staff_t(f"callback-time-{callback.preferred_time}")
         if f"callback-time-{callback.preferred_time}" in staff_t.strings
         else callback.preferred_time,
-        "window_until": (last_person + window) if window and last_person else None,
-        "window_open": bool(window and last_person and last_person + window > utcnow()),
-        "has_window": window is not None,
     }
 
 

@@ -3,7 +3,12 @@ roles, throttling, deactivation, escaping, canned replies and personal data."""
 
 from __future__ import annotations
 
+import contextlib
+import re
+from datetime import datetime
+
 from bot.app import App
+from bot.web.strings import load_console_strings
 from flows import payloads as pl
 from flows.payloads import Action
 from tests.helpers.chat import Chat
@@ -147,3 +152,298 @@ async def test_notes_are_exported_and_forgotten_with_the_person(app: App) -> Non
     assert chat.keys == ["privacy-forgotten"]
     async with app.storage.begin() as unit:
         assert await unit.notes.of("R-0001") == []
+
+
+async def test_expired_sessions_are_deleted_by_the_maintenance_loop(app: App) -> None:
+    """Sessions nobody uses again (a browser closed without logging out) do not stay in the
+    database: the loop `poradna run` runs deletes those idle past 12 hours or older than 7
+    days, and keeps the live ones."""
+    import asyncio
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from bot.telegram.factory import maintain
+    from bot.web import auth
+    from storage.models import StaffSession, utcnow
+
+    await add_account(app, "jana")
+    async with console_server(app) as server, browser(server) as live:
+        assert await live.login("jana") == 303
+        async with app.storage.begin() as unit:
+            member = await unit.accounts.staff_by_login("jana")
+            assert member is not None
+            for name in ("idle", "old"):
+                await unit.accounts.open_session(member.id, auth.token_hash(name), "csrf")
+            orm = unit.orm()
+            now = utcnow()
+            await orm.execute(
+                update(StaffSession)
+                .where(StaffSession.token_hash == auth.token_hash("idle"))
+                .values(seen_at=now - auth.IDLE - timedelta(minutes=1))
+            )
+            await orm.execute(
+                update(StaffSession)
+                .where(StaffSession.token_hash == auth.token_hash("old"))
+                .values(created_at=now - auth.LIFETIME - timedelta(minutes=1))
+            )
+
+        async def sessions() -> int:
+            async with app.storage.begin() as unit:
+                return len((await unit.orm().scalars(select(StaffSession))).all())
+
+        assert await sessions() == 3
+
+        class Sender:
+            def wake(self) -> None:
+                pass
+
+        loop = asyncio.create_task(maintain(app, Sender()))
+        try:
+            for _ in range(200):
+                if await sessions() == 1:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        assert await sessions() == 1
+        assert (await live.get("/desk/queue"))[0] == 200  # the live session is kept
+
+
+async def test_the_case_page_says_what_the_messenger_sender_will_do(app: App) -> None:
+    """The page applies the sender's own rule (flows/window.py with
+    MESSENGER_HUMAN_AGENT_DAYS): within 24 hours of the person's last message a normal reply,
+    then the HUMAN_AGENT tag until the 7th day, then the person cannot be reached there."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from flows.calendar import PRAGUE
+    from storage.models import ConversationState, utcnow
+
+    chat = Chat(app.engine, channel="messenger", user="psid-1", client_lang="en")
+    await chat.request_callback("en", question="question")
+    await add_account(app, "jana")
+    t = load_console_strings(app.settings.staff_language)
+
+    async def wrote(ago: timedelta) -> datetime:
+        at = utcnow() - ago
+        async with app.storage.begin() as unit:
+            await unit.orm().execute(update(ConversationState).values(updated_at=at))
+        return at
+
+    def prague(moment: datetime) -> str:
+        return moment.astimezone(PRAGUE).strftime("%Y-%m-%d %H:%M")
+
+    def shown(page: str) -> str:
+        found = re.search(r'<dd id="window"[^>]*>([^<]*)</dd>', page)
+        assert found, page
+        return found.group(1)
+
+    async with console_server(app) as server, browser(server) as b:
+        await b.login("jana")
+        at = await wrote(timedelta(hours=2))
+        until = prague(at + timedelta(hours=24))
+        assert shown((await b.get("/desk/case/R-0001"))[1]) == t("case-window-open", until=until)
+        at = await wrote(timedelta(days=2))
+        until = prague(at + timedelta(days=7))
+        assert shown((await b.get("/desk/case/R-0001"))[1]) == t(
+            "case-window-human-agent", until=until
+        )
+        await wrote(timedelta(days=7, minutes=1))
+        assert shown((await b.get("/desk/case/R-0001"))[1]) == t("case-window-closed")
+    await _request(app)  # a console person: no window on their case
+    async with console_server(app) as server, browser(server) as b:
+        await b.login("jana")
+        assert 'id="window"' not in (await b.get("/desk/case/R-0002"))[1]
+
+
+async def test_the_window_follows_messenger_human_agent_days(app: App) -> None:
+    """Without the tag (MESSENGER_HUMAN_AGENT_DAYS=0) the sender gives up after 24 hours, and
+    so does the page."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from storage.models import ConversationState, utcnow
+
+    chat = Chat(app.engine, channel="messenger", user="psid-1", client_lang="en")
+    await chat.request_callback("en", question="question")
+    await add_account(app, "jana")
+    async with app.storage.begin() as unit:
+        await unit.orm().execute(
+            update(ConversationState).values(updated_at=utcnow() - timedelta(days=2))
+        )
+    untagged = replace(
+        app, settings=app.settings.model_copy(update={"messenger_human_agent_days": 0})
+    )
+    async with console_server(untagged) as server, browser(server) as b:
+        await b.login("jana")
+        _, page = await b.get("/desk/case/R-0001")
+    assert 'class="window-closed"' in page
+
+
+def _textarea(page: str) -> str:
+    import html
+
+    found = re.search(r'<textarea name="text"[^>]*id="reply-text"[^>]*>([^<]*)</textarea>', page)
+    assert found, page
+    return html.unescape(found.group(1))
+
+
+async def test_the_default_checklist_comes_in_arabic_and_coordinators_edit_it(app: App) -> None:
+    """A new installation has the default canned replies; a caseworker on an Arabic case picks
+    the documents checklist and gets (and sends) the Arabic one; a coordinator's edit is what
+    caseworkers get from then on, and a restart does not bring the defaults back."""
+    from bot.web.canned import load_defaults
+
+    arabic = next(
+        c.text for c in load_defaults() if c.name == "documents-checklist" and c.lang == "ar"
+    )
+    await _request(app, lang="ar", question="ما هي الوثائق المطلوبة؟")
+    await add_account(app, "jana")
+    await add_account(app, "petr", role="coordinator")
+    async with console_server(app) as server, browser(server) as jana:
+        await jana.login("jana")
+        _, page = await jana.get("/desk/case/R-0001")
+        assert 'value="documents-checklist"' in page and 'value="office-hours"' in page
+        _, page = await jana.get("/desk/case/R-0001?canned=documents-checklist")
+        draft = _textarea(page)
+        assert draft == arabic and "جواز سفر ساري المفعول" in draft
+        assert (await jana.post("/desk/case/R-0001/claim"))[0] == 303
+        assert (await jana.post("/desk/case/R-0001/reply", {"text": draft}))[0] == 303
+        *_, told = await app.engine.collect("console", "p1")  # after "R-0001 is handled"
+        assert told.key == "caseworker-message"
+        assert arabic in re.sub("[\u200e\u200f\u2066-\u2069]", "", told.text)  # bidi marks
+
+        _, page = await jana.get("/desk/case/R-0001?canned=office-hours")
+        hours = _textarea(page)
+        assert hours.startswith("أين ومتى تجدنا:")
+        for office in app.desk.offices.values():  # from OFFICES_FILE, not the YAML
+            assert f"- {office.name}, {office.address}: {office.hours}" in hours
+
+        async with browser(server) as petr:
+            await petr.login("petr")
+            _, page = await petr.get("/desk/canned")
+            assert "جواز سفر ساري المفعول" in page  # the defaults, editable
+            form = {
+                "name": "documents-checklist",
+                "lang": "ar",
+                "title": "قائمة الوثائق",
+                "text": "أحضر جواز سفرك وعقد السكن.",
+            }
+            assert (await petr.post("/desk/canned", form))[0] == 303
+            form = {"name": "call-tomorrow", "lang": "ar"}
+            assert (await petr.post("/desk/canned/delete", form))[0] == 303
+        _, page = await jana.get("/desk/case/R-0001?canned=documents-checklist")
+        assert _textarea(page) == "أحضر جواز سفرك وعقد السكن."
+    async with console_server(app) as server, browser(server) as jana:  # started again
+        await jana.login("jana")
+        _, page = await jana.get("/desk/case/R-0001?canned=documents-checklist")
+        assert _textarea(page) == "أحضر جواز سفرك وعقد السكن."
+    async with app.storage.begin() as unit:
+        canned = await unit.canned.all()
+    assert ("call-tomorrow", "ar") not in {(c.name, c.lang) for c in canned}
+    assert len(canned) == len(load_defaults()) - 1
+
+
+async def test_appointments_are_confirmed_moved_and_settled_from_the_console(app: App) -> None:
+    """The date picker's value is Prague time (winter and summer alike); the person is told
+    the time in their language, again when it is moved, and when the office cancels; done and
+    no-show are the desk's own business."""
+    from datetime import UTC
+
+    from flows.calendar import PRAGUE
+    from storage.states import AppointmentStatus
+    from tests.helpers.flows import _book
+
+    for user in ("u1", "u2", "u3"):
+        await _book(app, lang="uk", user=user)
+        await app.engine.collect("test", user)
+    await add_account(app, "jana")
+    year = datetime.now(PRAGUE).year + 1
+
+    async def appointment(reference: str) -> tuple[str, datetime | None]:
+        async with app.storage.begin() as unit:
+            found = await unit.appointments.get(reference)
+        assert found is not None
+        return found.status, found.starts_at
+
+    async with console_server(app) as server, browser(server) as b:
+        await b.login("jana")
+        _, page = await b.get("/desk/case/A-0001")
+        assert 'type="datetime-local" name="at"' in page
+        form = {"at": f"{year - 2}-01-15T09:30"}  # in the past: refused
+        assert (await b.post("/desk/case/A-0001/confirm", form))[0] == 303
+        assert await appointment("A-0001") == ("requested", None)
+        assert await app.engine.collect("test", "u1") == []
+
+        assert (await b.post("/desk/case/A-0001/confirm", {"at": f"{year}-01-15T09:30"}))[0] == 303
+        assert await appointment("A-0001") == (
+            "confirmed",
+            datetime(year, 1, 15, 8, 30, tzinfo=UTC),  # CET
+        )
+        [told] = await app.engine.collect("test", "u1")
+        assert told.key == "appointment-confirmed" and told.lang == "uk"
+        assert "09:30" in told.text and "15" in told.text
+        _, page = await b.get("/desk/case/A-0001")
+        assert f"{year}-01-15 09:30" in page  # shown in Prague time
+
+        assert (await b.post("/desk/case/A-0001/confirm", {"at": f"{year}-07-15T09:30"}))[0] == 303
+        assert await appointment("A-0001") == (
+            "confirmed",
+            datetime(year, 7, 15, 7, 30, tzinfo=UTC),  # CEST
+        )
+        [moved] = await app.engine.collect("test", "u1")
+        assert moved.key == "appointment-confirmed" and "09:30" in moved.text
+
+        for reference in ("A-0002", "A-0003"):
+            form = {"at": f"{year}-02-01T10:00"}
+            assert (await b.post(f"/desk/case/{reference}/confirm", form))[0] == 303
+        for user in ("u2", "u3"):
+            await app.engine.collect("test", user)
+
+        assert (await b.post("/desk/case/A-0001/settle", {"status": "done"}))[0] == 303
+        assert (await b.post("/desk/case/A-0002/settle", {"status": "no-show"}))[0] == 303
+        assert (await b.post("/desk/case/A-0003/settle", {"status": "cancel"}))[0] == 303
+        assert (await b.post("/desk/case/A-0003/settle", {"status": "gone"}))[0] == 400
+        assert (await appointment("A-0001"))[0] == AppointmentStatus.DONE
+        assert (await appointment("A-0002"))[0] == AppointmentStatus.NO_SHOW
+        assert (await appointment("A-0003"))[0] == AppointmentStatus.CANCELLED
+        assert await app.engine.collect("test", "u1") == []
+        assert await app.engine.collect("test", "u2") == []
+        [cancelled] = await app.engine.collect("test", "u3")
+        assert cancelled.key == "appointment-cancelled-by-staff" and cancelled.lang == "uk"
+        _, page = await b.get("/desk/case/A-0001")
+        assert 'id="confirm"' not in page  # a settled appointment has no actions left
+    async with app.storage.begin() as unit:
+        audit = await unit.audit.of("A-0001")
+    assert [a.action for a in audit if a.action != "open"] == ["confirm", "confirm", "done"]
+
+
+async def test_an_admin_changes_a_caseworkers_role_and_their_next_request_has_it(
+    app: App,
+) -> None:
+    await add_account(app, "jana")
+    await add_account(app, "admin", role="admin")
+    async with console_server(app) as server, browser(server) as jana, browser(server) as admin:
+        await jana.login("jana")
+        await admin.login("admin")
+        assert (await jana.get("/desk/reports"))[0] == 403
+        async with app.storage.begin() as unit:
+            member = await unit.accounts.staff_by_login("jana")
+        assert member is not None
+        _, page = await admin.get("/desk/admin/staff")
+        assert f'action="/desk/admin/staff/{member.id}"' in page
+        path = f"/desk/admin/staff/{member.id}"
+        assert (await admin.post(path, {"role": "coordinator"}))[0] == 303
+        assert (await jana.get("/desk/reports"))[0] == 200  # same session, new role
+        assert (await jana.get("/desk/admin/staff"))[0] == 403
+        assert (await admin.post(path, {"role": "overlord"}))[0] == 303  # not a role: ignored
+        assert (await jana.get("/desk/reports"))[0] == 200
+        assert (await admin.post(path, {"role": "caseworker"}))[0] == 303
+        assert (await jana.get("/desk/reports"))[0] == 403
+        assert (await jana.get("/desk/queue"))[0] == 200  # still logged in
