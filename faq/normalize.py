@@ -134,12 +134,12 @@ def words(text: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def _words(text: str) -> tuple[str, ...]:
     # A turn's steps ask for the words of its message several times: remembered.
-    return tuple(w for w in _WORD.findall(fold(text)) if not w.isdigit() or len(w) > 1)
+    return tuple([w for w in _WORD.findall(fold(text)) if len(w) > 1 or not w.isdigit()])
 
 
 def tokens(text: str) -> list[str]:
     """Matching forms of the words of `text`, in order (a word of only ъ/ь has none)."""
-    return [s for s in (skeleton(w) for w in words(text)) if s]
+    return [form for word in _words(text) if (form := skeleton(word))]
 
 
 def _is_arabic(word: str) -> bool:
