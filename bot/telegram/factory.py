@@ -7,21 +7,21 @@ import contextlib
 import logging
 import signal
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.methods import TelegramMethod
+from aiogram.methods import Response, TelegramMethod
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, TelegramObject, Update
 from aiogram.types.update import UpdateTypeLookupError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.reload import ContentWatcher
-from bot.telegram.handlers import migrant_router, staff_private_router, staff_router
+from bot.telegram.handlers import Once, migrant_router, staff_private_router, staff_router
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
 from storage.aio import uncancelled
@@ -80,12 +80,30 @@ async def _purge(app: App) -> Any:
     return purged
 
 
+class KeptTypesSession(AiohttpSession):
+    """aiogram's session, except that the answer's model (`Response[Message]` for a
+    sendMessage) is built once. aiogram asks pydantic for it on every call, and pydantic keeps
+    parametrised models only weakly: the garbage collector takes it every few calls and pydantic
+    builds it anew, 3-10 ms of schema work for one sent message (most of a reply's delivery,
+    measured with bench/channels.py)."""
+
+    _kept: ClassVar[dict[Any, type[Response[Any]]]] = {}
+
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str
+    ) -> Response[Any]:
+        returning = method.__returning__
+        if returning not in self._kept:
+            self._kept[returning] = Response[returning]  # type: ignore[valid-type]
+        return super().check_response(bot, method, status_code, content)
+
+
 def create_bot(settings: Settings) -> Bot:
     assert settings.telegram_bot_token is not None
     session = (
-        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+        KeptTypesSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
         if settings.telegram_api_base
-        else AiohttpSession()
+        else KeptTypesSession()
     )
     return Bot(
         token=settings.telegram_bot_token.get_secret_value(),
@@ -98,10 +116,12 @@ class OnceMiddleware(BaseMiddleware):
     """Each update is processed once, even when Telegram delivers it again, and none is lost.
 
     A migrant's update is recorded as processed by the engine, in the same transaction as the
-    turn (handlers get `update_id` for that); any other update (the caseworkers' desk) once its
-    handler is done. Telegram itself hears that an update arrived only after it was processed
-    (polling: the next getUpdates waits for it; webhook: the answer waits), so an update that
-    was being processed when the process died is delivered again, not forgotten.
+    turn (handlers get `update_id` for that, and say so on `once`), and a redelivered one is
+    skipped there, so it costs no transaction of its own; a caseworker's update is checked
+    before its handler (`SeenBefore`) and recorded in the desk action's transaction or, for the
+    rest, once its handler is done. Telegram itself hears that an update arrived only after it
+    was processed (polling: the next getUpdates waits for it; webhook: the answer waits), so an
+    update that was being processed when the process died is delivered again, not forgotten.
     """
 
     def __init__(self, storage: Storage) -> None:
@@ -120,29 +140,23 @@ class OnceMiddleware(BaseMiddleware):
             # aiogram would print the whole update (what a person wrote) to stderr.
             logger.warning("update %s of an unknown type skipped", event.update_id)
             return None
-        try:
-            async with self._storage.begin() as unit:
-                seen = await unit.updates.seen(CHANNEL, event.update_id)
-        except (SQLAlchemyError, OSError) as exc:
-            # Storage failing: better a rare repeat than a person left without any reply.
-            logger.error("update not checked for repeats: %s", type(exc).__name__)
-            seen = False
-        if seen:
-            logger.info("update %s was already processed", event.update_id)
-            return None
         data["update_id"] = event.update_id
+        data["once"] = once = Once()
         # Stopping the bot cancels the polling loop, which is waiting here: the update being
         # processed is finished first (a database call cut off in the middle can hang its
         # connection), then the stop goes on.
-        return await uncancelled(self._process(handler, event, data))
+        return await uncancelled(self._process(handler, event, data, once))
 
     async def _process(
         self,
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
         event: Update,
         data: dict[str, Any],
+        once: Once,
     ) -> Any:
         result = await handler(event, data)
+        if once.recorded:
+            return result
         try:
             async with self._storage.begin() as unit:
                 await unit.updates.first_time(CHANNEL, event.update_id)
@@ -170,8 +184,8 @@ def create_dispatcher(
     )
     dispatcher.update.outer_middleware(OnceMiddleware(app.storage))
     if app.settings.staff_chat_id is not None:
-        dispatcher.include_router(staff_router(app.settings.staff_chat_id))
-    dispatcher.include_router(staff_private_router())
+        dispatcher.include_router(staff_router(app.settings.staff_chat_id, app.storage))
+    dispatcher.include_router(staff_private_router(app.storage))
     dispatcher.include_router(migrant_router())
     return dispatcher
 
