@@ -68,6 +68,13 @@ class Harness:
         before confirming it): fed to the dispatcher as a webhook request is, or a new
         process's first getUpdates. (The fake's getUpdates never goes back below the offset.)"""
         update = next(u for u in self.fake.pushed if u["update_id"] == update_id)
+        # Once its first processing is over: a caseworker's answer is sent before the update
+        # is recorded, and Telegram waits for that (webhook: the answer; polling: the offset).
+        for _ in range(200):
+            async with self.app.storage.begin() as unit:
+                if await unit.updates.seen("telegram", update_id):
+                    break
+            await asyncio.sleep(0.05)
         parsed = Update.model_validate(update, context={"bot": self.bot})
         await self.dispatcher.feed_update(self.bot, parsed)
 
