@@ -176,7 +176,7 @@ class Desk:
 
     async def is_staff(self, channel: str, staff_id: str) -> bool:
         async with self._storage.begin() as unit:
-            return await unit.staff.find(channel, staff_id) is not None
+            return await unit.staff.is_active(channel, staff_id)
 
     async def reference_in_chat(self, channel: str, chat: str, external_id: str) -> str | None:
         """The request a message in a caseworker's own chat is about."""

@@ -146,7 +146,7 @@ async def run_messenger_only(app: App) -> None:
     the desk is `poradna queue …` (requests wait there)."""
     from aiohttp import web
 
-    from bot.telegram.factory import health_handler, maintain
+    from bot.upkeep import health_handler, maintain
 
     web_app = web.Application()
     web_app.router.add_get("/healthz", health_handler(app))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
-from bot.telegram.render import split_text
+from bot.split import split_text
 from flows.events import Button, Reply
 
 logger = logging.getLogger(__name__)

@@ -6,25 +6,24 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.methods import TelegramMethod
+from aiogram.methods import Response, TelegramMethod
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, TelegramObject, Update
 from aiogram.types.update import UpdateTypeLookupError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.reload import ContentWatcher
-from bot.telegram.handlers import migrant_router, staff_private_router, staff_router
+from bot.telegram.handlers import Once, migrant_router, staff_private_router, staff_router
 from bot.telegram.mappers import CHANNEL
 from bot.telegram.outbox import OutboxSender
-from bot.web.auth import end_stale_sessions
+from bot.upkeep import health_handler, maintain
 from storage.aio import uncancelled
 
 if TYPE_CHECKING:
@@ -40,55 +39,34 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 COMMANDS = ("start", "menu", "language", "help", "cancel")
-MAINTENANCE_EVERY = 60
 # SIGTERM in webhook mode: how long the updates being handled may take to finish.
 SHUTDOWN_TIMEOUT_S = 30.0
-# /healthz answers 503 when the database has not answered within this many seconds.
-HEALTH_TIMEOUT_S = 2.0
-PURGE_EVERY = 6 * 3600
 
 
-class Wakeable(Protocol):
-    def wake(self) -> None: ...
+class KeptTypesSession(AiohttpSession):
+    """aiogram's session, except that the answer's model (`Response[Message]` for a
+    sendMessage) is built once. aiogram asks pydantic for it on every call, and pydantic keeps
+    parametrised models only weakly: the garbage collector takes it every few calls and pydantic
+    builds it anew, 3-10 ms of schema work for one sent message (most of a reply's delivery,
+    measured with bench/channels.py)."""
 
+    _kept: ClassVar[dict[Any, type[Response[Any]]]] = {}
 
-async def maintain(app: App, sender: Wakeable) -> None:
-    """Every minute: SLA reminders and appointment reminders; every few hours: erase data
-    past RETENTION_DAYS and delete the web console's expired sessions."""
-    last_purge = 0.0
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            if await uncancelled(app.desk.remind_overdue()) + await uncancelled(
-                app.desk.send_reminders()
-            ):
-                sender.wake()
-            if loop.time() - last_purge >= PURGE_EVERY or not last_purge:
-                purged = await uncancelled(_purge(app))
-                last_purge = loop.time()
-                logger.info("retention: %s", purged)
-                ended = await uncancelled(end_stale_sessions(app.storage))
-                logger.info("web console: %d expired sessions deleted", ended)
-        except Exception:
-            logger.exception("maintenance run failed; will try again")
-        await asyncio.sleep(MAINTENANCE_EVERY)
-
-
-async def _purge(app: App) -> Any:
-    retention = timedelta(days=app.settings.retention_days)
-    await app.desk.warn_before_retention(retention)
-    async with app.storage.begin() as unit:
-        purged = await unit.privacy.purge(retention)
-    await app.storage.erase_from_files()
-    return purged
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str
+    ) -> Response[Any]:
+        returning = method.__returning__
+        if returning not in self._kept:
+            self._kept[returning] = Response[returning]  # type: ignore[valid-type]
+        return super().check_response(bot, method, status_code, content)
 
 
 def create_bot(settings: Settings) -> Bot:
     assert settings.telegram_bot_token is not None
     session = (
-        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+        KeptTypesSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
         if settings.telegram_api_base
-        else AiohttpSession()
+        else KeptTypesSession()
     )
     return Bot(
         token=settings.telegram_bot_token.get_secret_value(),
@@ -101,10 +79,12 @@ class OnceMiddleware(BaseMiddleware):
     """Each update is processed once, even when Telegram delivers it again, and none is lost.
 
     A migrant's update is recorded as processed by the engine, in the same transaction as the
-    turn (handlers get `update_id` for that); any other update (the caseworkers' desk) once its
-    handler is done. Telegram itself hears that an update arrived only after it was processed
-    (polling: the next getUpdates waits for it; webhook: the answer waits), so an update that
-    was being processed when the process died is delivered again, not forgotten.
+    turn (handlers get `update_id` for that, and say so on `once`), and a redelivered one is
+    skipped there, so it costs no transaction of its own; a caseworker's update is checked
+    before its handler (`SeenBefore`) and recorded in the desk action's transaction or, for the
+    rest, once its handler is done. Telegram itself hears that an update arrived only after it
+    was processed (polling: the next getUpdates waits for it; webhook: the answer waits), so an
+    update that was being processed when the process died is delivered again, not forgotten.
     """
 
     def __init__(self, storage: Storage) -> None:
@@ -123,29 +103,23 @@ class OnceMiddleware(BaseMiddleware):
             # aiogram would print the whole update (what a person wrote) to stderr.
             logger.warning("update %s of an unknown type skipped", event.update_id)
             return None
-        try:
-            async with self._storage.begin() as unit:
-                seen = await unit.updates.seen(CHANNEL, event.update_id)
-        except (SQLAlchemyError, OSError) as exc:
-            # Storage failing: better a rare repeat than a person left without any reply.
-            logger.error("update not checked for repeats: %s", type(exc).__name__)
-            seen = False
-        if seen:
-            logger.info("update %s was already processed", event.update_id)
-            return None
         data["update_id"] = event.update_id
+        data["once"] = once = Once()
         # Stopping the bot cancels the polling loop, which is waiting here: the update being
         # processed is finished first (a database call cut off in the middle can hang its
         # connection), then the stop goes on.
-        return await uncancelled(self._process(handler, event, data))
+        return await uncancelled(self._process(handler, event, data, once))
 
     async def _process(
         self,
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
         event: Update,
         data: dict[str, Any],
+        once: Once,
     ) -> Any:
         result = await handler(event, data)
+        if once.recorded:
+            return result
         try:
             async with self._storage.begin() as unit:
                 await unit.updates.first_time(CHANNEL, event.update_id)
@@ -173,8 +147,8 @@ def create_dispatcher(
     )
     dispatcher.update.outer_middleware(OnceMiddleware(app.storage))
     if app.settings.staff_chat_id is not None:
-        dispatcher.include_router(staff_router(app.settings.staff_chat_id))
-    dispatcher.include_router(staff_private_router())
+        dispatcher.include_router(staff_router(app.settings.staff_chat_id, app.storage))
+    dispatcher.include_router(staff_private_router(app.storage))
     dispatcher.include_router(migrant_router())
     return dispatcher
 
@@ -237,33 +211,6 @@ class CheckedRequestHandler(SimpleRequestHandler):
             bot, update, **self.data
         )
         return web.Response(body=self._build_response_writer(bot=bot, result=result))
-
-
-def health_handler(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """`/healthz`: alive, the database reachable, and what the bot did in the last 24 hours."""
-    from aiohttp import web
-
-    async def counts() -> dict[str, int]:
-        async with app.storage.begin() as unit:
-            return await unit.reports.recent_counts(timedelta(hours=24))
-
-    def _settle(task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("health check: database unavailable: %s", type(task.exception()).__name__)
-
-    async def healthz(_request: web.Request) -> web.Response:
-        """Alive, the database reachable, and what the bot did in the last 24 hours; 503
-        within HEALTH_TIMEOUT_S when the database fails or does not answer. A check that does
-        not answer in time is left to finish on its own (the statement timeout ends it): a
-        database call cancelled half-way can hang its connection."""
-        check = asyncio.ensure_future(counts())
-        check.add_done_callback(_settle)
-        done, _ = await asyncio.wait({check}, timeout=HEALTH_TIMEOUT_S)
-        if not done or check.exception() is not None:
-            return web.json_response({"status": "database unavailable"}, status=503)
-        return web.json_response({"status": "ok", "last_24h": check.result()})
-
-    return healthz
 
 
 def webhook_application(

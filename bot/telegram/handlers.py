@@ -6,6 +6,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware, F, Router
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from bot.telegram.outbox import OutboxSender
     from flows.desk import Desk
     from flows.engine import Engine
+    from storage.unit import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,42 @@ _DESK_BUTTON = r"^(claim|close):"
 
 # Which request a replied-to message is about: (desk, message) -> reference or None.
 Lookup = Callable[["Desk", Message], Awaitable[str | None]]
+
+
+@dataclass
+class Once:
+    """What a handler says about its update (given to handlers as `once`): `recorded` when the
+    update was recorded as processed in the handler's own transaction (the engine's turn), so
+    `OnceMiddleware` need not record it after."""
+
+    recorded: bool = False
+
+
+class SeenBefore(BaseMiddleware):
+    """A caseworker's update that was processed before is skipped before its handler runs
+    (answers to caseworkers, /reload and refusals are not recorded with an action of their
+    own). Storage failing: better a rare repeat than a caseworker left without any answer."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    async def __call__(
+        self,
+        handler: Callable[[Any, dict[str, Any]], Awaitable[Any]],
+        event: Any,
+        data: dict[str, Any],
+    ) -> Any:
+        update_id = data["update_id"]
+        try:
+            async with self._storage.begin() as unit:
+                seen = await unit.updates.seen(CHANNEL, update_id)
+        except (SQLAlchemyError, OSError) as exc:
+            logger.error("update not checked for repeats: %s", type(exc).__name__)
+            seen = False
+        if seen:
+            logger.info("update %s was already processed", update_id)
+            return None
+        return await handler(event, data)
 
 
 class IsStaff(Filter):
@@ -86,27 +124,29 @@ def migrant_router() -> Router:
 
     @router.message()
     async def on_message(
-        message: Message, engine: Engine, sender: OutboxSender, update_id: int
+        message: Message, engine: Engine, sender: OutboxSender, update_id: int, once: Once
     ) -> None:
         event = message_to_event(message, update_id)
         unstored = await engine.handle(event, via_outbox=True)
+        once.recorded = True  # by the turn, which skips a redelivered update
         await sender.send_now(message.chat.id, unstored)
         sender.wake()
 
     @router.callback_query()
     async def on_button(
-        query: CallbackQuery, engine: Engine, sender: OutboxSender, update_id: int
+        query: CallbackQuery, engine: Engine, sender: OutboxSender, update_id: int, once: Once
     ) -> None:
         with contextlib.suppress(TelegramAPIError):  # only stops the spinner; a redelivered
             await query.answer()  # press may be too old to answer, its turn still counts
         unstored = await engine.handle(callback_to_event(query, update_id), via_outbox=True)
+        once.recorded = True
         await sender.send_now(query.from_user.id, unstored)
         sender.wake()
 
     return router
 
 
-def staff_router(staff_chat_id: int) -> Router:
+def staff_router(staff_chat_id: int, storage: Storage) -> Router:
     """The caseworkers' group: Claim / Close buttons, replies and commands go to the desk."""
     router = Router(name="staff")
     router.message.filter(F.chat.id == staff_chat_id)
@@ -131,11 +171,11 @@ def staff_router(staff_chat_id: int) -> Router:
         await watcher.reload()
         sender.wake()
 
-    _desk_handlers(router, lookup, refuse_other_buttons=True)
+    _desk_handlers(router, lookup, storage, refuse_other_buttons=True)
     return router
 
 
-def staff_private_router() -> Router:
+def staff_private_router(storage: Storage) -> Router:
     """A caseworker's own chat with the bot: requests routed to them personally."""
     router = Router(name="staff-private")
     router.message.filter(F.chat.type == "private", IsStaff())
@@ -147,13 +187,17 @@ def staff_private_router() -> Router:
             CHANNEL, str(message.chat.id), str(message.reply_to_message.message_id)
         )
 
-    _desk_handlers(router, lookup, refuse_other_buttons=False)
+    _desk_handlers(router, lookup, storage, refuse_other_buttons=False)
     return router
 
 
-def _desk_handlers(router: Router, lookup: Lookup, *, refuse_other_buttons: bool) -> None:
+def _desk_handlers(
+    router: Router, lookup: Lookup, storage: Storage, *, refuse_other_buttons: bool
+) -> None:
     router.message.middleware(StaffStorageDown())
     router.callback_query.middleware(StaffStorageDown())
+    router.message.middleware(SeenBefore(storage))
+    router.callback_query.middleware(SeenBefore(storage))
 
     @router.callback_query()
     async def on_desk_button(

@@ -22,6 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from storage.models import utcnow
+from storage.repositories.console import SESSION_IDLE, SESSION_LIFETIME
 from storage.states import StaffRole
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SESSION_COOKIE: Final = "poradna_session"
 LOGIN_COOKIE: Final = "poradna_login"
 FLASH_COOKIE: Final = "poradna_flash"
-IDLE: Final = timedelta(hours=12)
-LIFETIME: Final = timedelta(days=7)
+IDLE: Final = SESSION_IDLE
+LIFETIME: Final = SESSION_LIFETIME
 TOUCH_EVERY: Final = timedelta(minutes=1)
 # Login attempts allowed per 15-minute window, for one login and for one address.
 LOGIN_TRIES: Final = 5
@@ -135,9 +136,8 @@ async def find_session(storage: Storage, token: str | None) -> SessionDto | None
 async def end_stale_sessions(storage: Storage) -> int:
     """Delete the sessions past `IDLE` or `LIFETIME` (a session is also ended when it is next
     used; this removes those never used again). Run by the maintenance loop."""
-    now = utcnow()
     async with storage.begin() as unit:
-        return await unit.accounts.end_stale(now - IDLE, now - LIFETIME)
+        return await unit.accounts.end_expired(utcnow())
 
 
 async def throttled(storage: Storage, login: str, address: str) -> bool:

@@ -3,8 +3,8 @@ case, canned replies, and the queue as the console lists it."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import delete, select, update
 
@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     from storage.unit import Unit
 
 WEB_CHANNEL = "web"
+
+
+# A web console session ends after this long without a request, or this long after login.
+SESSION_IDLE: Final = timedelta(hours=12)
+SESSION_LIFETIME: Final = timedelta(days=7)
 
 
 class _OnSession:
@@ -147,6 +152,10 @@ class AccountRepository(_OnSession):
             await self._session.execute(
                 delete(StaffSession).where(StaffSession.staff_id == staff_id)
             )
+
+    async def end_expired(self, now: datetime) -> int:
+        """Delete the sessions idle SESSION_IDLE or older than SESSION_LIFETIME."""
+        return await self.end_stale(now - SESSION_IDLE, now - SESSION_LIFETIME)
 
     async def end_stale(self, idle_since: datetime, started_before: datetime) -> int:
         result = await self._session.execute(

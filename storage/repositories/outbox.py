@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import OutboxDto
@@ -17,6 +17,31 @@ if TYPE_CHECKING:
 
 
 _ADD_OUTBOX = insert(OutboxMessage).returning(OutboxMessage.id)
+_DUE = (
+    select(*OutboxMessage.__table__.c)
+    .where(
+        OutboxMessage.channel.in_(bindparam("channels", expanding=True)),
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.next_attempt_at <= bindparam("now"),
+    )
+    .order_by(OutboxMessage.id)
+    .limit(bindparam("limit"))
+)
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
+_LEASE = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+    .values(next_attempt_at=bindparam("until"), attempts=OutboxMessage.attempts + 1)
+)
+_MARK_SENT = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id == bindparam("message_id"))
+    .values(
+        status=OutboxStatus.SENT,
+        sent_at=bindparam("sent_now"),
+        external_id=bindparam("their_id"),
+    )
+)
 
 
 class OutboxRepository:
@@ -39,21 +64,14 @@ class OutboxRepository:
     async def claim_due(
         self, channels: tuple[str, ...], lease: timedelta, limit: int = 20
     ) -> list[OutboxDto]:
-        """Lease the due pending messages, oldest first, one recipient's messages in order."""
+        """Lease the due pending messages, oldest first, one recipient's messages in order.
+        Core statements on the unit's connection (every delivery round asks, most find
+        nothing): no ORM session."""
         now = utcnow()
-        stmt = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.channel.in_(channels),
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.next_attempt_at <= now,
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-        if self._unit.dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = list(await self._session.scalars(stmt))
+        stmt = _DUE_LOCKED if self._unit.dialect == "postgresql" else _DUE
+        connection = self._unit.connection
+        params = {"channels": list(channels), "now": now, "limit": limit}
+        rows = (await connection.execute(stmt, params)).all()
         if not rows:
             return []
         # Keep each recipient's messages in order: a message is taken only when every earlier
@@ -61,7 +79,7 @@ class OutboxRepository:
         # for a retry, leased by another instance, or locked by one whose lease is not
         # committed yet: SKIP LOCKED passed over it, but it is still pending) holds the rest.
         taken = {r.id for r in rows}
-        pending = await self._session.execute(
+        pending = await connection.execute(
             select(OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.id).where(
                 OutboxMessage.channel.in_(channels),
                 OutboxMessage.status == OutboxStatus.PENDING,
@@ -75,18 +93,13 @@ class OutboxRepository:
                 key = (channel, recipient)
                 first_other[key] = min(row_id, first_other.get(key, row_id))
         due = [r for r in rows if first_other.get((r.channel, r.recipient), r.id + 1) > r.id]
-        for row in due:
-            row.next_attempt_at = now + lease
-            row.attempts += 1
-        await self._session.flush()
-        return [_outbox_dto(r) for r in due]
+        if due:
+            await connection.execute(_LEASE, {"ids": [r.id for r in due], "until": now + lease})
+        return [_outbox_dto(r, attempts=r.attempts + 1) for r in due]
 
     async def mark_sent(self, message_id: int, external_id: str | None) -> None:
-        await self._session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
-            .values(status=OutboxStatus.SENT, sent_at=utcnow(), external_id=external_id)
-        )
+        values = {"message_id": message_id, "sent_now": utcnow(), "their_id": external_id}
+        await self._unit.connection.execute(_MARK_SENT, values)
 
     async def retry_later(self, message_id: int, delay: timedelta) -> None:
         await self._session.execute(
@@ -175,14 +188,15 @@ class OutboxRepository:
         return [_outbox_dto(r) for r in rows]
 
 
-def _outbox_dto(m: OutboxMessage) -> OutboxDto:
+def _outbox_dto(m: Any, attempts: int | None = None) -> OutboxDto:
+    """From an OutboxMessage or a row of its columns."""
     return OutboxDto(
         id=m.id,
         channel=m.channel,
         recipient=m.recipient,
         body=dict(m.body),
         reference=m.reference,
-        attempts=m.attempts,
+        attempts=m.attempts if attempts is None else attempts,
         status=OutboxStatus(m.status),
         external_id=m.external_id,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import StaffDto
@@ -13,6 +13,19 @@ from storage.repositories._base import rowcount
 
 if TYPE_CHECKING:
     from storage.unit import Unit
+
+
+# Every private Telegram message asks this (is the sender a caseworker?): a prebuilt Core
+# statement on the unit's connection, no ORM session.
+_IS_ACTIVE = (
+    select(Staff.id)
+    .where(
+        Staff.channel == bindparam("channel"),
+        Staff.external_id == bindparam("external_id"),
+        Staff.active,
+    )
+    .limit(1)
+)
 
 
 class StaffRepository:
@@ -35,6 +48,11 @@ class StaffRepository:
         row.name, row.languages, row.active = name, ",".join(languages), True
         await self._session.flush()
         return staff_dto(row)
+
+    async def is_active(self, channel: str, external_id: str) -> bool:
+        """Whether this account is a caseworker now."""
+        params = {"channel": channel, "external_id": external_id}
+        return await self._unit.connection.scalar(_IS_ACTIVE, params) is not None
 
     async def find(self, channel: str, external_id: str) -> StaffDto | None:
         row = await self._session.scalar(

@@ -23,13 +23,9 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.app import App, build_app
-from bot.telegram.factory import (
-    HEALTH_TIMEOUT_S,
-    create_bot,
-    create_dispatcher,
-    webhook_application,
-)
+from bot.telegram.factory import create_bot, create_dispatcher, webhook_application
 from bot.telegram.outbox import OutboxSender
+from bot.upkeep import HEALTH_TIMEOUT_S
 from flows import payloads as pl
 from flows.payloads import Action, StaffAction
 from tests.conftest import POSTGRES_URL, _fresh_postgres, make_settings

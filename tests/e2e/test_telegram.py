@@ -163,19 +163,7 @@ async def test_a_redelivered_update_is_processed_once(tg: Harness) -> None:
     f = tg.fake
     update_id = f.send(MIGRANT, "/start", lang="en")
     await tg.wait_text(MIGRANT, "Poradna")
-    f.push(
-        {
-            "message": {
-                "message_id": 5,
-                "date": 0,
-                "chat": {"id": MIGRANT, "type": "private"},
-                "from": f.user(MIGRANT),
-                "text": "/start",
-                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
-            }
-        },
-        update_id=update_id,
-    )
+    await tg.redeliver(update_id)
     f.send(MIGRANT, "/help", lang="en")
     await tg.wait_text(MIGRANT, "/language")
     assert len([t for t in tg.texts(MIGRANT) if t.startswith("Hello! I am Poradna")]) == 1
@@ -368,13 +356,29 @@ async def test_staff_texts_are_escaped_and_a_redelivered_confirm_confirms_once(
         500,
     )
     await f.wait_for(lambda: any(c.result is None and c.method == "sendMessage" for c in f.calls))
-    f.push({k: v for k, v in update.items() if k != "update_id"}, update_id=update_id)
+    await tg.redeliver(update_id)
     f.send(MIGRANT, "/help", lang="en")
     await tg.wait_text(MIGRANT, "/language")
     assert await _outbox_drained(tg)
     confirmations = [t for t in tg.texts(MIGRANT) if "A-0001" in t and ":00" in t]
     assert len(confirmations) == 2, confirmations
     assert "11:00" in confirmations[-1]
+
+
+async def test_a_redelivered_desk_command_that_changes_nothing_is_answered_once(
+    tg: Harness,
+) -> None:
+    """A caseworker's command that stores nothing (here a /reply without a message) is
+    checked against the updates already processed before it is answered."""
+    f = tg.fake
+    async with tg.app.storage.begin() as unit:
+        await unit.staff.add("telegram", str(JANA), "Jana", ("en",))
+    update_id = f.send(JANA, "/reply R-0042", chat=DESK_CHAT)
+    await tg.wait_text(DESK, "Write /reply R-0042")
+    await tg.redeliver(update_id)
+    f.send(JANA, "/reply R-0043 Hello", chat=DESK_CHAT)
+    await tg.wait_text(DESK, "R-0043")
+    assert len([t for t in tg.texts(DESK) if "Write /reply R-0042" in t]) == 1
 
 
 async def test_desk_commands_check_the_sender_first_and_echo_nothing_as_html(

@@ -36,6 +36,7 @@ class FakeTelegram:
     token: str = "42:TEST"
     calls: list[Call] = field(default_factory=list)
     _updates: list[dict[str, Any]] = field(default_factory=list)
+    pushed: list[dict[str, Any]] = field(default_factory=list)  # every update, as queued
     _failures: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
     _conditional: list[tuple[str, Callable[[dict[str, Any]], bool], int]] = field(
         default_factory=list
@@ -145,6 +146,7 @@ class FakeTelegram:
     def push(self, update: dict[str, Any], update_id: int | None = None) -> int:
         update_id = update_id if update_id is not None else next(self._ids)
         self._updates.append({"update_id": update_id, **update})
+        self.pushed.append(self._updates[-1])
         self._changed.set()
         return update_id
 

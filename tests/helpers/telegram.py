@@ -7,6 +7,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+
 from bot.app import App, build_app
 from bot.telegram.factory import (
     bootstrap_staff,
@@ -47,6 +50,8 @@ class Harness:
     fake: FakeTelegram
     app: App
     sender: OutboxSender
+    dispatcher: Dispatcher
+    bot: Bot
 
     def texts(self, chat: int) -> list[str]:
         return self.fake.texts(chat)
@@ -57,6 +62,21 @@ class Harness:
 
         await self.fake.wait_for(lambda: len(found()) >= count)
         return found()[-1]
+
+    async def redeliver(self, update_id: int) -> None:
+        """Telegram sends an update again (the answer to it was lost, or the process died
+        before confirming it): fed to the dispatcher as a webhook request is, or a new
+        process's first getUpdates. (The fake's getUpdates never goes back below the offset.)"""
+        update = next(u for u in self.fake.pushed if u["update_id"] == update_id)
+        # Once its first processing is over: a caseworker's answer is sent before the update
+        # is recorded, and Telegram waits for that (webhook: the answer; polling: the offset).
+        for _ in range(200):
+            async with self.app.storage.begin() as unit:
+                if await unit.updates.seen("telegram", update_id):
+                    break
+            await asyncio.sleep(0.05)
+        parsed = Update.model_validate(update, context={"bot": self.bot})
+        await self.dispatcher.feed_update(self.bot, parsed)
 
     def answers(self) -> list[dict]:
         """Answers to button presses that said something (desk buttons)."""
@@ -93,7 +113,7 @@ async def running_bot(database_url: str) -> AsyncIterator[Harness]:
     )
     delivery = asyncio.create_task(sender.run())
     try:
-        yield Harness(fake, app, sender)
+        yield Harness(fake, app, sender, dispatcher, bot)
     finally:
         await dispatcher.stop_polling()
         for task in (polling, delivery):

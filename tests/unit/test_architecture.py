@@ -88,3 +88,20 @@ def test_storage_and_flows_agree_on_the_step_of_a_newcomer() -> None:
     from storage.repositories import NOT_STARTED
 
     assert Step.stored(NOT_STARTED) is Step.NEW
+
+
+def test_messenger_alone_does_not_load_aiogram() -> None:
+    """Importing aiogram costs a process about 130 MB of memory (its Telegram types' schemas):
+    a deployment with Messenger only runs without it (`python -m bot run --webhook`)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; import bot.cli, bot.app, bot.upkeep, bot.web, bot.meta.factory, "
+        "bot.meta.webhook, bot.meta.outbox, bot.meta.render; "
+        "print(sorted(m for m in sys.modules if m.startswith(('aiogram', 'bot.telegram'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
