@@ -323,7 +323,10 @@ class Matcher:
                 lang_vocab[lang].update(stop)
         # The words people use around questions tell languages apart too ("добрий день").
         raw_vocab: dict[str, set[str]] = defaultdict(set)
-        _learn_words(self.examples.texts_by_language(), raw_vocab, lang_vocab)
+        # ... and the words people write around questions (the examples, the language words;
+        # not the FAQ's own), which language detection tells apart from the FAQ's quotes.
+        chat: dict[str, set[str]] = defaultdict(set)
+        _learn_words(self.examples.texts_by_language(), raw_vocab, lang_vocab, chat)
         for topic in () if ranking_only else faq.topics.values():
             for lang, tr in topic.translations.items():
                 for text in (tr.question, *tr.variants, *tr.keywords):
@@ -331,7 +334,7 @@ class Matcher:
         self._lang_vocab = dict(lang_vocab)
         # Detection also knows the common chat words of each language (matching does not).
         detect_vocab = {lang: set(vocab) for lang, vocab in lang_vocab.items()}
-        _learn_words(self.examples.language_words, raw_vocab, detect_vocab)
+        _learn_words(self.examples.language_words, raw_vocab, detect_vocab, chat)
         self._ngrams = PhraseIndex(ngram_phrases, space=space)
         self._negatives = PhraseIndex(
             (
@@ -342,12 +345,6 @@ class Matcher:
             whole=True,
             space=space,
         )
-        # The words people write (the examples, the language words), not the FAQ's own.
-        chat: dict[str, set[str]] = defaultdict(set)
-        for texts in (self.examples.texts_by_language(), self.examples.language_words):
-            for lang, lang_texts in texts.items():
-                for text in lang_texts:
-                    chat[lang].update(w for word in words(text) for w in (word, skeleton(word)))
         # The follow-up answers' variants, by kind across topics: "and how much is it?" asks
         # the fee of whatever topic was answered last.
         self._followups = PhraseIndex(
@@ -765,16 +762,21 @@ _CONTINUES = re.compile(
 
 
 def _learn_words(
-    texts: dict[str, list[str]], written: dict[str, set[str]], forms: dict[str, set[str]]
+    texts: dict[str, list[str]],
+    written: dict[str, set[str]],
+    forms: dict[str, set[str]],
+    both: dict[str, set[str]],
 ) -> None:
     """Add the words of `texts` (per language) to `written` as written (folded) and to `forms`
-    as matching forms, for the languages `forms` already has."""
+    as matching forms, for the languages `forms` already has; to `both` as either."""
     for lang, lang_texts in texts.items():
         if lang in forms:
             for text in lang_texts:
                 folded = words(text)
+                matching = [skeleton(w) for w in folded]
                 written[lang].update(folded)
-                forms[lang].update(skeleton(w) for w in folded)
+                forms[lang].update(matching)
+                both[lang].update(folded, matching)
 
 
 def _parts(text: str) -> list[str]:
