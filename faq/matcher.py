@@ -397,8 +397,12 @@ class Matcher:
     ) -> Match:
         """A follow-up of the last answer, or a second question in the message."""
         if context in self.faq.topics and _may_follow_up(decided, query, context):
-            kind = self._followup_kind(decided.text, context, detection)
-            if kind or decided.topic == context or self._continues(decided.text):
+            # How near the message is to each kind's variants (of every topic), once.
+            similar = self._followups.similarity_of_all(
+                decided.text, languages_for(decided.text), nearest=2
+            )
+            kind = self._followup_kind(similar, context, detection)
+            if kind or decided.topic == context or _continues(decided.text, similar):
                 return replace(
                     decided,
                     decision="answer",
@@ -413,24 +417,15 @@ class Matcher:
             return self._two_questions(decided, detection) or decided
         return decided
 
-    def _continues(self, text: str) -> bool:
-        """Whether a message reads as the continuation of a conversation: it starts with a
-        joining word ("and ...?", "а если ...?", "và ...", "et ...") or is near some follow-up
-        answer's variants ("is the exam paid?"), though its topic may have no such answer.
-        "who won the football yesterday" after an answer is not a follow-up of it."""
-        if _CONTINUES.match(text.strip()):
-            return True
-        similar = self._followups.similarity_of_all(text, languages_for(text), nearest=2)
-        return max(similar.values(), default=0.0) >= FOLLOWUP_LIKE
-
-    def _followup_kind(self, text: str, topic: str, detection: Detection) -> str | None:
+    def _followup_kind(
+        self, similar: dict[str, float], topic: str, detection: Detection
+    ) -> str | None:
         """Which follow-up answer of `topic` the message asks for: the kind whose variants
-        (of every topic) are nearest by n-grams, if clearly (FOLLOWUP_SIMILAR, FOLLOWUP_LEAD)
-        and `topic` has it."""
+        (of every topic) are nearest by n-grams (`similar`), if clearly (FOLLOWUP_SIMILAR,
+        FOLLOWUP_LEAD) and `topic` has it."""
         kinds = self.faq.topics[topic].translation(detection.lang).followups
         if not kinds:
             return None
-        similar = self._followups.similarity_of_all(text, languages_for(text), nearest=2)
         ranked = sorted(similar.values(), reverse=True)
         kind = max(similar, key=lambda k: (similar[k], k), default=None)
         if kind is None or kind not in kinds or ranked[0] < FOLLOWUP_SIMILAR:
@@ -781,6 +776,16 @@ def _learn_words(
 
 def _parts(text: str) -> list[str]:
     return [p.strip() for p in _PARTS.split(text) if len(p.split()) >= 2]
+
+
+def _continues(text: str, similar: dict[str, float]) -> bool:
+    """Whether a message reads as the continuation of a conversation: it starts with a joining
+    word ("and ...?", "а если ...?", "và ...", "et ...") or is near some follow-up answer's
+    variants (`similar`: "is the exam paid?"), though its topic may have no such answer.
+    "who won the football yesterday" after an answer is not a follow-up of it."""
+    if _CONTINUES.match(text.strip()):
+        return True
+    return max(similar.values(), default=0.0) >= FOLLOWUP_LIKE
 
 
 def _may_follow_up(decided: Match, query: list[str], context: str) -> bool:

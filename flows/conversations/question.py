@@ -65,9 +65,8 @@ async def ask(turn: Turn, text: str) -> None:
     # A message with a phone number in it is not the question ("call me on 777 123 456"):
     # the last real one is kept for the callback's "keep your question", and the number is
     # never kept as a question (nor enters `faq gaps`, `Turn.log_unanswered`).
-    question = text
-    if without_phones(text) != text:
-        question = turn.draft.question or without_phones(text)
+    scrubbed = without_phones(text)
+    question = text if scrubbed == text else turn.draft.question or scrubbed
     turn.draft = turn.draft.fresh(question=question)
     if match.decision == "answer" and match.topic:
         await browse.show_answer(turn, match.topic, followup=match.followup)
